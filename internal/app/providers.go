@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/deployctl/deployctl/internal/config"
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+// The family that provides each configured provider name.
+var (
+	trafficFamilies = map[string]string{"local": "local", "kubernetes": "kubernetes", "aws-alb": "aws"}
+	storageFamilies = map[string]string{"file": "local", "s3": "aws"}
+)
+
+// Env is the provider.Env of the loaded configuration.
+func Env(cfg *config.Loaded) provider.Env {
+	return provider.Env{Name: cfg.Env, StateDir: cfg.Path(cfg.State.Dir), BaseDir: cfg.BaseDir}
+}
+
+func (f *Factory) trafficFamily() (*provider.Family, *config.Loaded, provider.Decode, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	name := cfg.Traffic.Provider
+	fam, err := f.Registry.Family(trafficFamilies[name])
+	if err != nil {
+		return nil, nil, nil, &config.Error{Msg: fmt.Sprintf("traffic.provider %q: %v", name, err)}
+	}
+	key := "traffic." + name
+	return fam, cfg, func(target any) error { return cfg.Decode(key, target) }, nil
+}
+
+func unsupported(fam *provider.Family, what string) error {
+	return fmt.Errorf("%s: %w (provider %s)", what, provider.ErrUnsupported, fam.Name)
+}
+
+// Traffic builds the environment's traffic router.
+func (f *Factory) Traffic(ctx context.Context) (provider.TrafficRouter, error) {
+	fam, cfg, dec, err := f.trafficFamily()
+	if err != nil {
+		return nil, err
+	}
+	if fam.Traffic == nil {
+		return nil, unsupported(fam, "traffic")
+	}
+	return fam.Traffic(ctx, Env(cfg), dec)
+}
+
+// Maintenance builds the environment's maintenance switch.
+func (f *Factory) Maintenance(ctx context.Context) (provider.MaintenanceSwitch, error) {
+	fam, cfg, dec, err := f.trafficFamily()
+	if err != nil {
+		return nil, err
+	}
+	if fam.Maintenance == nil {
+		return nil, unsupported(fam, "maintenance")
+	}
+	return fam.Maintenance(ctx, Env(cfg), dec)
+}
+
+// Locker builds the environment's lock, from the traffic provider's family.
+func (f *Factory) Locker(ctx context.Context) (provider.Locker, error) {
+	fam, cfg, dec, err := f.trafficFamily()
+	if err != nil {
+		return nil, err
+	}
+	if fam.Locker == nil {
+		return nil, unsupported(fam, "lock")
+	}
+	return fam.Locker(ctx, Env(cfg), dec)
+}
+
+// State builds the environment's state store.
+func (f *Factory) State(ctx context.Context) (provider.StateStore, error) {
+	fam, cfg, dec, err := f.trafficFamily()
+	if err != nil {
+		return nil, err
+	}
+	if fam.State == nil {
+		return nil, unsupported(fam, "state")
+	}
+	return fam.State(ctx, Env(cfg), dec)
+}
+
+// History builds the environment's audit trail.
+func (f *Factory) History(ctx context.Context) (provider.HistoryLog, error) {
+	fam, cfg, dec, err := f.trafficFamily()
+	if err != nil {
+		return nil, err
+	}
+	if fam.History == nil {
+		return nil, unsupported(fam, "history")
+	}
+	return fam.History(ctx, Env(cfg), dec)
+}
+
+// BackupStore builds the environment's backup storage.
+func (f *Factory) BackupStore(ctx context.Context) (provider.BackupStore, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	name := cfg.Backup.Storage.Provider
+	fam, err := f.Registry.Family(storageFamilies[name])
+	if err != nil {
+		return nil, &config.Error{Msg: fmt.Sprintf("backup.storage.provider %q: %v", name, err)}
+	}
+	if fam.BackupStore == nil {
+		return nil, unsupported(fam, "backup storage")
+	}
+	return fam.BackupStore(ctx, Env(cfg), func(t any) error { return cfg.Decode("backup.storage", t) })
+}
+
+// VariableSources builds the configured variable sources, in order.
+func (f *Factory) VariableSources(ctx context.Context) ([]provider.VariableSource, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	var out []provider.VariableSource
+	for i, raw := range cfg.Variables.Sources {
+		typ, _ := raw["type"].(string)
+		ctor, err := f.Registry.VariableSource(typ)
+		if err != nil {
+			return nil, &config.Error{Msg: fmt.Sprintf("%s: variables.sources[%d]: %v", cfg.File, i, err)}
+		}
+		key := fmt.Sprintf("variables.sources[%d]", i)
+		src, err := ctor(ctx, Env(cfg), func(t any) error { return config.DecodeMap(raw, t, cfg.File+": "+key) })
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}

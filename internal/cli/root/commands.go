@@ -1,0 +1,14 @@
+package root
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/deployctl/deployctl/internal/app"
+)
+
+// commands lists the command groups, one line each.
+func commands(f *app.Factory) []*cobra.Command {
+	return []*cobra.Command{
+		// command groups are added here, one line each, as they land
+	}
+}

@@ -1,0 +1,82 @@
+// Package root assembles deployctl's command tree.
+package root
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deployctl/deployctl/internal/app"
+)
+
+// NewCmdRoot returns the deployctl command with every command group.
+func NewCmdRoot(f *app.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "deployctl <command>",
+		Short: "Release and run a web API backed by PostgreSQL",
+		Long: `deployctl releases and runs a web API backed by PostgreSQL across development,
+staging and production: it validates variables, migrates the database, checks the
+production checklist, shifts traffic blue-green, takes and proves backups, and
+runs maintenance windows. It says what it will do, does it, and proves it worked.`,
+		Example: `  deployctl init
+  deployctl env validate --env production --file .env.production
+  deployctl migrate up
+  deployctl rollout green --weight 10 --reason "release 1.4"
+  deployctl backup verify latest --max-age 26h`,
+		Version:           app.Version,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error { return checkGlobals(f) },
+	}
+	cmd.SetFlagErrorFunc(app.FlagError)
+	cmd.SetVersionTemplate(versionLine() + "\n")
+	addGlobalFlags(cmd, f)
+	cmd.AddGroup(&cobra.Group{ID: "release", Title: "Release:"}, &cobra.Group{ID: "operate", Title: "Operate:"})
+	for _, c := range commands(f) {
+		cmd.AddCommand(c)
+	}
+	cmd.AddCommand(newCmdVersion(f), newCmdExitCodes())
+	return cmd
+}
+
+func addGlobalFlags(cmd *cobra.Command, f *app.Factory) {
+	g := f.Flags
+	pf := cmd.PersistentFlags()
+	pf.StringVarP(&g.Env, "env", "e", envDefault("DEPLOYCTL_ENV", "development"), "environment, read from <config-dir>/NAME.yaml ($DEPLOYCTL_ENV)")
+	pf.StringVar(&g.ConfigDir, "config-dir", envDefault("DEPLOYCTL_CONFIG_DIR", "environments"), "folder of the environment files ($DEPLOYCTL_CONFIG_DIR)")
+	pf.StringVarP(&g.Output, "output", "o", "table", "output format: table|json")
+	pf.BoolVarP(&g.Yes, "yes", "y", false, "confirm destructive actions without asking")
+	pf.BoolVar(&g.DryRun, "dry-run", false, "print the plan and change nothing")
+	pf.StringVar(&g.Reason, "reason", "", "why: recorded in the history with the actor ($DEPLOYCTL_ACTOR)")
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logs on stderr")
+	pf.StringVar(&g.LogFormat, "log-format", "text", "log format: text|json")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "junit"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("env", completeEnvs(f))
+}
+
+func envDefault(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func checkGlobals(f *app.Factory) error {
+	g := f.Flags
+	switch g.Output {
+	case "table", "json", "junit":
+	default:
+		return app.Usagef("invalid --output %q: use table or json", g.Output)
+	}
+	switch g.LogFormat {
+	case "text", "json":
+	default:
+		return app.Usagef("invalid --log-format %q: use text or json", g.LogFormat)
+	}
+	return nil
+}
+
+func versionLine() string {
+	return fmt.Sprintf("deployctl %s (commit %s, built %s)", app.Version, app.Commit, app.Date)
+}

@@ -1,0 +1,22 @@
+// Package local is the provider family that works on one machine with
+// nothing but PostgreSQL: the built-in proxy (traffic and maintenance),
+// files in the state folder (lock, state, history), a backup folder, and
+// variables from dotenv files and the process environment. Each ability
+// lives in a sub-package; Family assembles them.
+package local
+
+import (
+	"context"
+
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+// Family returns the local provider family.
+func Family() *provider.Family {
+	f := &provider.Family{
+		Name:      "local",
+		Variables: map[string]func(context.Context, provider.Env, provider.Decode) (provider.VariableSource, error){},
+	}
+	// abilities are wired here, one line each, as their sub-packages land
+	return f
+}

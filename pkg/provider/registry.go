@@ -1,0 +1,83 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+)
+
+// Decode fills the provider's own settings struct from its configuration
+// section (mapstructure tags, as in the environment file). It keeps providers
+// free of any configuration library.
+type Decode func(target any) error
+
+// Env tells a provider which environment it serves and where local files go.
+type Env struct {
+	Name     string
+	StateDir string // the environment's local state folder
+	BaseDir  string // the folder relative paths are resolved against
+}
+
+// Family is one provider family: the constructors of the abilities it has.
+// A nil constructor means the family lacks that ability (ErrUnsupported).
+type Family struct {
+	Name        string
+	Traffic     func(ctx context.Context, env Env, d Decode) (TrafficRouter, error)
+	Maintenance func(ctx context.Context, env Env, d Decode) (MaintenanceSwitch, error)
+	Locker      func(ctx context.Context, env Env, d Decode) (Locker, error)
+	State       func(ctx context.Context, env Env, d Decode) (StateStore, error)
+	History     func(ctx context.Context, env Env, d Decode) (HistoryLog, error)
+	BackupStore func(ctx context.Context, env Env, d Decode) (BackupStore, error)
+	// Variables maps a source type ("dotenv", "kubernetes", …) to its constructor.
+	Variables map[string]func(ctx context.Context, env Env, d Decode) (VariableSource, error)
+}
+
+// Registry is the explicit list of provider families.
+type Registry struct {
+	families map[string]*Family
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{families: map[string]*Family{}} }
+
+// Register adds f; registering a name twice is a programming error.
+func (r *Registry) Register(f *Family) {
+	if _, dup := r.families[f.Name]; dup {
+		panic("provider: family registered twice: " + f.Name)
+	}
+	r.families[f.Name] = f
+}
+
+// Family returns the named family or an error listing the known ones.
+func (r *Registry) Family(name string) (*Family, error) {
+	f, ok := r.families[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown provider %q (known: %v)", name, r.Names())
+	}
+	return f, nil
+}
+
+// Names lists the registered families, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.families))
+	for n := range r.families {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// VariableSource finds the constructor of a variable source type in any family.
+func (r *Registry) VariableSource(typ string) (func(ctx context.Context, env Env, d Decode) (VariableSource, error), error) {
+	var known []string
+	for _, n := range r.Names() {
+		for t, c := range r.families[n].Variables {
+			if t == typ {
+				return c, nil
+			}
+			known = append(known, t)
+		}
+	}
+	sort.Strings(known)
+	return nil, fmt.Errorf("unknown variable source type %q (known: %v)", typ, known)
+}
