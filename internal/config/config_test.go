@@ -1,0 +1,153 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, dir, env string, environ ...string) (*Loaded, error) {
+	t.Helper()
+	return Load(Options{Env: env, Dir: dir, Environ: environ})
+}
+
+func TestLoadFileAndDefaults(t *testing.T) {
+	l, err := load(t, "testdata/envs", "development")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config
+	if c.Traffic.Local.Slots.Blue.URL != "http://127.0.0.1:3001" || c.Traffic.Local.Slots.Green.URL != "http://127.0.0.1:3002" {
+		t.Errorf("slots: %+v (green must come from the defaults)", c.Traffic.Local.Slots)
+	}
+	if c.Health.Timeout != 2*time.Second || c.Health.ReadinessPath != "/health/readiness" {
+		t.Errorf("health: %+v", c.Health)
+	}
+	if c.Checklist.Performance.MaxAge != 14*24*time.Hour || c.Checklist.Backups.MaxAge != 26*time.Hour {
+		t.Errorf("durations with days: %+v %+v", c.Checklist.Performance, c.Checklist.Backups)
+	}
+	if c.Backup.Retention.Daily != 3 || c.Backup.Retention.Weekly != 4 {
+		t.Errorf("retention: %+v", c.Backup.Retention)
+	}
+	if len(c.Variables.Sources) != 2 || c.Variables.Sources[0]["type"] != "dotenv" {
+		t.Errorf("sources: %+v", c.Variables.Sources)
+	}
+	if len(c.Checklist.Waivers) != 1 || c.Checklist.Waivers[0].Reason != "scanner down" {
+		t.Errorf("waivers: %+v", c.Checklist.Waivers)
+	}
+	if len(l.Warnings) != 0 {
+		t.Errorf("unexpected warnings: %v", l.Warnings)
+	}
+}
+
+func TestEnvOverridesNestedKeysNoFileMentions(t *testing.T) {
+	l, err := load(t, "testdata/envs", "development",
+		"DEPLOYCTL_TRAFFIC_LOCAL_SLOTS_GREEN_URL=http://127.0.0.1:4002",
+		"DEPLOYCTL_TRAFFIC_LOCAL_LISTEN=127.0.0.1:9000",
+		"DEPLOYCTL_TRAFFIC_AWS_ALB_REGION=eu-west-1",
+		"DEPLOYCTL_CHECKLIST_BACKUPS_MAX_AGE=2d",
+		"DEPLOYCTL_MAINTENANCE_ALLOW=10.0.0.0/8,192.168.0.0/16",
+		"DEPLOYCTL_BACKUP_RETENTION_DAILY=9",
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config
+	if c.Traffic.Local.Slots.Green.URL != "http://127.0.0.1:4002" {
+		t.Errorf("green url: %q", c.Traffic.Local.Slots.Green.URL)
+	}
+	if c.Traffic.Local.Listen != "127.0.0.1:9000" {
+		t.Errorf("listen (file value must lose to env): %q", c.Traffic.Local.Listen)
+	}
+	if c.Traffic.AWSALB.Region != "eu-west-1" {
+		t.Errorf("dashed key: %q", c.Traffic.AWSALB.Region)
+	}
+	if c.Checklist.Backups.MaxAge != 48*time.Hour {
+		t.Errorf("max_age: %v", c.Checklist.Backups.MaxAge)
+	}
+	if len(c.Maintenance.Allow) != 2 || c.Maintenance.Allow[1] != "192.168.0.0/16" {
+		t.Errorf("allow list: %v", c.Maintenance.Allow)
+	}
+	if c.Backup.Retention.Daily != 9 {
+		t.Errorf("int override: %d", c.Backup.Retention.Daily)
+	}
+	var sec struct {
+		Listen string `mapstructure:"listen"`
+		Slots  map[string]struct {
+			URL string `mapstructure:"url"`
+		} `mapstructure:"slots"`
+	}
+	if err := l.Decode("traffic.local", &sec); err != nil {
+		t.Fatal(err)
+	}
+	if sec.Listen != "127.0.0.1:9000" || sec.Slots["green"].URL != "http://127.0.0.1:4002" {
+		t.Errorf("provider section must see the overrides: %+v", sec)
+	}
+}
+
+func TestUnknownKeysWarn(t *testing.T) {
+	l, err := load(t, "testdata/envs", "staging", "DEPLOYCTL_TRAFIC_PROVIDER=local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(l.Warnings, "\n")
+	for _, want := range []string{`"traffic.locl.listen"`, `"healthz.path"`, "DEPLOYCTL_TRAFIC_PROVIDER"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no warning naming %s in:\n%s", want, all)
+		}
+	}
+}
+
+func TestUnknownEnvironmentListsKnown(t *testing.T) {
+	_, err := load(t, "testdata/envs", "prod")
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("want *config.Error, got %v", err)
+	}
+	if !strings.Contains(err.Error(), `unknown environment "prod"`) || !strings.Contains(err.Error(), "development, staging") {
+		t.Errorf("message: %v", err)
+	}
+	if strings.Contains(err.Error(), "variables") {
+		t.Errorf("the schema file is not an environment: %v", err)
+	}
+	if _, err := load(t, "testdata/envs", "../envs/development"); err == nil {
+		t.Error("path in environment name accepted")
+	}
+}
+
+func TestMalformedYAMLNamesFileAndLine(t *testing.T) {
+	_, err := load(t, "testdata/bad", "broken")
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("want *config.Error, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "broken.yaml") || !strings.Contains(err.Error(), "line ") {
+		t.Errorf("message must name file and line: %v", err)
+	}
+}
+
+func TestInvalidValuesAreConfigErrors(t *testing.T) {
+	_, err := load(t, "testdata/bad", "wrongprov")
+	if err == nil || !strings.Contains(err.Error(), `traffic.provider "nginx"`) || !strings.Contains(err.Error(), "error_rate_max") {
+		t.Fatalf("want both problems reported: %v", err)
+	}
+	_, err = load(t, "testdata/envs", "development", "DEPLOYCTL_HEALTH_TIMEOUT=soon")
+	if err == nil || !strings.Contains(err.Error(), "soon") {
+		t.Fatalf("bad duration override: %v", err)
+	}
+}
+
+func TestKeysCoverContract(t *testing.T) {
+	keys := strings.Join(Keys(), " ")
+	for _, k := range []string{"traffic.local.slots.green.url", "traffic.kubernetes.maintenance_service",
+		"traffic.aws-alb.slots.blue.target_group_arn", "backup.storage.endpoint", "checklist.monitoring.alerts",
+		"analysis.p95_max", "maintenance.notify.from", "migrations.dir", "state.dir"} {
+		if !strings.Contains(" "+keys+" ", " "+k+" ") {
+			t.Errorf("key %s missing", k)
+		}
+	}
+	if EnvName("traffic.aws-alb.region") != "DEPLOYCTL_TRAFFIC_AWS_ALB_REGION" {
+		t.Error(EnvName("traffic.aws-alb.region"))
+	}
+}
