@@ -109,4 +109,3 @@ func (f *Factory) Logger() *slog.Logger {
 	}
 	return f.logger
 }
-

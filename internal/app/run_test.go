@@ -21,10 +21,10 @@ func testRoot(f *Factory, run func() error) *cobra.Command {
 
 func TestRunMapsErrorsAndPrintsOnce(t *testing.T) {
 	cases := []struct {
-		args    []string
-		err     error
-		code    int
-		stderr  string
+		args   []string
+		err    error
+		code   int
+		stderr string
 	}{
 		{[]string{"go", "x"}, nil, 0, ""},
 		{[]string{"go"}, nil, 2, "accepts 1 arg"},

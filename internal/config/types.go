@@ -49,9 +49,9 @@ type Traffic struct {
 }
 
 type LocalTraffic struct {
-	Listen string    `mapstructure:"listen"`
-	Sticky bool      `mapstructure:"sticky"`
-	Slots  URLSlots  `mapstructure:"slots"`
+	Listen string   `mapstructure:"listen"`
+	Sticky bool     `mapstructure:"sticky"`
+	Slots  URLSlots `mapstructure:"slots"`
 }
 
 type URLSlots struct {
@@ -146,9 +146,9 @@ type Encryption struct {
 }
 
 type Maintenance struct {
-	Page   string `mapstructure:"page"`
+	Page   string   `mapstructure:"page"`
 	Allow  []string `mapstructure:"allow"`
-	Notify Notify `mapstructure:"notify"`
+	Notify Notify   `mapstructure:"notify"`
 }
 
 type Notify struct {
