@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
 )
 
 // Family returns the local provider family.
@@ -18,5 +19,6 @@ func Family() *provider.Family {
 		Variables: map[string]func(context.Context, provider.Env, provider.Decode) (provider.VariableSource, error){},
 	}
 	// abilities are wired here, one line each, as their sub-packages land
+	f.Locker, f.State, f.History = statefs.NewLocker, statefs.NewState, statefs.NewHistory
 	return f
 }
