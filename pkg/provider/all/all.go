@@ -3,6 +3,7 @@ package all
 
 import (
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/aws"
 	"github.com/deployctl/deployctl/pkg/provider/local"
 )
 
@@ -11,5 +12,6 @@ func Registry() *provider.Registry {
 	r := provider.NewRegistry()
 	// families are registered here, one line each, as they land:
 	r.Register(local.Family())
+	r.Register(aws.Family())
 	return r
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/local/filestore"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
 )
 
@@ -20,5 +21,6 @@ func Family() *provider.Family {
 	}
 	// abilities are wired here, one line each, as their sub-packages land
 	f.Locker, f.State, f.History = statefs.NewLocker, statefs.NewState, statefs.NewHistory
+	f.BackupStore = filestore.Open
 	return f
 }

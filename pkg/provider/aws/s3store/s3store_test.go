@@ -1,0 +1,108 @@
+package s3store_test
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/aws/s3store"
+	"github.com/deployctl/deployctl/pkg/provider/aws/s3store/s3test"
+	"github.com/deployctl/deployctl/pkg/provider/providertest"
+)
+
+func newStore(t *testing.T, url string, set s3store.Settings) *s3store.Store {
+	t.Helper()
+	set.Endpoint, set.PathStyle, set.Region = url, true, s3test.Region
+	st, err := s3store.New(t.Context(), set, s3test.Options(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestSuite(t *testing.T) {
+	srv := s3test.Start(t)
+	providertest.TestBackupStore(t, func(t *testing.T) provider.BackupStore {
+		return newStore(t, srv.URL, s3store.Settings{Bucket: srv.NewBucket(t)})
+	})
+}
+
+func TestSuiteWithPrefix(t *testing.T) {
+	srv := s3test.Start(t)
+	providertest.TestBackupStore(t, func(t *testing.T) provider.BackupStore {
+		return newStore(t, srv.URL, s3store.Settings{Bucket: srv.NewBucket(t), Prefix: "/prod/db/"})
+	})
+}
+
+func TestPrefixIsolatesObjects(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	st := newStore(t, srv.URL, s3store.Settings{Bucket: bucket, Prefix: "prod"})
+	if err := st.Put(t.Context(), "id/manifest.json", bytes.NewReader([]byte("{}"))); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := st.List(t.Context(), "")
+	if err != nil || len(objs) != 1 || objs[0].Name != "id/manifest.json" {
+		t.Fatalf("List = %+v, %v; want the name without the prefix", objs, err)
+	}
+	other := newStore(t, srv.URL, s3store.Settings{Bucket: bucket, Prefix: "staging"})
+	if objs, _ := other.List(t.Context(), ""); len(objs) != 0 {
+		t.Fatalf("another prefix sees %+v", objs)
+	}
+}
+
+func TestServerSideEncryptionSetting(t *testing.T) {
+	srv := s3test.Start(t)
+	var sse atomic.Value
+	sse.Store("")
+	rec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Get("X-Amz-Server-Side-Encryption"); v != "" {
+			sse.Store(v)
+		}
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(rec.Close)
+	st := newStore(t, rec.URL, s3store.Settings{Bucket: srv.NewBucket(t), SSE: "AES256"})
+	if err := st.Put(t.Context(), "x", bytes.NewReader([]byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := sse.Load().(string); got != "AES256" {
+		t.Fatalf("server-side encryption header %q, want AES256", got)
+	}
+	if _, err := s3store.New(t.Context(), s3store.Settings{Bucket: "b", SSE: "rot13"}); err == nil {
+		t.Fatal("an unknown sse value was accepted")
+	}
+}
+
+func TestUnreachableBucket(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	st := newStore(t, url, s3store.Settings{Bucket: "b"})
+	_, err := st.List(t.Context(), "")
+	var unreach *provider.UnreachableError
+	if !errors.As(err, &unreach) {
+		t.Fatalf("List on a closed endpoint: %v, want *provider.UnreachableError", err)
+	}
+}
+
+func TestMissingBucketSaysSo(t *testing.T) {
+	srv := s3test.Start(t)
+	st := newStore(t, srv.URL, s3store.Settings{Bucket: "nope"})
+	if _, err := st.List(t.Context(), ""); err == nil || !strings.Contains(err.Error(), `"nope" does not exist`) {
+		t.Fatalf("List on a missing bucket: %v", err)
+	}
+}
+
+func TestNeedsBucket(t *testing.T) {
+	if _, err := s3store.New(t.Context(), s3store.Settings{}, func(*s3.Options) {}); err == nil {
+		t.Fatal("a store without bucket was built")
+	}
+}
