@@ -90,20 +90,20 @@ func TestRules(t *testing.T) {
 
 func TestParseSchemaErrors(t *testing.T) {
 	cases := map[string]string{
-		"variables:\n  A: {type: number}\n":                                      `unknown type "number"`,
-		"variables:\n  A: {type: enum}\n":                                        "needs `values`",
-		"variables:\n  A: {type: string, pattern: \"(\"}\n":                      "bad pattern",
-		"variables:\n  A: {type: string, min_lenght: 3}\n":                       "min_lenght",
-		"variables:\n  A: {type: port, default: 99999}\n":                        "default does not pass",
-		"variables:\n  A: {type: string, min: 3}\n":                              "min_length for strings",
-		"variables:\n  A: {type: int}\nenvironments: {production: {B: {}}}\n":    "environments.production.B: no such variable",
+		"variables:\n  A: {type: number}\n":                                       `unknown type "number"`,
+		"variables:\n  A: {type: enum}\n":                                         "needs `values`",
+		"variables:\n  A: {type: string, pattern: \"(\"}\n":                       "bad pattern",
+		"variables:\n  A: {type: string, min_lenght: 3}\n":                        "min_lenght",
+		"variables:\n  A: {type: port, default: 99999}\n":                         "default does not pass",
+		"variables:\n  A: {type: string, min: 3}\n":                               "min_length for strings",
+		"variables:\n  A: {type: int}\nenvironments: {production: {B: {}}}\n":     "environments.production.B: no such variable",
 		"variables:\n  A: {type: int}\nenvironments: {production: {A: {max: x}}}": `"x" is not a whole number`,
-		"variables:\n  A: {type: string, schemes: [http]}\n":                     "url only",
-		"variables: [A]\n":                                                       "mapping",
-		"variables: {}\n":                                                        "defines no variables",
-		"variables:\n  A: {type: string\n":                                       "malformed",
-		"variables:\n  1A: {type: string}\n":                                     "letters, digits",
-		"variables:\n  A: {type: int}\nignore_unknown: [\"[\"]\n":                 "bad pattern",
+		"variables:\n  A: {type: string, schemes: [http]}\n":                      "url only",
+		"variables: [A]\n":                                        "mapping",
+		"variables: {}\n":                                         "defines no variables",
+		"variables:\n  A: {type: string\n":                        "malformed",
+		"variables:\n  1A: {type: string}\n":                      "letters, digits",
+		"variables:\n  A: {type: int}\nignore_unknown: [\"[\"]\n": "bad pattern",
 	}
 	for doc, want := range cases {
 		_, err := Parse([]byte(doc))
