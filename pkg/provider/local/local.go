@@ -11,6 +11,7 @@ import (
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local/filestore"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
+	"github.com/deployctl/deployctl/pkg/provider/local/vars"
 )
 
 // Family returns the local provider family.
@@ -22,5 +23,7 @@ func Family() *provider.Family {
 	// abilities are wired here, one line each, as their sub-packages land
 	f.Locker, f.State, f.History = statefs.NewLocker, statefs.NewState, statefs.NewHistory
 	f.BackupStore = filestore.Open
+	f.Variables["dotenv"] = vars.NewDotenv
+	f.Variables["process"] = vars.NewProcess
 	return f
 }
