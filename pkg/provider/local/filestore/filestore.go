@@ -80,6 +80,7 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader) error {
 		if !ok {
 			tmp.Close()
 			os.Remove(tmp.Name())
+			s.removeEmptyParents(dst)
 		}
 	}()
 	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
@@ -172,10 +173,16 @@ func (s *Store) Delete(_ context.Context, name string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	s.removeEmptyParents(p)
+	return nil
+}
+
+// removeEmptyParents removes the folders above p up to the store's own while
+// they are empty, so deleted and failed backups leave no folders behind.
+func (s *Store) removeEmptyParents(p string) {
 	for dir := filepath.Dir(p); dir != s.Dir && strings.HasPrefix(dir, s.Dir); dir = filepath.Dir(dir) {
 		if os.Remove(dir) != nil {
-			break // not empty
+			return // not empty
 		}
 	}
-	return nil
 }

@@ -1,0 +1,233 @@
+package backup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"time"
+
+	"filippo.io/age"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/deployctl/deployctl/pkg/postgres"
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+// Engine runs backup operations against one store.
+type Engine struct {
+	Store provider.BackupStore
+	Tools Tools
+	Now   func() time.Time
+	// Progress starts a byte meter for long work; nil shows nothing.
+	Progress func(label string, total int64) Meter
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now == nil {
+		return time.Now().UTC()
+	}
+	return e.Now().UTC()
+}
+
+func (e *Engine) meter(label string, total int64) Meter {
+	if e.Progress == nil {
+		return nopMeter{}
+	}
+	return e.Progress(label, total)
+}
+
+// CreateOptions says what to back up.
+type CreateOptions struct {
+	DatabaseURL string
+	Label       string
+	Recipients  []string // age public keys; none: not encrypted
+}
+
+// snapshot is an open repeatable-read transaction whose snapshot pg_dump
+// shares, so that the row counts and the dump see the same data.
+type snapshot struct {
+	conn   *pgx.Conn
+	tx     pgx.Tx
+	id     string
+	tables []TableCount
+}
+
+// GooseTable is where the migrations record the schema version.
+const GooseTable = "goose_db_version"
+
+// Create dumps the database into the store and writes the manifest last.
+func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Manifest, error) {
+	recips, err := ParseRecipients(o.Recipients)
+	if err != nil {
+		return nil, err
+	}
+	start := e.now()
+	m := &Manifest{ID: NewID(start), CreatedAt: start, Label: o.Label, Database: postgres.Redact(o.DatabaseURL),
+		Format: "pg_dump custom, uncompressed", Compression: "zstd", PgDumpVersion: toolVersion(ctx, e.Tools.dump())}
+	m.Object = m.ID + "/" + DumpObject
+	if len(recips) > 0 {
+		m.Object += ".age"
+		m.Encryption = &Encryption{Method: "age"}
+		for _, k := range o.Recipients {
+			m.Encryption.Recipients = append(m.Encryption.Recipients, Fingerprint(k))
+		}
+	}
+	snap, err := openSnapshot(ctx, o.DatabaseURL, m)
+	if err != nil {
+		return nil, err
+	}
+	defer snap.conn.Close(context.Background())
+	if err := e.dump(ctx, o.DatabaseURL, snap, m, recips); err != nil {
+		return nil, err
+	}
+	m.Tables = snap.tables
+	m.DurationMS = e.now().Sub(start).Milliseconds()
+	raw, err := m.seal()
+	if err != nil {
+		return nil, err
+	}
+	if err := saveJSON(ctx, e.Store, m.ID+"/"+ManifestObject, raw); err != nil {
+		return nil, fmt.Errorf("write the manifest: %w", err)
+	}
+	return m, nil
+}
+
+// NewID names a backup after its time, sortable, with a random suffix so
+// that two backups in the same second differ.
+func NewID(t time.Time) string {
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+func openSnapshot(ctx context.Context, url string, m *Manifest) (*snapshot, error) {
+	conn, err := postgres.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{conn: conn}
+	if err := s.begin(ctx, m); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *snapshot) begin(ctx context.Context, m *Manifest) error {
+	var err error
+	if m.ServerVersion, err = postgres.ServerVersion(ctx, s.conn); err != nil {
+		return fmt.Errorf("read the server version: %w", err)
+	}
+	s.tx, err = s.conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("begin the snapshot: %w", err)
+	}
+	if err := s.tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&s.id); err != nil {
+		return fmt.Errorf("export the snapshot: %w", err)
+	}
+	if s.tables, err = listTables(ctx, s.tx); err != nil {
+		return err
+	}
+	m.MigrationVersion, err = migrationVersion(ctx, s.tx)
+	return err
+}
+
+// userTables are the tables whose rows pg_dump dumps: ordinary tables
+// (partitions included, partitioned parents excluded) outside the system
+// schemas and not owned by an extension.
+const userTables = `
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1, 2`
+
+func listTables(ctx context.Context, q pgx.Tx) ([]TableCount, error) {
+	rows, err := q.Query(ctx, userTables)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (TableCount, error) {
+		var t TableCount
+		err := r.Scan(&t.Schema, &t.Name)
+		return t, err
+	})
+}
+
+func migrationVersion(ctx context.Context, q pgx.Tx) (*int64, error) {
+	var v *int64
+	err := q.QueryRow(ctx, `SELECT CASE WHEN to_regclass($1) IS NULL THEN NULL ELSE -1 END`, GooseTable).Scan(&v)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	err = q.QueryRow(ctx, `SELECT max(version_id) FROM `+GooseTable+` WHERE is_applied AND version_id > 0`).Scan(&v)
+	return v, err
+}
+
+// count counts each table's own rows inside the snapshot.
+func (s *snapshot) count(ctx context.Context) error {
+	for i, t := range s.tables {
+		q := "SELECT count(*) FROM ONLY " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
+		if err := s.tx.QueryRow(ctx, q).Scan(&s.tables[i].Rows); err != nil {
+			return fmt.Errorf("count rows of %s: %w", t.QualifiedName(), err)
+		}
+	}
+	return nil
+}
+
+// dump streams pg_dump → zstd → (age) → sha256 → store while the rows are
+// counted in the same snapshot. Nothing of the dump touches the disk here.
+func (e *Engine) dump(ctx context.Context, url string, snap *snapshot, m *Manifest, recips []age.Recipient) error {
+	g, gctx := errgroup.WithContext(ctx)
+	pr, pw := io.Pipe()
+	g.Go(func() error {
+		err := e.Store.Put(gctx, m.Object, pr)
+		pr.CloseWithError(err) // unblock the writer if the store gave up
+		return err
+	})
+	enc, err := newEncoder(pw, recips)
+	if err != nil {
+		return err
+	}
+	pg := newTool(gctx, e.Tools.dump(), url, "--snapshot="+snap.id, "--format=custom", "--compress=0", "--no-sync")
+	out, err := pg.cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := pg.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w (install the PostgreSQL client)", e.Tools.dump(), err)
+	}
+	meter := e.meter("backup "+m.ID, 0)
+	g.Go(func() error { return e.pipe(pg, out, enc, pw, m, meter) })
+	g.Go(func() error { return snap.count(gctx) })
+	err = g.Wait()
+	meter.Done()
+	if err != nil {
+		return err
+	}
+	m.SizeBytes, m.SHA256 = enc.stored.n, enc.stored.sum()
+	return snap.tx.Commit(ctx)
+}
+
+// pipe copies pg_dump's output through the encoder and closes the stream
+// with pg_dump's result, so the store publishes only a complete dump.
+func (e *Engine) pipe(pg *tool, out io.Reader, enc *encoder, pw *io.PipeWriter, m *Manifest, meter Meter) error {
+	n, err := io.Copy(io.MultiWriter(enc, meter), out)
+	m.DumpBytes = n
+	if err != nil {
+		_ = pg.cmd.Process.Kill() // nobody reads its output any more
+	}
+	if werr := pg.err(pg.cmd.Wait()); err == nil || werr != nil {
+		err = werr
+	}
+	if err == nil {
+		err = enc.Close()
+	}
+	if err != nil {
+		pw.CloseWithError(err)
+		return err
+	}
+	return pw.Close()
+}

@@ -1,0 +1,165 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Policy is how many backups to keep: the newest of each of the last
+// Daily days, Weekly ISO weeks and Monthly months that have a backup (UTC).
+type Policy struct {
+	Daily, Weekly, Monthly int
+	// Grace protects folders without a manifest younger than this: they may
+	// be a create in progress.
+	Grace time.Duration
+}
+
+// DefaultGrace is the age after which an orphan is surely not a create in
+// progress.
+const DefaultGrace = 24 * time.Hour
+
+// PruneItem is the decision for one backup.
+type PruneItem struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	SizeBytes int64     `json:"size_bytes"`
+	Keep      bool      `json:"keep"`
+	Reasons   []string  `json:"reasons"` // why kept; empty when deleted
+}
+
+// OrphanItem is the decision for a folder without a manifest.
+type OrphanItem struct {
+	Orphan
+	Delete bool   `json:"delete"`
+	Reason string `json:"reason"`
+}
+
+// PrunePlan is what prune would keep and delete.
+type PrunePlan struct {
+	Policy  Policy       `json:"-"`
+	Backups []PruneItem  `json:"backups"`
+	Orphans []OrphanItem `json:"orphans"`
+	Broken  []string     `json:"broken"` // never deleted: their manifest cannot be read
+}
+
+// Plan decides, for every backup in c (newest first), whether p keeps it.
+// It always keeps the newest backup and the newest verified one.
+func Plan(c *Catalog, p Policy, now time.Time) *PrunePlan {
+	plan := &PrunePlan{Policy: p, Backups: []PruneItem{}, Orphans: []OrphanItem{}, Broken: []string{}}
+	for _, m := range c.Backups {
+		plan.Backups = append(plan.Backups, PruneItem{ID: m.ID, CreatedAt: m.CreatedAt, SizeBytes: m.SizeBytes})
+	}
+	if len(c.Backups) > 0 {
+		plan.keep(0, "newest backup")
+	}
+	for i, m := range c.Backups {
+		if m.Verification != nil && m.Verification.OK {
+			plan.keep(i, "newest verified backup ("+m.Verification.Level+")")
+			break
+		}
+	}
+	plan.rule(c, "daily", p.Daily, func(t time.Time) string { return t.Format("2006-01-02") })
+	plan.rule(c, "weekly", p.Weekly, func(t time.Time) string {
+		y, w := t.ISOWeek()
+		return fmt.Sprintf("%d-W%02d", y, w)
+	})
+	plan.rule(c, "monthly", p.Monthly, func(t time.Time) string { return t.Format("2006-01") })
+	for _, o := range c.Orphans {
+		plan.Orphans = append(plan.Orphans, orphanItem(o, p.Grace, now))
+	}
+	for id := range c.Broken {
+		plan.Broken = append(plan.Broken, id)
+	}
+	return plan
+}
+
+func (p *PrunePlan) keep(i int, why string) {
+	p.Backups[i].Keep = true
+	p.Backups[i].Reasons = append(p.Backups[i].Reasons, why)
+}
+
+// rule keeps the newest backup of each of the n newest periods.
+func (p *PrunePlan) rule(c *Catalog, name string, n int, period func(time.Time) string) {
+	last, kept := "", 0
+	for i, m := range c.Backups {
+		if kept >= n {
+			return
+		}
+		key := period(m.CreatedAt.UTC())
+		if key == last {
+			continue
+		}
+		last = key
+		kept++
+		p.keep(i, fmt.Sprintf("%s %d/%d (%s)", name, kept, n, key))
+	}
+}
+
+func orphanItem(o Orphan, grace time.Duration, now time.Time) OrphanItem {
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	age := now.Sub(o.Newest)
+	if age < grace {
+		return OrphanItem{Orphan: o, Reason: fmt.Sprintf("no manifest, written %s ago: may be a backup in progress", age.Round(time.Second))}
+	}
+	return OrphanItem{Orphan: o, Delete: true, Reason: "no manifest: left by an interrupted create or prune"}
+}
+
+// Deletions counts what the plan deletes.
+func (p *PrunePlan) Deletions() (backups, orphans int) {
+	for _, b := range p.Backups {
+		if !b.Keep {
+			backups++
+		}
+	}
+	for _, o := range p.Orphans {
+		if o.Delete {
+			orphans++
+		}
+	}
+	return backups, orphans
+}
+
+// Apply deletes what the plan says. A backup loses its manifest first, so
+// an interrupted prune leaves an orphan (removed by the next prune), never
+// a listed backup with missing parts.
+func (e *Engine) Apply(ctx context.Context, p *PrunePlan) error {
+	for _, b := range p.Backups {
+		if b.Keep {
+			continue
+		}
+		if err := e.Store.Delete(ctx, b.ID+"/"+ManifestObject); err != nil {
+			return fmt.Errorf("delete backup %s: %w", b.ID, err)
+		}
+		if err := e.deleteFolder(ctx, b.ID); err != nil {
+			return err
+		}
+	}
+	for _, o := range p.Orphans {
+		if o.Delete {
+			if err := e.deleteFolder(ctx, o.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Engine) deleteFolder(ctx context.Context, id string) error {
+	objs, err := e.Store.List(ctx, id+"/")
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Name, id+"/") {
+			continue
+		}
+		if err := e.Store.Delete(ctx, o.Name); err != nil {
+			return fmt.Errorf("delete %s: %w", o.Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,220 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deployctl/deployctl/pkg/postgres"
+)
+
+// VerifyOptions says how deeply to verify.
+type VerifyOptions struct {
+	Level string // checksum | archive | restore
+	// ServerURL is where the scratch database of level restore is created
+	// (backup.verify_url, else the source database's server).
+	ServerURL  string
+	Identities []age.Identity
+}
+
+// VerifyResult is the outcome of one verification.
+type VerifyResult struct {
+	Manifest     *Manifest    `json:"-"`
+	Verification Verification `json:"verification"`
+	Problems     []string     `json:"problems"`
+}
+
+// Verify checks backup m at o.Level and stores the result beside it. A bad
+// backup is reported in Problems; an error means the verification could
+// not run (storage or database unreachable, interrupted).
+func (e *Engine) Verify(ctx context.Context, m *Manifest, o VerifyOptions) (*VerifyResult, error) {
+	start := e.now()
+	res := &VerifyResult{Manifest: m, Problems: []string{}}
+	if !m.sealed() {
+		res.Problems = append(res.Problems, fmt.Sprintf("the manifest of %s was changed after it was written (its manifest_sha256 does not match)", m.ID))
+	}
+	detail, err := e.verifyLevel(ctx, m, o)
+	var p *ProblemError
+	var ps problems
+	switch {
+	case errors.As(err, &ps):
+		res.Problems = append(res.Problems, ps...)
+	case errors.As(err, &p):
+		res.Problems = append(res.Problems, p.Msg)
+	case err != nil:
+		return nil, err
+	}
+	res.Verification = Verification{Level: o.Level, OK: len(res.Problems) == 0, At: e.now(), Detail: detail}
+	if !res.Verification.OK {
+		res.Verification.Detail = strings.Join(res.Problems, "; ")
+	} else {
+		res.Verification.Detail += fmt.Sprintf(" in %s", e.now().Sub(start).Round(100*time.Millisecond))
+	}
+	if err := SaveVerification(ctx, e.Store, m.ID, res.Verification); err != nil {
+		return nil, fmt.Errorf("store the verification result: %w", err)
+	}
+	m.Verification = &res.Verification
+	return res, nil
+}
+
+// problems is several findings at once.
+type problems []string
+
+func (p problems) Error() string { return strings.Join(p, "; ") }
+
+func (e *Engine) verifyLevel(ctx context.Context, m *Manifest, o VerifyOptions) (string, error) {
+	switch o.Level {
+	case LevelChecksum:
+		return "size and sha256 match", e.verifyChecksum(ctx, m)
+	case LevelArchive:
+		return "size and sha256 match, pg_restore reads the whole archive", e.verifyArchive(ctx, m, o)
+	case LevelRestore, "":
+		o.Level = LevelRestore
+		err := e.verifyRestore(ctx, m, o)
+		return fmt.Sprintf("size and sha256 match, restored %d tables (%d rows) into a scratch database, row counts match", len(m.Tables), m.Rows()), err
+	}
+	return "", fmt.Errorf("unknown verification level %q: use checksum, archive or restore", o.Level)
+}
+
+func (e *Engine) verifyChecksum(ctx context.Context, m *Manifest) error {
+	meter := e.meter("verify "+m.ID, m.SizeBytes)
+	defer meter.Done()
+	d, err := openDump(ctx, e.Store, m, nil, meter, false)
+	if err != nil {
+		return err
+	}
+	return d.finish()
+}
+
+func (e *Engine) verifyArchive(ctx context.Context, m *Manifest, o VerifyOptions) error {
+	pg := newLocalTool(ctx, e.Tools.restore(), "--file=/dev/null")
+	return e.feed(ctx, m, o.Identities, pg)
+}
+
+// feed streams the decoded dump into pg's stdin and reports, in this
+// order, a checksum mismatch, a dump that cannot be decoded, and pg's own
+// failure (which only matters when the first two are fine).
+func (e *Engine) feed(ctx context.Context, m *Manifest, ids []age.Identity, pg *tool) error {
+	meter := e.meter("verify "+m.ID, m.SizeBytes)
+	defer meter.Done()
+	d, err := openDump(ctx, e.Store, m, ids, meter, true)
+	if err != nil {
+		return err
+	}
+	copyErr, runErr := run(pg, d)
+	sumErr := d.finish()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var found problems
+	for _, err := range []error{sumErr, copyErr} {
+		var p *ProblemError
+		if errors.As(err, &p) {
+			found = append(found, p.Msg)
+		} else if err != nil && !isBrokenPipe(err) {
+			return err
+		}
+	}
+	if len(found) == 0 && runErr != nil {
+		found = append(found, fmt.Sprintf("%s cannot restore %s: %v", m.Object, m.ID, runErr))
+	}
+	if len(found) > 0 {
+		return found
+	}
+	return nil
+}
+
+// run starts pg with r on its stdin and waits for both.
+func run(pg *tool, r io.Reader) (copyErr, runErr error) {
+	in, err := pg.cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := pg.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w (install the PostgreSQL client)", pg.name, err)
+	}
+	_, copyErr = io.Copy(in, r)
+	in.Close()
+	return copyErr, pg.err(pg.cmd.Wait())
+}
+
+func isBrokenPipe(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "broken pipe") || strings.Contains(err.Error(), "file already closed"))
+}
+
+func (e *Engine) verifyRestore(ctx context.Context, m *Manifest, o VerifyOptions) error {
+	if o.ServerURL == "" {
+		return errors.New("no server for the scratch database: set backup.verify_url or pass --database-url")
+	}
+	scratch, drop, err := createScratch(ctx, o.ServerURL, m.ID)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	pg := newTool(ctx, e.Tools.restore(), scratch, "--no-owner", "--no-acl", "--exit-on-error")
+	if err := e.feed(ctx, m, o.Identities, pg); err != nil {
+		return err
+	}
+	return compareCounts(ctx, scratch, m)
+}
+
+// createScratch creates an empty database on the server of url and returns
+// its URL and a function that drops it, which works after Ctrl-C too.
+func createScratch(ctx context.Context, url, id string) (string, func(), error) {
+	name := "deployctl_verify_" + strings.ToLower(strings.NewReplacer("-", "_").Replace(NewID(time.Now())))
+	conn, err := postgres.Connect(ctx, url)
+	if err != nil {
+		return "", nil, err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, fmt.Errorf("create the scratch database on %s: %w", postgres.Redact(url), err)
+	}
+	scratch, err := postgres.WithDatabase(url, name)
+	if err != nil {
+		return "", nil, err
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := postgres.Connect(ctx, url); err == nil {
+			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+			c.Close(ctx)
+		}
+	}
+	return scratch, drop, nil
+}
+
+// compareCounts counts every table of the manifest in the restored database.
+func compareCounts(ctx context.Context, url string, m *Manifest) error {
+	conn, err := postgres.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var found problems
+	for _, t := range m.Tables {
+		var n int64
+		q := "SELECT count(*) FROM ONLY " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
+		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			found = append(found, fmt.Sprintf("table %s: not restored (%v)", t.QualifiedName(), err))
+			continue
+		}
+		if n != t.Rows {
+			found = append(found, fmt.Sprintf("table %s: %d rows restored, the manifest says %d", t.QualifiedName(), n, t.Rows))
+		}
+	}
+	if len(found) > 0 {
+		return found
+	}
+	return nil
+}
