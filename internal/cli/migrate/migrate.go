@@ -1,0 +1,137 @@
+// Package migrate is the `deployctl migrate` command group: thin commands
+// over pkg/migrate.
+package migrate
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/pkg/migrate"
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+// DBFlags are the flags every migrate command shares.
+type DBFlags struct {
+	DatabaseURL string
+	Dir         string
+}
+
+// NewCmdMigrate returns the migrate command group.
+func NewCmdMigrate(f *app.Factory) *cobra.Command {
+	flags := &DBFlags{}
+	cmd := &cobra.Command{
+		Use:     "migrate <command>",
+		Short:   "Migrate the database: safe under concurrency, failure and edits",
+		GroupID: "release",
+		Long: `Apply the SQL migrations of the migrations folder with goose, under a database
+lock, with a checksum of every applied file, a dirty mark after a failed
+migration that ran outside a transaction, a linter and rehearsals.
+
+The database is --database-url, else database.url, else the variable named by
+database.url_from (DATABASE_URL) from the environment's variables. The folder
+is --dir, else migrations.dir of the environment.`,
+		Example: `  deployctl migrate plan
+  deployctl migrate up
+  deployctl migrate status -o json
+  deployctl migrate create add_users_email`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&flags.DatabaseURL, "database-url", "", "database to migrate (overrides the environment's DATABASE_URL)")
+	pf.StringVar(&flags.Dir, "dir", "", "migrations folder (default: migrations.dir of the environment)")
+	cmd.AddCommand(
+		NewCmdStatus(f, flags, nil),
+		NewCmdUp(f, flags, nil),
+		NewCmdDown(f, flags, nil),
+		NewCmdRedo(f, flags, nil),
+		NewCmdCreate(f, flags, nil),
+		NewCmdPlan(f, flags, nil),
+		NewCmdValidate(f, flags, nil),
+		NewCmdResolve(f, flags, nil),
+	)
+	return cmd
+}
+
+// dir resolves the migrations folder.
+func dir(f *app.Factory, fl *DBFlags) (string, error) {
+	if fl.Dir != "" {
+		return fl.Dir, nil
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return "", err
+	}
+	return cfg.Path(cfg.Migrations.Dir), nil
+}
+
+// load reads the migrations folder; a bad folder or file is a usage error.
+func load(f *app.Factory, fl *DBFlags) (string, []migrate.Migration, error) {
+	d, err := dir(f, fl)
+	if err != nil {
+		return "", nil, err
+	}
+	migs, err := migrate.Load(d)
+	var se *migrate.SourceError
+	if errors.As(err, &se) {
+		return "", nil, &app.UsageError{Err: err}
+	}
+	return d, migs, err
+}
+
+// open connects to the database, naming this process in pg_stat_activity.
+func open(ctx context.Context, f *app.Factory, fl *DBFlags, command string) (*migrate.DB, error) {
+	url, err := f.DatabaseURL(ctx, fl.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	return migrate.Open(ctx, url, migrate.AppName(f.Holder(command)))
+}
+
+// engine loads the folder, connects and builds the engine for command.
+func engine(ctx context.Context, f *app.Factory, fl *DBFlags, command string, lockTimeout time.Duration) (*migrate.Engine, error) {
+	d, migs, err := load(f, fl)
+	if err != nil {
+		return nil, err
+	}
+	db, err := open(ctx, f, fl, command)
+	if err != nil {
+		return nil, err
+	}
+	return &migrate.Engine{
+		DB: db, Dir: d, Migrations: migs, LockTimeout: lockTimeout, Now: f.Now,
+		Notef: func(format string, a ...any) { f.IO.Printf(format, a...) },
+		OnWait: func(h provider.Holder) {
+			f.IO.Printf("waiting up to %s for the migration lock held by %s (pid %d on %s, running %q) since %s\n",
+				lockTimeout, h.Actor, h.PID, h.Host, h.Command, h.Since.UTC().Format(time.RFC3339))
+		},
+	}, nil
+}
+
+// record appends a changing command to the history.
+func record(ctx context.Context, f *app.Factory, command string, res *migrate.Result, err error) {
+	e := provider.Entry{Command: command, Result: "ok"}
+	if res != nil {
+		e.Before, e.After = res.From, res.To
+		e.Detail = "database " + res.Database
+	}
+	if err != nil {
+		e.Result = "failed"
+		if errors.Is(err, context.Canceled) {
+			e.Result = "interrupted"
+		}
+		e.Detail = firstLine(err.Error())
+	}
+	f.Record(context.WithoutCancel(ctx), e)
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
