@@ -1,0 +1,165 @@
+// Package maintenance is the provider-neutral engine of maintenance
+// windows: switching the page on and off through a provider's
+// MaintenanceSwitch under the environment lock, reporting its status
+// (including windows that overran their end), scheduling and announcing
+// windows, and the `run` wrapper that stays on when anything fails.
+package maintenance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/deployctl/deployctl/pkg/maintenance/page"
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+// Engine switches maintenance for one environment. Switch is required;
+// the others are needed only by the operations that use them.
+type Engine struct {
+	Switch provider.MaintenanceSwitch
+	Locker provider.Locker // on, off, run
+	Holder func(command string) provider.Holder
+	State  provider.StateStore                         // schedule, list, cancel, status
+	Router provider.TrafficRouter                      // run: health of the slots in service
+	Record func(ctx context.Context, e provider.Entry) // the audit trail; nil: none
+	// Notify announces a window; nil or NotifyTo empty: windows are recorded unannounced.
+	Notify   func(ctx context.Context, subject, body string) error
+	NotifyTo []string
+	Env      string // for the announcement text
+	Actor    string
+	Now      func() time.Time
+	// Logf reports progress for people (stderr); nil discards.
+	Logf func(format string, a ...any)
+}
+
+// OnRequest is what `maintenance on` asks for.
+type OnRequest struct {
+	Message string
+	Until   time.Time // zero: open-ended
+	Allow   []string  // validated CIDRs or addresses
+	DryRun  bool
+}
+
+// Change is the outcome of on and off.
+type Change struct {
+	Changed bool                      `json:"changed"`
+	DryRun  bool                      `json:"dry_run,omitempty"`
+	Before  provider.MaintenanceState `json:"before"`
+	After   provider.MaintenanceState `json:"after"`
+}
+
+func (e *Engine) now() time.Time { return e.Now().UTC() }
+
+func (e *Engine) logf(format string, a ...any) {
+	if e.Logf != nil {
+		e.Logf(format, a...)
+	}
+}
+
+func (e *Engine) record(ctx context.Context, ent provider.Entry) {
+	if e.Record != nil {
+		e.Record(ctx, ent)
+	}
+}
+
+// ValidateOn checks a request before anything is touched.
+func ValidateOn(r OnRequest, now time.Time) error {
+	if _, err := page.ParseAllow(r.Allow); err != nil {
+		return err
+	}
+	if !r.Until.IsZero() && !r.Until.After(now) {
+		return fmt.Errorf("--until %s is not in the future", r.Until.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// locked runs fn under the environment lock.
+func (e *Engine) locked(ctx context.Context, command string, fn func() error) error {
+	if e.Locker == nil {
+		return fn()
+	}
+	release, err := e.Locker.Acquire(ctx, e.Holder(command))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = release() }()
+	return fn()
+}
+
+// On switches maintenance on, or updates the message, end or allow-list of
+// a window already on (keeping its start). Asking for what is already in
+// force changes nothing.
+func (e *Engine) On(ctx context.Context, r OnRequest) (Change, error) {
+	var ch Change
+	err := e.locked(ctx, "maintenance on", func() error {
+		before, err := e.Switch.Maintenance(ctx)
+		if err != nil {
+			return err
+		}
+		after := e.desiredOn(before, r)
+		ch = Change{Changed: !sameOn(before, after, e.now()), DryRun: r.DryRun, Before: before, After: after}
+		if !ch.Changed {
+			ch.After = before
+			return nil
+		}
+		if r.DryRun {
+			return nil
+		}
+		return e.apply(ctx, "maintenance on", before, after)
+	})
+	return ch, err
+}
+
+func (e *Engine) desiredOn(before provider.MaintenanceState, r OnRequest) provider.MaintenanceState {
+	allow, _ := page.ParseAllow(r.Allow)
+	after := provider.MaintenanceState{On: true, Message: r.Message, Since: e.now(), Until: r.Until.UTC(), By: e.Actor, Restore: before.Restore}
+	for _, p := range allow {
+		after.Allow = append(after.Allow, p.String())
+	}
+	if page.Active(before, e.now()) {
+		after.Since, after.By = before.Since, before.By // the same window, extended or reworded
+	}
+	return after
+}
+
+func sameOn(a, b provider.MaintenanceState, now time.Time) bool {
+	return page.Active(a, now) && a.Message == b.Message && a.Until.Equal(b.Until) && slices.Equal(a.Allow, b.Allow)
+}
+
+// apply sets st and records the change, failed or not.
+func (e *Engine) apply(ctx context.Context, command string, before, after provider.MaintenanceState) error {
+	err := e.Switch.SetMaintenance(ctx, after)
+	ent := provider.Entry{Command: command, Before: before, After: after, Result: "ok"}
+	if err != nil {
+		ent.Result, ent.Detail = "failed", err.Error()
+	}
+	e.record(context.WithoutCancel(ctx), ent)
+	return err
+}
+
+// Off switches maintenance off; when it is already off nothing changes.
+func (e *Engine) Off(ctx context.Context, dryRun bool) (Change, error) {
+	var ch Change
+	err := e.locked(ctx, "maintenance off", func() error {
+		before, err := e.Switch.Maintenance(ctx)
+		if err != nil {
+			return err
+		}
+		after := provider.MaintenanceState{On: false, Restore: before.Restore}
+		ch = Change{Changed: before.On, DryRun: dryRun, Before: before, After: after}
+		if !ch.Changed || dryRun {
+			if !ch.Changed {
+				ch.After = before
+			}
+			return nil
+		}
+		return e.apply(ctx, "maintenance off", before, after)
+	})
+	return ch, err
+}
+
+// ErrNoWindows says the engine has no StateStore to keep windows in.
+var ErrNoWindows = errors.New("this provider keeps no state for maintenance windows")
