@@ -1,5 +1,3 @@
-//go:build mail
-
 package maintenance
 
 import (
