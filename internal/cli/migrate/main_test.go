@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deployctl/deployctl/pkg/postgres/pgtest"
+	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
 )
 
 var (
@@ -162,3 +164,20 @@ const (
 	m2 = "-- +goose Up\nCREATE TABLE orders (id bigint PRIMARY KEY);\n\n-- +goose Down\nDROP TABLE orders;\n"
 	m3 = "-- +goose Up\nALTER TABLE users ADD COLUMN name text;\n\n-- +goose Down\nALTER TABLE users DROP COLUMN name;\n"
 )
+
+// history renders the environment's history as "command result before→after" lines.
+func (p *project) history() string {
+	p.t.Helper()
+	h := &statefs.History{Dir: statefs.Root(filepath.Join(p.dir, ".deployctl"), "development")}
+	es, err := h.List(p.t.Context(), provider.Filter{})
+	must(p.t, err)
+	var b strings.Builder
+	for _, e := range es {
+		fmt.Fprintf(&b, "%s %s", e.Command, e.Result)
+		if e.Before != nil {
+			fmt.Fprintf(&b, " %v→%v", e.Before, e.After)
+		}
+		fmt.Fprintf(&b, " (%s)\n", e.Actor)
+	}
+	return b.String()
+}
