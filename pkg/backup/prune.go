@@ -98,9 +98,6 @@ func (p *PrunePlan) rule(c *Catalog, name string, n int, period func(time.Time) 
 }
 
 func orphanItem(o Orphan, grace time.Duration, now time.Time) OrphanItem {
-	if grace <= 0 {
-		grace = DefaultGrace
-	}
 	age := now.Sub(o.Newest)
 	if age < grace {
 		return OrphanItem{Orphan: o, Reason: fmt.Sprintf("no manifest, written %s ago: may be a backup in progress", age.Round(time.Second))}

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/cli/backup"
 	"github.com/deployctl/deployctl/internal/cli/maintenance"
 	"github.com/deployctl/deployctl/internal/cli/migrate"
 )
@@ -12,6 +13,7 @@ import (
 func commands(f *app.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		// command groups are added here, one line each, as they land
+		backup.NewCmdBackup(f),
 		maintenance.NewCmdMaintenance(f),
 		migrate.NewCmdMigrate(f),
 	}

@@ -1,0 +1,179 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/backup"
+	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/timeutil"
+)
+
+// Count is a retention count flag: a whole number, 0 or more.
+type Count struct {
+	N     int
+	Given bool
+}
+
+func (c *Count) String() string { return strconv.Itoa(c.N) }
+func (c *Count) Type() string   { return "count" }
+
+// Set rejects anything but a non-negative integer while parsing.
+func (c *Count) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a count (0 or more)", s)
+	}
+	c.N, c.Given = n, true
+	return nil
+}
+
+// PruneOptions are the options of backup prune.
+type PruneOptions struct {
+	IO                     *ui.IOStreams
+	Factory                *app.Factory
+	Daily, Weekly, Monthly Count
+	Grace                  timeutil.Duration
+	Apply                  bool
+}
+
+// PruneReport is the JSON of backup prune.
+type PruneReport struct {
+	Applied bool                `json:"applied"`
+	Policy  map[string]int      `json:"policy"`
+	Backups []backup.PruneItem  `json:"backups"`
+	Orphans []backup.OrphanItem `json:"orphans"`
+	Broken  []string            `json:"broken"`
+}
+
+// NewCmdPrune returns backup prune.
+func NewCmdPrune(f *app.Factory, runF func(*PruneOptions) error) *cobra.Command {
+	opts := &PruneOptions{IO: f.IO, Factory: f, Grace: timeutil.Duration(backup.DefaultGrace)}
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Delete old backups by daily/weekly/monthly counts (only with --apply)",
+		Long: `Show which backups the retention keeps, with the rule that keeps each, and
+which it deletes. Nothing is deleted without --apply (which asks for
+confirmation on a terminal, or takes --yes).
+
+It keeps the newest backup of each of the last N days, ISO weeks and months
+that have one (UTC; backup.retention by default), and always the newest backup
+and the newest verified one. Folders without a manifest older than --grace
+(an interrupted create or prune) are deleted too; younger ones may be a backup
+in progress and stay.`,
+		Example: "  deployctl backup prune\n  deployctl backup prune --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --apply --yes",
+		Args:    app.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return pruneRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.Var(&opts.Daily, "keep-daily", "keep the newest backup of the last N days (default: backup.retention.daily)")
+	fl.Var(&opts.Weekly, "keep-weekly", "keep the newest backup of the last N weeks (default: backup.retention.weekly)")
+	fl.Var(&opts.Monthly, "keep-monthly", "keep the newest backup of the last N months (default: backup.retention.monthly)")
+	fl.Var(&opts.Grace, "grace", "age after which a folder without a manifest is deleted")
+	fl.BoolVar(&opts.Apply, "apply", false, "delete what the plan says (otherwise only show it)")
+	return cmd
+}
+
+func (o *PruneOptions) policy(def [3]int) backup.Policy {
+	pick := func(c Count, d int) int {
+		if c.Given {
+			return c.N
+		}
+		return d
+	}
+	return backup.Policy{Daily: pick(o.Daily, def[0]), Weekly: pick(o.Weekly, def[1]), Monthly: pick(o.Monthly, def[2]), Grace: time.Duration(o.Grace)}
+}
+
+func pruneRun(ctx context.Context, opts *PruneOptions) error {
+	f := opts.Factory
+	e, cfg, err := engine(ctx, f)
+	if err != nil {
+		return err
+	}
+	c, err := backup.Scan(ctx, e.Store)
+	if err != nil {
+		return err
+	}
+	r := cfg.Backup.Retention
+	plan := backup.Plan(c, opts.policy([3]int{r.Daily, r.Weekly, r.Monthly}), f.Now())
+	rep := &PruneReport{Policy: map[string]int{"daily": plan.Policy.Daily, "weekly": plan.Policy.Weekly, "monthly": plan.Policy.Monthly},
+		Backups: plan.Backups, Orphans: plan.Orphans, Broken: plan.Broken}
+	nb, no := plan.Deletions()
+	if opts.Apply && !f.Flags.DryRun && nb+no > 0 {
+		if err := opts.IO.Confirm(fmt.Sprintf("Delete %d backup(s) and %d incomplete folder(s)?", nb, no), f.Flags.Yes); err != nil {
+			return err
+		}
+		err := e.Apply(ctx, plan)
+		f.Record(context.WithoutCancel(ctx), provider.Entry{Command: "backup prune", Before: len(plan.Backups), After: rep, Result: result(err), Detail: errText(err)})
+		if err != nil {
+			return err
+		}
+		rep.Applied = true
+	}
+	return opts.render(rep, nb, no)
+}
+
+func result(err error) string {
+	if err != nil {
+		return "failed"
+	}
+	return "ok"
+}
+
+func errText(err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+func (o *PruneOptions) render(rep *PruneReport, nb, no int) error {
+	if o.Factory.Flags.JSON() {
+		return o.IO.JSON(rep)
+	}
+	tb := o.IO.NewTable("id", "created", "size", "action", "why")
+	for _, b := range rep.Backups {
+		tb.Row(b.ID, b.CreatedAt.UTC().Format(time.RFC3339), ui.HumanBytes(b.SizeBytes), action(b.Keep), strings.Join(b.Reasons, ", "))
+	}
+	for _, x := range rep.Orphans {
+		tb.Row(x.ID, "-", ui.HumanBytes(x.Bytes), action(!x.Delete), x.Reason)
+	}
+	for _, id := range rep.Broken {
+		tb.Row(id, "-", "-", "keep", "manifest unreadable: never deleted automatically")
+	}
+	if tb.Len() == 0 {
+		o.IO.Printf("no backups\n")
+		return nil
+	}
+	if err := tb.Render(o.IO.Out); err != nil {
+		return err
+	}
+	switch {
+	case rep.Applied:
+		o.IO.Printf("deleted %d backup(s) and %d incomplete folder(s)\n", nb, no)
+	case nb+no == 0:
+		o.IO.Printf("nothing to delete\n")
+	default:
+		o.IO.Printf("nothing deleted: pass --apply to delete %d backup(s) and %d incomplete folder(s)\n", nb, no)
+	}
+	return nil
+}
+
+func action(keep bool) string {
+	if keep {
+		return "keep"
+	}
+	return "delete"
+}

@@ -1,0 +1,178 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/backup"
+	"github.com/deployctl/deployctl/pkg/postgres"
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+// RestoreOptions are the options of backup restore.
+type RestoreOptions struct {
+	IO         *ui.IOStreams
+	Factory    *app.Factory
+	Flags      *DBFlags
+	Ref        string
+	TargetURL  string
+	Clean      bool
+	Jobs       int
+	KeepOwners bool
+}
+
+// RestoreReport is the JSON of backup restore.
+type RestoreReport struct {
+	ID         string   `json:"id"`
+	Target     string   `json:"target"`
+	OK         bool     `json:"ok"`
+	DryRun     bool     `json:"dry_run,omitempty"`
+	DurationMS int64    `json:"duration_ms"`
+	Problems   []string `json:"problems"`
+}
+
+// NewCmdRestore returns backup restore.
+func NewCmdRestore(f *app.Factory, fl *DBFlags, runF func(*RestoreOptions) error) *cobra.Command {
+	opts := &RestoreOptions{IO: f.IO, Factory: f, Flags: fl}
+	cmd := &cobra.Command{
+		Use:   "restore ID|latest",
+		Short: "Restore a backup into the environment's database or --target-url",
+		Long: `Restore a backup with pg_restore -j (owners and privileges dropped unless
+--keep-owners), then compare every table's row count with the manifest.
+
+The target is --target-url, else the environment's own database, which asks you
+to type the environment's name (or --yes). A target that already holds tables or
+functions is refused unless --clean (drop the backup's objects first). The
+dump is checked against its sha256 before the target is touched. Takes the
+environment's lock; recorded in the history.`,
+		Example: "  deployctl backup restore latest --target-url postgres://app@localhost/app_copy\n  deployctl backup restore 20261125T030000Z-a1b2 --clean --reason \"bad migration\"",
+		Args:    app.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ref = args[0]
+			if opts.Jobs < 0 {
+				return app.Usagef("invalid --jobs %d: must be at least 1", opts.Jobs)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return restoreRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.TargetURL, "target-url", "", "database to restore into (default: the environment's database)")
+	cmd.Flags().BoolVar(&opts.Clean, "clean", false, "drop the backup's objects in a non-empty target first")
+	cmd.Flags().IntVarP(&opts.Jobs, "jobs", "j", 0, "parallel pg_restore jobs (default: the number of cores)")
+	cmd.Flags().BoolVar(&opts.KeepOwners, "keep-owners", false, "keep owners and privileges (the roles must exist in the target)")
+	return cmd
+}
+
+func restoreRun(ctx context.Context, opts *RestoreOptions) error {
+	f := opts.Factory
+	e, cfg, err := engine(ctx, f)
+	if err != nil {
+		return err
+	}
+	m, err := backup.Resolve(ctx, e.Store, opts.Ref)
+	if err != nil {
+		return err
+	}
+	own := opts.TargetURL == ""
+	target := opts.TargetURL
+	if own {
+		if target, err = f.DatabaseURL(ctx, opts.Flags.DatabaseURL); err != nil {
+			return err
+		}
+	}
+	rep := &RestoreReport{ID: m.ID, Target: postgres.Redact(target), Problems: []string{}}
+	if err := opts.precheck(ctx, target); err != nil {
+		return err
+	}
+	if f.Flags.DryRun {
+		rep.DryRun, rep.OK = true, true
+		opts.IO.Printf("dry run: would restore backup %s (%s, %d tables, %d rows) into %s%s\n", m.ID,
+			m.CreatedAt.Format(time.RFC3339), len(m.Tables), m.Rows(), rep.Target, map[bool]string{true: " after dropping its objects (--clean)"}[opts.Clean])
+		return opts.render(rep)
+	}
+	if err := opts.confirm(cfg.Env, own, m, rep.Target); err != nil {
+		return err
+	}
+	release, err := lock(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ids, err := identities(cfg, m)
+	if err != nil {
+		return err
+	}
+	res, err := e.Restore(ctx, m, backup.RestoreOptions{TargetURL: target, Clean: opts.Clean, Jobs: opts.Jobs, KeepOwners: opts.KeepOwners, Identities: ids})
+	if err != nil {
+		f.Record(context.WithoutCancel(ctx), provider.Entry{Command: "backup restore", After: rep, Result: "failed", Detail: err.Error()})
+		return err
+	}
+	rep.Problems, rep.OK, rep.DurationMS = res.Problems, len(res.Problems) == 0, res.Duration.Milliseconds()
+	f.Record(ctx, provider.Entry{Command: "backup restore", After: rep, Result: map[bool]string{true: "ok", false: "failed"}[rep.OK]})
+	return opts.render(rep)
+}
+
+// precheck refuses a non-empty target without --clean before asking.
+func (o *RestoreOptions) precheck(ctx context.Context, target string) error {
+	n, err := backup.TargetObjects(ctx, target)
+	if err != nil {
+		return err
+	}
+	if n > 0 && !o.Clean {
+		return fmt.Errorf("%w (%d tables, sequences, views or functions in %s): pass --clean to replace the backup's objects, or restore into an empty database with --target-url",
+			backup.ErrTargetNotEmpty, n, postgres.Redact(target))
+	}
+	return nil
+}
+
+func (o *RestoreOptions) confirm(env string, own bool, m *backup.Manifest, target string) error {
+	yes := o.Factory.Flags.Yes
+	if own {
+		q := fmt.Sprintf("This restores backup %s (%s) into the %s environment's own database %s.", m.ID, m.CreatedAt.Format(time.RFC3339), env, target)
+		return o.IO.ConfirmTyped(q, env, yes)
+	}
+	return o.IO.Confirm(fmt.Sprintf("Restore backup %s into %s?", m.ID, target), yes)
+}
+
+// lock takes the environment's lock for the restore.
+func lock(ctx context.Context, f *app.Factory) (func(), error) {
+	l, err := f.Locker(ctx)
+	if err != nil {
+		return nil, err
+	}
+	release, err := l.Acquire(ctx, f.Holder("backup restore"))
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := release(); err != nil {
+			f.IO.Warnf("release the lock: %v", err)
+		}
+	}, nil
+}
+
+func (o *RestoreOptions) render(rep *RestoreReport) error {
+	if o.Factory.Flags.JSON() {
+		if err := o.IO.JSON(rep); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range rep.Problems {
+			fmt.Fprintln(o.IO.ErrOut, "backup restore: "+p)
+		}
+		if rep.OK && !rep.DryRun {
+			o.IO.Printf("restored backup %s into %s in %s; every table has its row count\n", rep.ID, rep.Target, (time.Duration(rep.DurationMS) * time.Millisecond).Round(100*time.Millisecond))
+		}
+	}
+	if !rep.OK {
+		return app.ErrFailed
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/backup"
+	"github.com/deployctl/deployctl/pkg/timeutil"
+)
+
+// VerifyOptions are the options of backup verify.
+type VerifyOptions struct {
+	IO      *ui.IOStreams
+	Factory *app.Factory
+	Flags   *DBFlags
+	Ref     string // an id or latest
+	Level   string
+	MaxAge  timeutil.Duration
+}
+
+// VerifyReport is the JSON of backup verify.
+type VerifyReport struct {
+	ID           string               `json:"id,omitempty"`
+	OK           bool                 `json:"ok"`
+	Verification *backup.Verification `json:"verification"`
+	Newest       *Entry               `json:"newest"` // for --max-age: the newest backup
+	Problems     []string             `json:"problems"`
+}
+
+// NewCmdVerify returns backup verify.
+func NewCmdVerify(f *app.Factory, fl *DBFlags, runF func(*VerifyOptions) error) *cobra.Command {
+	opts := &VerifyOptions{IO: f.IO, Factory: f, Flags: fl, Level: backup.LevelRestore}
+	cmd := &cobra.Command{
+		Use:   "verify [ID|latest]",
+		Short: "Prove a backup restores (default: the newest, fully)",
+		Long: `Verify a backup and store the result beside it ('backup list' shows it):
+
+  checksum  size and sha256 of the stored dump match the manifest
+  archive   and pg_restore reads the whole archive
+  restore   and it restores into a scratch database (on backup.verify_url, else
+            the source database's server) with --no-owner --no-acl, and every
+            table has the row count of the manifest; the scratch database is
+            dropped afterwards, also on failure or Ctrl-C (default)
+
+--max-age also fails when the newest backup is older than the given age.
+Made for cron: silent on success, one line per problem on stderr; exit 1 when
+the backup or its age fails, 4 when the storage or the database cannot be
+reached. -o json prints a report for monitoring.`,
+		Example: "  deployctl backup verify\n  deployctl backup verify latest --max-age 26h\n  deployctl backup verify 20261125T030000Z-a1b2 --level checksum -o json",
+		Args:    app.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Ref = args[0]
+			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return verifyRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Level, "level", backup.LevelRestore, "checksum, archive or restore")
+	cmd.Flags().Var(&opts.MaxAge, "max-age", "fail when the newest backup is older than this (e.g. 26h, 2d)")
+	return cmd
+}
+
+func (o *VerifyOptions) validate() error {
+	switch o.Level {
+	case backup.LevelChecksum, backup.LevelArchive, backup.LevelRestore:
+	default:
+		return app.Usagef("invalid --level %q: use checksum, archive or restore", o.Level)
+	}
+	if o.MaxAge < 0 {
+		return app.Usagef("invalid --max-age %s: must be positive", o.MaxAge.String())
+	}
+	return nil
+}
+
+func verifyRun(ctx context.Context, opts *VerifyOptions) error {
+	f := opts.Factory
+	e, _, err := engine(ctx, f)
+	if err != nil {
+		return err
+	}
+	rep := &VerifyReport{Problems: []string{}}
+	all, err := backup.List(ctx, e.Store)
+	if err != nil {
+		return err
+	}
+	if len(all) > 0 {
+		n := entry(all[0])
+		rep.Newest = &n
+	}
+	opts.checkAge(rep, all, f.Now())
+	if err := opts.verify(ctx, e, rep); err != nil {
+		return err
+	}
+	rep.OK = len(rep.Problems) == 0
+	return opts.render(rep)
+}
+
+func (o *VerifyOptions) checkAge(rep *VerifyReport, all []backup.Manifest, now time.Time) {
+	if o.MaxAge <= 0 {
+		return
+	}
+	if len(all) == 0 {
+		rep.Problems = append(rep.Problems, "there is no backup at all (--max-age "+o.MaxAge.String()+")")
+		return
+	}
+	if age := now.Sub(all[0].CreatedAt); age > time.Duration(o.MaxAge) {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("the newest backup %s is %s old, more than --max-age %s", all[0].ID, timeutil.FormatDuration(age), o.MaxAge.String()))
+	}
+}
+
+func (o *VerifyOptions) verify(ctx context.Context, e *backup.Engine, rep *VerifyReport) error {
+	m, err := backup.Resolve(ctx, e.Store, o.Ref)
+	if errors.Is(err, backup.ErrNoBackup) {
+		if len(rep.Problems) == 0 || o.Ref != "" && o.Ref != "latest" {
+			rep.Problems = append(rep.Problems, err.Error())
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rep.ID = m.ID
+	vo, err := o.verifyOptions(ctx, m)
+	if err != nil {
+		return err
+	}
+	res, err := e.Verify(ctx, m, vo)
+	if err != nil {
+		return err
+	}
+	rep.Verification = &res.Verification
+	rep.Problems = append(rep.Problems, res.Problems...)
+	return nil
+}
+
+func (o *VerifyOptions) verifyOptions(ctx context.Context, m *backup.Manifest) (backup.VerifyOptions, error) {
+	f := o.Factory
+	cfg, err := f.Config()
+	if err != nil {
+		return backup.VerifyOptions{}, err
+	}
+	vo := backup.VerifyOptions{Level: o.Level, ServerURL: cfg.Backup.VerifyURL}
+	if o.Level != backup.LevelChecksum {
+		if vo.Identities, err = identities(cfg, m); err != nil {
+			return vo, err
+		}
+	}
+	if o.Level == backup.LevelRestore && vo.ServerURL == "" {
+		vo.ServerURL, err = f.DatabaseURL(ctx, o.Flags.DatabaseURL)
+	}
+	return vo, err
+}
+
+func (o *VerifyOptions) render(rep *VerifyReport) error {
+	if o.Factory.Flags.JSON() {
+		if err := o.IO.JSON(rep); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range rep.Problems {
+			fmt.Fprintln(o.IO.ErrOut, "backup verify: "+p)
+		}
+		if rep.OK && o.IO.StderrTTY && rep.Verification != nil {
+			o.IO.Printf("backup %s verified (%s): %s\n", rep.ID, rep.Verification.Level, rep.Verification.Detail)
+		}
+	}
+	if !rep.OK {
+		return app.ErrFailed
+	}
+	return nil
+}
