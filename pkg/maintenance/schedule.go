@@ -133,7 +133,7 @@ func (e *NotFoundError) Error() string {
 }
 
 func span(start, end time.Time) string {
-	return start.UTC().Format("Mon, 02 Jan 2006 15:04") + "–" + end.UTC().Format("15:04 MST") + dayNote(start, end)
+	return start.UTC().Format("Mon, 02 Jan 2006 15:04") + "-" + end.UTC().Format("15:04 MST") + dayNote(start, end)
 }
 
 func dayNote(start, end time.Time) string {

@@ -23,7 +23,7 @@ func TestScheduleAnnouncesAndRecords(t *testing.T) {
 	if w.ID != "20261126-2100" || w.AnnouncedAt == nil || len(w.AnnouncedTo) != 2 {
 		t.Fatalf("window %+v", w)
 	}
-	if len(v.mails) != 1 || !strings.Contains(v.mails[0], "Scheduled maintenance of production: Thu, 26 Nov 2026 21:00–22:00 UTC") ||
+	if len(v.mails) != 1 || !strings.Contains(v.mails[0], "Scheduled maintenance of production: Thu, 26 Nov 2026 21:00-22:00 UTC") ||
 		!strings.Contains(v.mails[0], "Database upgrade") || !strings.Contains(v.mails[0], "2026-11-26T22:00:00Z") {
 		t.Fatalf("mail %q", v.mails)
 	}

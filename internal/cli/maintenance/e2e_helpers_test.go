@@ -1,0 +1,252 @@
+package maintenance_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/http"
+	"net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deployctl/deployctl/pkg/maintenance/page"
+)
+
+// bin holds the binaries built once for the package.
+var bin struct{ deployctl, demoAPI string }
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "maint-e2e")
+	if err != nil {
+		panic(err)
+	}
+	bin.deployctl, bin.demoAPI = filepath.Join(dir, "deployctl"), filepath.Join(dir, "demo-api")
+	for out, pkg := range map[string]string{bin.deployctl: "../../../cmd/deployctl", bin.demoAPI: "../../../cmd/demo-api"} {
+		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// project is an operator's project folder with a development environment.
+type project struct {
+	t           *testing.T
+	dir         string
+	proxy       string // http://127.0.0.1:PORT
+	blue, green string
+	env         []string // extra process environment for deployctl
+}
+
+type projectOpts struct {
+	allow  []string
+	notify bool
+	dotenv string
+}
+
+func newProject(t *testing.T, o projectOpts) *project {
+	t.Helper()
+	p := &project{t: t, dir: t.TempDir()}
+	pp, bp, gp := freePort(t), freePort(t), freePort(t)
+	p.proxy, p.blue, p.green = fmt.Sprintf("http://127.0.0.1:%d", pp), fmt.Sprintf("http://127.0.0.1:%d", bp), fmt.Sprintf("http://127.0.0.1:%d", gp)
+	allow, _ := json.Marshal(o.allow)
+	if o.allow == nil {
+		allow = []byte("[]")
+	}
+	notify := "{to: [], from: \"\"}"
+	if o.notify {
+		notify = "{to: [ops@example.com, team@example.com], from: deployctl@example.com}"
+	}
+	yaml := fmt.Sprintf(`variables: {sources: [{type: dotenv, path: .env}]}
+state: {dir: .deployctl}
+traffic:
+  provider: local
+  local: {listen: "127.0.0.1:%d", slots: {blue: {url: "%s"}, green: {url: "%s"}}}
+health: {path: /health, readiness_path: /health/readiness, timeout: 2s}
+maintenance: {page: templates/maintenance.html, allow: %s, notify: %s}
+`, pp, p.blue, p.green, allow, notify)
+	p.write("environments/development.yaml", yaml)
+	p.write("templates/maintenance.html", page.DefaultTemplate)
+	p.write(".env", o.dotenv)
+	return p
+}
+
+func (p *project) write(rel, content string) {
+	p.t.Helper()
+	path := filepath.Join(p.dir, rel)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs deployctl in the project like an operator, without a terminal.
+func (p *project) run(args ...string) result {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin.deployctl, args...)
+	cmd.Dir = p.dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + p.dir, "DEPLOYCTL_ACTOR=tester", "NO_COLOR=1"}, p.env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		p.t.Fatalf("deployctl %v: %v", args, err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+// must runs deployctl and requires exit 0.
+func (p *project) must(args ...string) result {
+	p.t.Helper()
+	r := p.run(args...)
+	if r.code != 0 {
+		p.t.Fatalf("deployctl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// status is `maintenance status -o json`.
+func (p *project) status() map[string]any {
+	p.t.Helper()
+	r := p.must("maintenance", "status", "-o", "json")
+	var s map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		p.t.Fatalf("status JSON: %v\n%s", err, r.stdout)
+	}
+	return s
+}
+
+// startDaemon starts a long-running process and waits until url answers.
+func startDaemon(t *testing.T, dir string, env []string, url string, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
+	logf, _ := os.Create(filepath.Join(t.TempDir(), "daemon.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	waitFor(t, 10*time.Second, name+" answering "+url, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+}
+
+// startSlots starts demo-api v1 as blue and v2 as green.
+func (p *project) startSlots(blueArgs ...string) {
+	p.t.Helper()
+	args := append([]string{"--listen", strings.TrimPrefix(p.blue, "http://"), "--version-name", "v1", "--slot", "blue"}, blueArgs...)
+	startDaemon(p.t, p.dir, nil, p.blue+"/health", bin.demoAPI, args...)
+	startDaemon(p.t, p.dir, nil, p.green+"/health", bin.demoAPI, "--listen", strings.TrimPrefix(p.green, "http://"), "--version-name", "v2", "--slot", "green")
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// assertNoSecret fails when secret appears in any file under dir.
+func assertNoSecret(t *testing.T, dir, secret string, outputs ...string) {
+	t.Helper()
+	for _, o := range outputs {
+		if strings.Contains(o, secret) {
+			t.Errorf("secret in output: %s", o)
+		}
+	}
+	_ = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || filepath.Base(path) == ".env" {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), secret) {
+				t.Errorf("secret in %s", path)
+				break
+			}
+		}
+		return nil
+	})
+}
+
+func readAll(r io.Reader) string { b, _ := io.ReadAll(r); return string(b) }
+
+// decoded returns a received mail's subject and body as people read them.
+func decoded(t *testing.T, raw string) (subject, body string) {
+	t.Helper()
+	m, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		t.Fatalf("malformed mail: %v\n%s", err, raw)
+	}
+	subject, err = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r io.Reader = m.Body
+	if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+		r = quotedprintable.NewReader(r)
+	}
+	return subject, readAll(r)
+}
