@@ -190,3 +190,18 @@ func TestIsPlaceholder(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvironmentRuleReplacesTheSameKind(t *testing.T) {
+	s := loadTest(t)
+	in := good()
+	in["JWT_SECRET"] = provider.Variable{Name: "JWT_SECRET", Value: "your-secret-key", Source: ".env"}
+	in["NODE_ENV"] = provider.Variable{Name: "NODE_ENV", Value: "prod", Source: ".env"}
+	got := byName(s.Validate("production", in))
+	msg := got["JWT_SECRET"].Message
+	if strings.Contains(msg, "at least 16") || !strings.Contains(msg, "at least 32") || !strings.Contains(msg, "placeholder") {
+		t.Errorf("JWT_SECRET: %s", msg)
+	}
+	if msg := got["NODE_ENV"].Message; strings.Count(msg, "is not one of") != 1 || !strings.HasSuffix(msg, "one of: production") {
+		t.Errorf("NODE_ENV: %s", msg)
+	}
+}

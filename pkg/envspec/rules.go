@@ -11,41 +11,68 @@ import (
 	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
+// finding is one problem of a value; kind groups the problems one rule
+// family can raise, so that an environment's stricter rule replaces the
+// variable's own instead of repeating it ("at least 32" over "at least 16").
+type finding struct {
+	kind, msg string
+}
+
 // checkRules applies r to a value that has already passed its type check.
-func (c checker) checkRules(t Type, r *Rules, value string) []string {
-	var probs []string
-	add := func(p string) {
-		if p != "" {
-			probs = append(probs, p)
+func (c checker) checkRules(t Type, r *Rules, value string) []finding {
+	var fs []finding
+	add := func(kind, msg string) {
+		if msg != "" {
+			fs = append(fs, finding{kind, msg})
 		}
 	}
-	add(c.checkLength(r, value))
+	add("length", c.checkLength(r, value))
 	if r.re != nil && !r.re.MatchString(value) {
-		add(fmt.Sprintf("%s does not match the pattern %s", c.q(value), r.Pattern))
+		add("pattern", fmt.Sprintf("%s does not match the pattern %s", c.q(value), r.Pattern))
 	}
 	if len(r.Values) > 0 && !contains(r.Values, value) {
-		add(fmt.Sprintf("%s is not one of: %s", c.q(value), strings.Join(r.Values, ", ")))
+		add("values", fmt.Sprintf("%s is not one of: %s", c.q(value), strings.Join(r.Values, ", ")))
 	}
-	add(c.checkBounds(t, r, value))
+	add("bounds", c.checkBounds(t, r, value))
 	switch t {
 	case URL:
-		add(c.checkURLRules(r, value))
+		fs = append(fs, c.checkURLRules(r, value)...)
 	case Origins:
-		add(c.checkOriginRules(r, value))
+		fs = append(fs, c.checkOriginRules(r, value)...)
 	case Hostname:
 		if r.NoLocalhost && isLocal(value) {
-			add(fmt.Sprintf("%s points at this machine; use the real host here", c.q(value)))
+			add("local", fmt.Sprintf("%s points at this machine; use the real host here", c.q(value)))
 		}
 	case Email:
 		_, domain, _ := strings.Cut(value, "@")
 		if r.NoLocalhost && isLocal(domain) {
-			add("the address is on a local domain; use a real mailbox here")
+			add("local", "the address is on a local domain; use a real mailbox here")
 		}
 	}
 	if r.NotPlaceholder && IsPlaceholder(value) {
-		add("the value is a known placeholder (like your-secret-key or changeme); generate a real one, e.g. openssl rand -base64 48")
+		add("placeholder", "the value is a known placeholder (like your-secret-key or changeme); generate a real one, e.g. openssl rand -base64 48")
 	}
-	return probs
+	return fs
+}
+
+// merge combines the findings of a variable's rules and of its
+// environment's rules: where both found a problem of one kind, the
+// environment's (stricter) message stands alone.
+func merge(base, env []finding) []string {
+	seen := map[string]bool{}
+	for _, f := range env {
+		seen[f.kind] = true
+	}
+	var out []string
+	for _, f := range base {
+		if !seen[f.kind] {
+			out = append(out, f.msg)
+		}
+	}
+	for _, f := range env {
+		out = append(out, f.msg)
+	}
+	return out
 }
 
 func (c checker) checkLength(r *Rules, value string) string {
@@ -85,43 +112,53 @@ func (c checker) checkBounds(t Type, r *Rules, value string) string {
 	return ""
 }
 
-func (c checker) checkURLRules(r *Rules, value string) string {
+func (c checker) checkURLRules(r *Rules, value string) []finding {
 	u, err := url.Parse(value)
 	if err != nil {
-		return ""
+		return nil
 	}
 	scheme := strings.ToLower(u.Scheme)
-	var probs []string
+	var fs []finding
 	if len(r.Schemes) > 0 && !contains(r.Schemes, scheme) {
-		probs = append(probs, fmt.Sprintf("scheme %q is not allowed; use %s", scheme, strings.Join(r.Schemes, ", ")))
+		fs = append(fs, finding{"scheme", fmt.Sprintf("scheme %q is not allowed; use %s", scheme, strings.Join(r.Schemes, ", "))})
 	}
 	if r.HTTPSOnly && scheme != "https" {
-		probs = append(probs, "must use https")
+		fs = append(fs, finding{"https", "must use https"})
 	}
 	if r.NoLocalhost && isLocal(u.Hostname()) {
-		probs = append(probs, "points at this machine (localhost); use the real host here")
+		fs = append(fs, finding{"local", "points at this machine (localhost); use the real host here"})
 	}
-	return strings.Join(probs, "; ")
+	return fs
 }
 
-func (c checker) checkOriginRules(r *Rules, value string) string {
+func (c checker) checkOriginRules(r *Rules, value string) []finding {
 	origins, p := c.parseOrigins(value)
 	if p != "" {
-		return ""
+		return nil
 	}
-	var probs []string
+	var wild, plain, local []string
 	for _, o := range origins {
-		wild := o.host == "*" || strings.HasPrefix(o.host, "*.")
+		isWild := o.host == "*" || strings.HasPrefix(o.host, "*.")
 		switch {
-		case r.NoWildcard && wild:
-			probs = append(probs, fmt.Sprintf("%s is a wildcard; list the exact origins", c.q(o.raw)))
+		case r.NoWildcard && isWild:
+			wild = append(wild, c.q(o.raw))
 		case r.HTTPSOnly && o.host != "*" && o.scheme != "https":
-			probs = append(probs, fmt.Sprintf("%s is not https", c.q(o.raw)))
+			plain = append(plain, c.q(o.raw))
 		case r.NoLocalhost && isLocal(o.host):
-			probs = append(probs, fmt.Sprintf("%s points at this machine", c.q(o.raw)))
+			local = append(local, c.q(o.raw))
 		}
 	}
-	return strings.Join(probs, "; ")
+	var fs []finding
+	if len(wild) > 0 {
+		fs = append(fs, finding{"wildcard", strings.Join(wild, ", ") + " is a wildcard; list the exact origins"})
+	}
+	if len(plain) > 0 {
+		fs = append(fs, finding{"https", strings.Join(plain, ", ") + " must use https"})
+	}
+	if len(local) > 0 {
+		fs = append(fs, finding{"local", strings.Join(local, ", ") + " points at this machine"})
+	}
+	return fs
 }
 
 // isLocal reports whether host names this machine.

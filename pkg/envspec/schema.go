@@ -219,7 +219,7 @@ func (s *Schema) checkVar(v *Var) []error {
 		errs = append(errs, fmt.Errorf("variable %s: %w", v.Name, err))
 	}
 	if v.Default != nil && len(errs) == 0 {
-		if probs := checkValue(v, &v.Rules, *v.Default); len(probs) > 0 {
+		if probs := checkValue(v, nil, *v.Default); len(probs) > 0 {
 			errs = append(errs, fmt.Errorf("variable %s: the default does not pass its own checks: %s", v.Name, strings.Join(probs, "; ")))
 		}
 	}

@@ -25,14 +25,18 @@ func (c checker) q(s string) string {
 	return strconv.Quote(s)
 }
 
-// checkValue checks value against v's type and then rules r, and returns
-// every problem found.
-func checkValue(v *Var, r *Rules, value string) []string {
+// checkValue checks value against v's type, then v's rules and env's extra
+// rules (nil for none), and returns every problem found.
+func checkValue(v *Var, env *Rules, value string) []string {
 	c := checker{secret: v.Secret}
 	if p := c.checkType(v.Type, value); p != "" {
 		return []string{p}
 	}
-	return c.checkRules(v.Type, r, value)
+	var extra []finding
+	if env != nil {
+		extra = c.checkRules(v.Type, env, value)
+	}
+	return merge(c.checkRules(v.Type, &v.Rules, value), extra)
 }
 
 func (c checker) checkType(t Type, value string) string {

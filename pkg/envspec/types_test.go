@@ -28,12 +28,12 @@ func TestTypes(t *testing.T) {
 	for _, c := range cases {
 		v := &Var{Name: "V", Type: c.typ}
 		for _, val := range c.good {
-			if p := checkValue(v, &v.Rules, val); len(p) > 0 {
+			if p := checkValue(v, nil, val); len(p) > 0 {
 				t.Errorf("%s %q: %v", c.typ, val, p)
 			}
 		}
 		for _, val := range c.bad {
-			p := checkValue(v, &v.Rules, val)
+			p := checkValue(v, nil, val)
 			if len(p) == 0 {
 				t.Errorf("%s %q accepted", c.typ, val)
 				continue
@@ -66,7 +66,7 @@ func TestRules(t *testing.T) {
 		{"duration min days", Var{Type: Duration, Rules: Rules{Min: "1d"}}, "7d", ""},
 		{"url https", Var{Type: URL, Rules: Rules{HTTPSOnly: true}}, "http://x.com", "https"},
 		{"url localhost", Var{Type: URL, Rules: Rules{NoLocalhost: true}}, "postgres://u@127.0.0.1/db", "this machine"},
-		{"origins https", Var{Type: Origins, Rules: Rules{HTTPSOnly: true}}, "https://a.com,http://b.com", `"http://b.com" is not https`},
+		{"origins https", Var{Type: Origins, Rules: Rules{HTTPSOnly: true}}, "https://a.com,http://b.com", `"http://b.com" must use https`},
 		{"origins wildcard", Var{Type: Origins, Rules: Rules{NoWildcard: true}}, "*", "wildcard"},
 		{"origins sub wildcard", Var{Type: Origins, Rules: Rules{NoWildcard: true}}, "https://*.a.com", "wildcard"},
 		{"origins localhost", Var{Type: Origins, Rules: Rules{NoLocalhost: true}}, "http://localhost:3000", "this machine"},
@@ -80,7 +80,7 @@ func TestRules(t *testing.T) {
 			if errs := checkRules(c.v.Type, &c.v.Rules); len(errs) > 0 {
 				t.Fatal(errs)
 			}
-			p := strings.Join(checkValue(&c.v, &c.v.Rules, c.val), "; ")
+			p := strings.Join(checkValue(&c.v, nil, c.val), "; ")
 			if c.wants == "" && p != "" || c.wants != "" && !strings.Contains(p, c.wants) {
 				t.Errorf("%q: got %q, want %q", c.val, p, c.wants)
 			}

@@ -91,10 +91,11 @@ func (s *Schema) validateVar(env string, v *Var, vars map[string]provider.Variab
 		res.Message = "not set (optional)"
 		return res
 	}
-	probs := checkValue(v, &v.Rules, value)
-	if r := s.EnvironmentRules(env, v.Name); r != nil && len(probs) == 0 {
-		probs = checker{secret: v.Secret}.checkRules(v.Type, &r.Rules, value)
+	var extra *Rules
+	if r := s.EnvironmentRules(env, v.Name); r != nil {
+		extra = &r.Rules
 	}
+	probs := checkValue(v, extra, value)
 	if len(probs) > 0 {
 		res.Status, res.Message = StatusInvalid, strings.Join(probs, "; ")
 		if res.Source == SourceDefault {
