@@ -249,7 +249,20 @@ func unknownEnvKeys(environ []string) []string {
 }
 
 func decodeHook() mapstructure.DecodeHookFunc {
-	return mapstructure.ComposeDecodeHookFunc(durationHook, mapstructure.StringToSliceHookFunc(","))
+	return mapstructure.ComposeDecodeHookFunc(durationHook, timeStringHook, mapstructure.StringToSliceHookFunc(","))
+}
+
+// timeStringHook gives string fields back what was written: YAML reads an
+// unquoted date (expires: 2026-12-31) or timestamp as a time.
+func timeStringHook(from, to reflect.Type, data any) (any, error) {
+	t, ok := data.(time.Time)
+	if !ok || to.Kind() != reflect.String {
+		return data, nil
+	}
+	if t.Equal(t.Truncate(24*time.Hour)) && t.Location() == time.UTC {
+		return t.Format("2006-01-02"), nil
+	}
+	return t.Format(time.RFC3339Nano), nil
 }
 
 // durationHook accepts "7d" and "26h" alike for time.Duration fields.

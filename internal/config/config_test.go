@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +151,22 @@ func TestKeysCoverContract(t *testing.T) {
 	}
 	if EnvName("traffic.aws-alb.region") != "DEPLOYCTL_TRAFFIC_AWS_ALB_REGION" {
 		t.Error(EnvName("traffic.aws-alb.region"))
+	}
+}
+
+// An unquoted YAML date or timestamp reaches a string field as written.
+func TestUnquotedDatesStayStrings(t *testing.T) {
+	dir := t.TempDir()
+	doc := "checklist:\n  waivers:\n    - {id: tests, reason: r, expires: 2026-12-31}\n    - {id: security, reason: r, expires: 2026-12-31T18:30:00Z}\n"
+	if err := os.WriteFile(filepath.Join(dir, "production.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := load(t, dir, "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := l.Checklist.Waivers
+	if len(ws) != 2 || ws[0].Expires != "2026-12-31" || ws[1].Expires != "2026-12-31T18:30:00Z" {
+		t.Fatalf("waivers %+v", ws)
 	}
 }

@@ -61,7 +61,8 @@ func (c RollbackCheck) runbook(o *Outcome) (string, string) {
 		o.Evidence = append(o.Evidence, fmt.Sprintf("read %s: empty", name))
 		return fmt.Sprintf("the runbook %s is empty", name), fix
 	}
-	o.Evidence = append(o.Evidence, fmt.Sprintf("read %s: %d lines", name, strings.Count(strings.TrimSpace(string(raw)), "\n")+1))
+	n := strings.Count(strings.TrimSpace(string(raw)), "\n") + 1
+	o.Evidence = append(o.Evidence, fmt.Sprintf("read %s: %d line%s", name, n, plural(n)))
 	return "", ""
 }
 
@@ -117,4 +118,11 @@ func (c RollbackCheck) standby(ctx context.Context, o *Outcome) (string, string)
 	}
 	o.Evidence = append(o.Evidence, fmt.Sprintf("standby slot %s: ready%s in %s%s", st.Slot, v, round(st.Latency), detail))
 	return "", ""
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

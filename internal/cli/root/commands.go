@@ -5,6 +5,8 @@ import (
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/cli/backup"
+	"github.com/deployctl/deployctl/internal/cli/checklist"
+	"github.com/deployctl/deployctl/internal/cli/history"
 	"github.com/deployctl/deployctl/internal/cli/maintenance"
 	"github.com/deployctl/deployctl/internal/cli/migrate"
 )
@@ -14,6 +16,8 @@ func commands(f *app.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		// command groups are added here, one line each, as they land
 		backup.NewCmdBackup(f),
+		checklist.NewCmdChecklist(f, nil),
+		history.NewCmdHistory(f, nil),
 		maintenance.NewCmdMaintenance(f),
 		migrate.NewCmdMigrate(f),
 	}

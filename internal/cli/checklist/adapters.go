@@ -1,0 +1,117 @@
+package checklist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/config"
+	"github.com/deployctl/deployctl/pkg/backup"
+	"github.com/deployctl/deployctl/pkg/checklist"
+	"github.com/deployctl/deployctl/pkg/migrate"
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+// migrationsEvidence reads the pending migrations once for the migrations
+// and rollback checks, which run at the same time.
+type migrationsEvidence struct {
+	f    *app.Factory
+	cfg  *config.Loaded
+	once sync.Once
+	set  checklist.MigrationSet
+	err  error
+}
+
+func (m *migrationsEvidence) Pending(ctx context.Context) (checklist.MigrationSet, error) {
+	m.once.Do(func() { m.set, m.err = m.read(ctx) })
+	return m.set, m.err
+}
+
+func (m *migrationsEvidence) read(ctx context.Context) (checklist.MigrationSet, error) {
+	url, err := m.f.DatabaseURL(ctx, "")
+	if err != nil {
+		return checklist.MigrationSet{}, err
+	}
+	plan, err := migrate.Pending(ctx, url, m.cfg.Path(m.cfg.Migrations.Dir))
+	if err != nil {
+		return checklist.MigrationSet{}, err
+	}
+	set := checklist.MigrationSet{Hash: plan.SetHash, Current: plan.Current}
+	for _, p := range plan.Pending {
+		mig := checklist.Migration{Version: p.Version, Name: p.File, HasDown: p.HasDown,
+			Irreversible: p.Irreversible, IrreversibleReason: p.IrreversibleReason}
+		for _, f := range p.Findings {
+			// A missing down section is the rollback check's finding.
+			if f.ID != migrate.RuleMissingDown {
+				mig.Findings = append(mig.Findings, fmt.Sprintf("line %d: %s [%s] %s", f.Line, f.Severity, f.ID, f.Message))
+			}
+		}
+		set.Pending = append(set.Pending, mig)
+	}
+	return set, nil
+}
+
+func (m *migrationsEvidence) Rehearsal(ctx context.Context, hash string) (*checklist.Rehearsal, error) {
+	return loadRehearsal(ctx, m.f, hash)
+}
+
+// standbyProbe probes the slot traffic goes back to: the other one than the
+// slot serving most of the traffic.
+type standbyProbe struct{ f *app.Factory }
+
+func (s *standbyProbe) Standby(ctx context.Context) (provider.SlotStatus, error) {
+	router, err := s.f.Traffic(ctx)
+	if err != nil {
+		return provider.SlotStatus{}, err
+	}
+	active, err := activeSlot(ctx, s.f, router)
+	if err != nil {
+		return provider.SlotStatus{}, err
+	}
+	st, err := router.Slot(ctx, active.Other())
+	if st.Slot == "" {
+		st.Slot = active.Other()
+	}
+	if err != nil && st.Detail == "" {
+		st.Ready, st.Detail = false, err.Error()
+	}
+	return st, nil
+}
+
+// activeSlot is the slot with the larger weight (blue on a tie, as before
+// the first change).
+func activeSlot(ctx context.Context, _ *app.Factory, router provider.TrafficRouter) (provider.Slot, error) {
+	w, err := router.Weights(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read the weights: %w", err)
+	}
+	if w[provider.Green] > w[provider.Blue] {
+		return provider.Green, nil
+	}
+	return provider.Blue, nil
+}
+
+// backupEvidence finds the newest backup in the environment's storage.
+type backupEvidence struct{ f *app.Factory }
+
+func (b *backupEvidence) Newest(ctx context.Context) (*checklist.Backup, error) {
+	store, err := b.f.BackupStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := backup.List(ctx, store)
+	if errors.Is(err, provider.ErrNotFound) || (err == nil && len(list) == 0) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := list[0]
+	out := &checklist.Backup{ID: m.ID, CreatedAt: m.CreatedAt, SizeBytes: m.SizeBytes}
+	if v := m.Verification; v != nil {
+		out.Verification = &checklist.Verification{Level: v.Level, OK: v.OK, At: v.At, Detail: v.Detail}
+	}
+	return out, nil
+}
