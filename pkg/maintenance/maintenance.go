@@ -51,7 +51,9 @@ type Change struct {
 	After   provider.MaintenanceState `json:"after"`
 }
 
-func (e *Engine) now() time.Time { return e.Now().UTC() }
+// now is the clock to the second: times in state, history and JSON stay
+// readable, and repeating a command within a second is idempotent.
+func (e *Engine) now() time.Time { return e.Now().UTC().Truncate(time.Second) }
 
 func (e *Engine) logf(format string, a ...any) {
 	if e.Logf != nil {
@@ -115,7 +117,7 @@ func (e *Engine) On(ctx context.Context, r OnRequest) (Change, error) {
 
 func (e *Engine) desiredOn(before provider.MaintenanceState, r OnRequest) provider.MaintenanceState {
 	allow, _ := page.ParseAllow(r.Allow)
-	after := provider.MaintenanceState{On: true, Message: r.Message, Since: e.now(), Until: r.Until.UTC(), By: e.Actor, Restore: before.Restore}
+	after := provider.MaintenanceState{On: true, Message: r.Message, Since: e.now(), Until: r.Until.UTC().Truncate(time.Second), By: e.Actor, Restore: before.Restore}
 	for _, p := range allow {
 		after.Allow = append(after.Allow, p.String())
 	}

@@ -5,7 +5,7 @@ package maintenance
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -148,5 +148,5 @@ func allowNote(st provider.MaintenanceState) string {
 	if len(st.Allow) == 0 {
 		return "health paths pass through"
 	}
-	return fmt.Sprintf("health paths and %v pass through", st.Allow)
+	return "health paths and " + strings.Join(st.Allow, ", ") + " pass through"
 }
