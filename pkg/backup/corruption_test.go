@@ -62,7 +62,9 @@ func allLevels(word string) map[string]string {
 	return map[string]string{backup.LevelChecksum: word, backup.LevelArchive: word, backup.LevelRestore: word}
 }
 
-func dumpFile(dir string, m *backup.Manifest) string { return filepath.Join(dir, filepath.FromSlash(m.Object)) }
+func dumpFile(dir string, m *backup.Manifest) string {
+	return filepath.Join(dir, filepath.FromSlash(m.Object))
+}
 
 func flip(at float64) func(t *testing.T, dir string, m *backup.Manifest) {
 	return func(t *testing.T, dir string, m *backup.Manifest) {
