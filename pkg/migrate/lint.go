@@ -56,6 +56,10 @@ var fixes = map[string]string{
 
 var severities = map[string]string{RuleConcurrentlyInTx: SeverityError, RuleNotNullNoDefault: SeverityError}
 
+// acknowledged are the rules about losing data that a file marked
+// irreversible has owned up to.
+var acknowledged = map[string]bool{RuleDropTable: true, RuleDropColumn: true, RuleTruncate: true}
+
 func finding(id string, m Migration, line int, format string, a ...any) Finding {
 	sev := severities[id]
 	if sev == "" {
@@ -66,6 +70,8 @@ func finding(id string, m Migration, line int, format string, a ...any) Finding 
 
 // Lint checks one migration's up section. Tables created in the same file
 // are new and empty, so the rules about locks and data do not apply to them.
+// A file marked irreversible needs no down section, and its DROP TABLE, DROP
+// COLUMN and TRUNCATE are taken as meant.
 func Lint(m Migration) []Finding {
 	var out []Finding
 	if !m.HasDown && !m.Irreversible {
@@ -80,7 +86,11 @@ func Lint(m Migration) []Finding {
 		if mm := reCreateTable.FindStringSubmatch(sql); mm != nil {
 			created[ident(mm[1])] = true
 		}
-		out = append(out, lintStatement(m, st.Line, sql, created)...)
+		for _, f := range lintStatement(m, st.Line, sql, created) {
+			if !(m.Irreversible && acknowledged[f.ID]) {
+				out = append(out, f)
+			}
+		}
 	}
 	return out
 }

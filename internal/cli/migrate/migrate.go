@@ -50,6 +50,7 @@ is --dir, else migrations.dir of the environment.`,
 		NewCmdCreate(f, flags, nil),
 		NewCmdPlan(f, flags, nil),
 		NewCmdValidate(f, flags, nil),
+		NewCmdRehearse(f, flags, nil),
 		NewCmdResolve(f, flags, nil),
 	)
 	return cmd

@@ -1,0 +1,3 @@
+-- +goose Up
+-- deployctl:irreversible drops the legacy audit copy
+DROP TABLE IF EXISTS legacy_audit;

@@ -1,0 +1,5 @@
+-- +goose Up
+DROP TABLE sessions, "Tokens" CASCADE;
+
+-- +goose Down
+CREATE TABLE sessions (id int);

@@ -1,0 +1,5 @@
+-- +goose Up
+TRUNCATE TABLE events RESTART IDENTITY;
+
+-- +goose Down
+SELECT 1;
