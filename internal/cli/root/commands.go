@@ -6,6 +6,7 @@ import (
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/cli/backup"
 	"github.com/deployctl/deployctl/internal/cli/checklist"
+	"github.com/deployctl/deployctl/internal/cli/env"
 	"github.com/deployctl/deployctl/internal/cli/history"
 	"github.com/deployctl/deployctl/internal/cli/maintenance"
 	"github.com/deployctl/deployctl/internal/cli/migrate"
@@ -15,6 +16,7 @@ import (
 func commands(f *app.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		// command groups are added here, one line each, as they land
+		env.NewCmdEnv(f),
 		backup.NewCmdBackup(f),
 		checklist.NewCmdChecklist(f, nil),
 		history.NewCmdHistory(f, nil),
