@@ -97,6 +97,9 @@ func (e *Engine) locked(ctx context.Context, command string, fn func() error) er
 func (e *Engine) On(ctx context.Context, r OnRequest) (Change, error) {
 	var ch Change
 	err := e.locked(ctx, "maintenance on", func() error {
+		if err := e.fromWindow(ctx, &r); err != nil {
+			return err
+		}
 		before, err := e.Switch.Maintenance(ctx)
 		if err != nil {
 			return err
@@ -113,6 +116,26 @@ func (e *Engine) On(ctx context.Context, r OnRequest) (Change, error) {
 		return e.apply(ctx, "maintenance on", before, after)
 	})
 	return ch, err
+}
+
+// fromWindow fills a bare `on` (no message, no end) from the scheduled
+// window that covers now, so that the window's end becomes Retry-After.
+func (e *Engine) fromWindow(ctx context.Context, r *OnRequest) error {
+	if e.State == nil || r.Message != "" || !r.Until.IsZero() {
+		return nil
+	}
+	ws, _, err := e.loadWindows(ctx)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	for _, w := range ws {
+		if !now.Before(w.Start) && now.Before(w.End) {
+			r.Message, r.Until = w.Message, w.End
+			e.logf("using scheduled window %s: until %s", w.ID, w.End.Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 func (e *Engine) desiredOn(before provider.MaintenanceState, r OnRequest) provider.MaintenanceState {

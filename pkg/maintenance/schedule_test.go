@@ -125,3 +125,22 @@ func TestMalformedWindowsState(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestBareOnUsesTheCurrentWindow(t *testing.T) {
+	v := newEnv(t)
+	ctx := t.Context()
+	if _, err := v.e.Schedule(ctx, ScheduleRequest{Start: t0.Add(time.Hour), Duration: time.Hour, Message: "Database upgrade"}); err != nil {
+		t.Fatal(err)
+	}
+	v.clk.Advance(time.Hour + time.Minute)
+	if _, err := v.e.On(ctx, OnRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := v.sw.st; st.Message != "Database upgrade" || !st.Until.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("state %+v", st)
+	}
+	v.e.Off(ctx, false)
+	if _, err := v.e.On(ctx, OnRequest{Message: "other"}); err != nil || !v.sw.st.Until.IsZero() {
+		t.Fatalf("an explicit message must not take the window's end: %+v", v.sw.st)
+	}
+}

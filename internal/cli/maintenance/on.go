@@ -27,7 +27,9 @@ func NewCmdOn(f *app.Factory, runF func(*OnOptions) error) *cobra.Command {
 		Short: "Serve the maintenance page (503 with Retry-After) to every visitor",
 		Long: `Switch maintenance on and return once the data plane serves the page.
 Running it again while on updates the message, end or allow-list and keeps
-the start; asking for what is already in force changes nothing.`,
+the start; asking for what is already in force changes nothing. Without
+--message and --until during a scheduled window, the window's message and
+end are used.`,
 		Example: `  deployctl maintenance on --message "Upgrading the database" --until 30m
   deployctl maintenance on --until 2026-12-01T23:00:00Z --allow 10.0.0.0/8 --allow 2001:db8::/32
   deployctl maintenance on --dry-run`,
@@ -55,7 +57,7 @@ func onRun(ctx context.Context, opts *OnOptions) error {
 	if err := withDefaults(f, &opts.Request, opts.AllowGiven); err != nil {
 		return err
 	}
-	e, err := engine(ctx, f, needs{lock: true})
+	e, err := engine(ctx, f, needs{lock: true, state: true})
 	if err != nil {
 		return err
 	}
