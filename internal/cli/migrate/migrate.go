@@ -39,9 +39,7 @@ is --dir, else migrations.dir of the environment.`,
   deployctl migrate status -o json
   deployctl migrate create add_users_email`,
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&flags.DatabaseURL, "database-url", "", "database to migrate (overrides the environment's DATABASE_URL)")
-	pf.StringVar(&flags.Dir, "dir", "", "migrations folder (default: migrations.dir of the environment)")
+	addDBFlags(cmd, flags)
 	cmd.AddCommand(
 		NewCmdStatus(f, flags, nil),
 		NewCmdUp(f, flags, nil),
@@ -54,6 +52,12 @@ is --dir, else migrations.dir of the environment.`,
 		NewCmdResolve(f, flags, nil),
 	)
 	return cmd
+}
+
+func addDBFlags(cmd *cobra.Command, flags *DBFlags) {
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&flags.DatabaseURL, "database-url", "", "database to migrate (overrides the environment's DATABASE_URL)")
+	pf.StringVar(&flags.Dir, "dir", "", "migrations folder (default: migrations.dir of the environment)")
 }
 
 // dir resolves the migrations folder.
