@@ -7,6 +7,7 @@ package maintenance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -47,8 +48,37 @@ type OnRequest struct {
 type Change struct {
 	Changed bool                      `json:"changed"`
 	DryRun  bool                      `json:"dry_run,omitempty"`
-	Before  provider.MaintenanceState `json:"before"`
-	After   provider.MaintenanceState `json:"after"`
+	Before  provider.MaintenanceState `json:"-"`
+	After   provider.MaintenanceState `json:"-"`
+}
+
+// MarshalJSON shows both states as people and scripts read them.
+func (c Change) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Changed bool  `json:"changed"`
+		DryRun  bool  `json:"dry_run,omitempty"`
+		Before  State `json:"before"`
+		After   State `json:"after"`
+	}{c.Changed, c.DryRun, View(c.Before), View(c.After)})
+}
+
+// State is a switch state for output and history: unset times are null.
+type State struct {
+	On      bool       `json:"on"`
+	Message string     `json:"message"`
+	Since   *time.Time `json:"since"`
+	Until   *time.Time `json:"until"`
+	By      string     `json:"by"`
+	Allow   []string   `json:"allow"`
+}
+
+// View is st as a State.
+func View(st provider.MaintenanceState) State {
+	v := State{On: st.On, Message: st.Message, Since: timePtr(st.Since), Until: timePtr(st.Until), By: st.By, Allow: st.Allow}
+	if v.Allow == nil {
+		v.Allow = []string{}
+	}
+	return v
 }
 
 // now is the clock to the second: times in state, history and JSON stay
@@ -157,7 +187,7 @@ func sameOn(a, b provider.MaintenanceState, now time.Time) bool {
 // apply sets st and records the change, failed or not.
 func (e *Engine) apply(ctx context.Context, command string, before, after provider.MaintenanceState) error {
 	err := e.Switch.SetMaintenance(ctx, after)
-	ent := provider.Entry{Command: command, Before: before, After: after, Result: "ok"}
+	ent := provider.Entry{Command: command, Before: View(before), After: View(after), Result: "ok"}
 	if err != nil {
 		ent.Result, ent.Detail = "failed", err.Error()
 	}

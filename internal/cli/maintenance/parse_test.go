@@ -21,6 +21,9 @@ func testFactory() *app.Factory {
 }
 
 func execute(cmd *cobra.Command, args ...string) error {
+	if args == nil {
+		args = []string{} // nil would make cobra read the test binary's own flags
+	}
 	cmd.SetArgs(args)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	cmd.SetFlagErrorFunc(app.FlagError)

@@ -1,0 +1,129 @@
+package maintenance
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// memSwitch keeps the switch in memory, so output tests need no proxy.
+type memSwitch struct {
+	mu sync.Mutex
+	st provider.MaintenanceState
+}
+
+func (m *memSwitch) Maintenance(context.Context) (provider.MaintenanceState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.st, nil
+}
+
+func (m *memSwitch) SetMaintenance(_ context.Context, st provider.MaintenanceState) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.st = st
+	return nil
+}
+
+// goldenFactory is a factory on a temporary project whose local family has
+// the real state folder and an in-memory switch, with a fixed clock.
+func goldenFactory(t *testing.T) (*app.Factory, *bytes.Buffer, *bytes.Buffer, *time.Time) {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "environments"), 0o755)
+	os.WriteFile(filepath.Join(dir, "environments", "production.yaml"), []byte("maintenance: {allow: [10.0.0.0/8]}\n"), 0o600)
+	sw := &memSwitch{}
+	reg := provider.NewRegistry()
+	reg.Register(&provider.Family{
+		Name: "local",
+		Maintenance: func(context.Context, provider.Env, provider.Decode) (provider.MaintenanceSwitch, error) {
+			return sw, nil
+		},
+		Locker: statefs.NewLocker, State: statefs.NewState, History: statefs.NewHistory,
+	})
+	ios, _, out, errOut := ui.Test()
+	clock := now
+	f := &app.Factory{IO: ios, Registry: reg, Now: func() time.Time { return clock },
+		Flags:   &app.GlobalFlags{Env: "production", ConfigDir: filepath.Join(dir, "environments"), Output: "table"},
+		Environ: func() []string { return []string{"DEPLOYCTL_ACTOR=alice"} }}
+	return f, out, errOut, &clock
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (run with -update after checking):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestGoldenOutputs(t *testing.T) {
+	f, out, _, clock := goldenFactory(t)
+	steps := []struct {
+		name  string
+		json  bool
+		build func() *cobra.Command
+		args  []string
+	}{
+		{"on.json", true, func() *cobra.Command { return NewCmdOn(f, nil) }, []string{"--message", "Upgrading the database", "--until", "30m"}},
+		{"schedule.json", true, func() *cobra.Command { return NewCmdSchedule(f, nil) }, []string{"--start", "2026-12-01T22:00:00Z", "--duration", "1h", "-m", "Database upgrade"}},
+		{"status.json", true, func() *cobra.Command { return NewCmdStatus(f, nil) }, nil},
+		{"status.txt", false, func() *cobra.Command { return NewCmdStatus(f, nil) }, nil},
+		{"list.txt", false, func() *cobra.Command { return NewCmdList(f, nil) }, nil},
+		{"list.json", true, func() *cobra.Command { return NewCmdList(f, nil) }, nil},
+	}
+	for _, s := range steps {
+		out.Reset()
+		f.Flags.Output = "table"
+		if s.json {
+			f.Flags.Output = "json"
+		}
+		cmd := s.build()
+		cmd.SetContext(t.Context())
+		if err := execute(cmd, s.args...); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		golden(t, s.name, out.Bytes())
+	}
+	*clock = clock.Add(45 * time.Minute) // past --until
+	out.Reset()
+	f.Flags.Output = "json"
+	cmd := NewCmdStatus(f, nil)
+	cmd.SetContext(t.Context())
+	if err := execute(cmd); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status-expired.json", out.Bytes())
+	out.Reset()
+	f.Flags.Output = "table"
+	cmd = NewCmdStatus(f, nil)
+	cmd.SetContext(t.Context())
+	if err := execute(cmd); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status-expired.txt", out.Bytes())
+}
