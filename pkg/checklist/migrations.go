@@ -75,6 +75,7 @@ func (c MigrationsCheck) run(ctx context.Context) Outcome {
 	switch {
 	case err != nil:
 		probs = append(probs, "cannot read the rehearsal record: "+err.Error())
+		o.Fix += "check the state store, then run `deployctl migrate rehearse`"
 	case r == nil:
 		probs = append(probs, fmt.Sprintf("%s not rehearsed for this set", versions(set.Pending)))
 		o.Fix += "run `deployctl migrate rehearse`"

@@ -63,7 +63,7 @@ func (c MonitoringCheck) run(ctx context.Context) Outcome {
 		case r.Health == "err":
 			probs = append(probs, fmt.Sprintf("alert %s fails to evaluate: %s", r.Name, r.LastError))
 		default:
-			o.Evidence = append(o.Evidence, fmt.Sprintf("%s: alert %s (%s, health %s): %s", want.what, r.Name, r.State, r.Health, r.Query))
+			o.Evidence = append(o.Evidence, fmt.Sprintf("%salert %s (%s, health %s): %s", want.label(), r.Name, r.State, r.Health, r.Query))
 			if r.State == "firing" {
 				firing = append(firing, r.Name)
 			}
@@ -86,6 +86,13 @@ type wantedAlert struct {
 	what string
 	name string         // a configured name, or
 	expr *regexp.Regexp // a recognisable expression
+}
+
+func (w wantedAlert) label() string {
+	if w.name != "" {
+		return ""
+	}
+	return w.what + ": "
 }
 
 func (w wantedAlert) find(rules []alertRule) (alertRule, bool) {

@@ -34,12 +34,16 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitMessage `xml:"failure,omitempty"`
 	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
+}
+
+type junitText struct {
+	Text string `xml:",cdata"`
 }
 
 type junitMessage struct {
 	Message string `xml:"message,attr"`
-	Body    string `xml:",chardata"`
+	Body    string `xml:",cdata"`
 }
 
 // WriteJUnit writes the report as JUnit XML for CI systems: one test case
@@ -85,7 +89,7 @@ func junitCaseOf(env string, res Result) junitCase {
 	case Skip:
 		c.Skipped = &junitMessage{Message: res.Summary}
 	default:
-		c.SystemOut = fmt.Sprintf("%s: %s\n%s", res.Status, res.Summary, body)
+		c.SystemOut = &junitText{Text: fmt.Sprintf("%s: %s\n%s", res.Status, res.Summary, body)}
 	}
 	return c
 }

@@ -116,7 +116,7 @@ func (c RollbackCheck) standby(ctx context.Context, o *Outcome) (string, string)
 	if st.Version != "" {
 		v = ", version " + st.Version
 	}
-	o.Evidence = append(o.Evidence, fmt.Sprintf("standby slot %s: ready%s in %s%s", st.Slot, v, round(st.Latency), detail))
+	o.Evidence = append(o.Evidence, fmt.Sprintf("standby slot %s: ready%s%s", st.Slot, v, detail))
 	return "", ""
 }
 

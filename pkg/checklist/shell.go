@@ -14,6 +14,15 @@ import (
 type Shell struct {
 	Dir string   // working folder: the project's root
 	Env []string // the process environment; nil inherits it
+	// Now times the commands; nil is time.Now (tests fix it for golden files).
+	Now func() time.Time
+}
+
+func (s Shell) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
 }
 
 // ran is what a command did.
@@ -35,9 +44,9 @@ func (s Shell) run(ctx context.Context, script string) ran {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
-	start := time.Now()
+	start := s.now()
 	err := cmd.Run()
-	r := ran{script: script, code: 0, tail: lastLines(out.String(), 15), took: time.Since(start)}
+	r := ran{script: script, code: 0, tail: lastLines(out.String(), 15), took: s.now().Sub(start)}
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() != nil:

@@ -23,7 +23,7 @@ func newRunner(ctx context.Context, f *app.Factory) (*checklist.Runner, error) {
 	if err != nil {
 		return nil, errConfig(cfg.File, err)
 	}
-	shell := checklist.Shell{Dir: cfg.BaseDir, Env: f.Environ()}
+	shell := checklist.Shell{Dir: cfg.BaseDir, Env: f.Environ(), Now: f.Now}
 	commit := checklist.GitCommit(cfg.BaseDir)
 	migs := &migrationsEvidence{f: f, cfg: cfg}
 	checks := []checklist.Check{

@@ -1,0 +1,142 @@
+package checklist_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deployctl/deployctl/internal/app"
+	clchecklist "github.com/deployctl/deployctl/internal/cli/checklist"
+	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/analysis/prometheus/promtest"
+	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/local"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+const alertRules = `groups:
+- name: api
+  rules:
+  - alert: HighErrorRate
+    expr: sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m])) > 0.01
+  - alert: HighLatency
+    expr: histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) > 0.5
+`
+
+// factory runs commands in-process on p with a fixed clock.
+func factory(p *project, output string) (*app.Factory, *bytes.Buffer, *bytes.Buffer) {
+	reg := provider.NewRegistry()
+	reg.Register(local.Family())
+	f := app.NewFactory(reg)
+	ios, _, stdout, stderr := ui.Test()
+	f.IO = ios
+	f.Flags.Env, f.Flags.ConfigDir, f.Flags.Output = "production", filepath.Join(p.dir, "environments"), output
+	f.Environ = func() []string { return p.env }
+	f.Now = func() time.Time { return t0 }
+	return f, stdout, stderr
+}
+
+func runChecklist(t *testing.T, f *app.Factory, args ...string) error {
+	t.Helper()
+	cmd := clchecklist.NewCmdChecklist(f, nil)
+	cmd.SetArgs(append([]string{}, args...)) // nil would make cobra read os.Args
+	cmd.SetOut(f.IO.Out)
+	cmd.SetErr(f.IO.ErrOut)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	return cmd.ExecuteContext(t.Context())
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run with -update after checking):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// goldenProject: tests pass, security finds a vulnerability, performance
+// passes from its summary, migrations are pending, rollback passes,
+// monitoring passes against a real Prometheus, backups are waived.
+func goldenProject(t *testing.T) (*project, string) {
+	t.Helper()
+	prom := promtest.Start(t, promtest.Options{Rules: map[string]string{"api.yml": alertRules}})
+	p := newProject(t, `analysis: {prometheus_url: `+prom.URL+`}
+checklist:
+  timeout: 1m
+  tests: {run: "echo 12 tests passed"}
+  security: {run: "echo 'GO-2026-0001: net/http: request smuggling'; exit 3"}
+  performance: {summary: perf.json}
+  monitoring: {alerts: [HighErrorRate, HighLatency]}
+  waivers:
+    - {id: backups, reason: "first release: no data yet", expires: 2026-12-31}
+`)
+	p.write("perf.json", `{"error_rate": 0.004, "p95_ms": 212.5, "at": "2026-11-24T12:00:00Z"}`)
+	return p, prom.URL
+}
+
+func TestChecklistGolden(t *testing.T) {
+	p, promURL := goldenProject(t)
+	for _, out := range []string{"table", "json", "junit"} {
+		t.Run(out, func(t *testing.T) {
+			f, stdout, _ := factory(p, out)
+			err := runChecklist(t, f)
+			if !errors.Is(err, app.ErrFailed) {
+				t.Fatalf("err %v, want app.ErrFailed (exit 1)", err)
+			}
+			ext := map[string]string{"table": "txt", "json": "json", "junit": "xml"}[out]
+			golden(t, "checklist."+ext+".golden", p.normalize(stdout.String(), promURL, "{{PROM}}"))
+		})
+	}
+}
+
+// The run and its verdicts are in the history.
+func TestChecklistRecordsHistory(t *testing.T) {
+	p, _ := goldenProject(t)
+	f, _, _ := factory(p, "json")
+	f.Flags.Reason = "release 1.4"
+	if err := runChecklist(t, f, "--only", "tests,backups"); !errors.Is(err, app.ErrFailed) && err != nil {
+		t.Fatal(err)
+	}
+	h, err := f.History(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := h.List(t.Context(), provider.Filter{Command: "checklist"})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("history %+v, err %v", es, err)
+	}
+	e := es[0]
+	after, _ := e.After.(map[string]any)
+	if e.Command != "checklist --only tests,backups" || e.Actor != "alice" || e.Reason != "release 1.4" || e.Result != "ok" || after["tests"] != "pass" || after["backups"] != "warn" || len(after) != 2 {
+		t.Errorf("entry %+v", e)
+	}
+}
+
+func TestChecklistBadWaiverIsConfigError(t *testing.T) {
+	p := newProject(t, "checklist:\n  waivers:\n    - {id: tests, expires: 2026-12-31}\n")
+	f, _, _ := factory(p, "table")
+	err := runChecklist(t, f)
+	if app.ExitCode(err) != app.ExitUsage || !strings.Contains(err.Error(), "waiver for tests has no reason") {
+		t.Fatalf("err %v (exit %d), want exit 2 naming the missing reason", err, app.ExitCode(err))
+	}
+}
