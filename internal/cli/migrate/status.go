@@ -88,7 +88,7 @@ func renderStatus(io *ui.IOStreams, rep StatusReport) error {
 		if r.AppliedAt != nil {
 			at = r.AppliedAt.Format(time.RFC3339)
 		}
-		t.Row(fmt.Sprint(r.Version), r.File, th.Status(stateWord(r.State)), at, th.Status(checkWord(r.Checksum)), r.Note)
+		t.Row(fmt.Sprint(r.Version), r.File, stateWord(th, r.State), at, th.Status(checkWord(r.Checksum)), r.Note)
 	}
 	if err := t.Render(io.Out); err != nil {
 		return err
@@ -97,11 +97,14 @@ func renderStatus(io *ui.IOStreams, rep StatusReport) error {
 	return nil
 }
 
-func stateWord(s string) string {
-	if s == "applied" {
-		return "ok"
+func stateWord(th *ui.Theme, s string) string {
+	switch s {
+	case "applied":
+		return th.OK.Render(s)
+	case "pending":
+		return th.Warn.Render(s)
 	}
-	return s
+	return th.Fail.Render(s)
 }
 
 func checkWord(s string) string {
