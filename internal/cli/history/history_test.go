@@ -1,0 +1,153 @@
+package history_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/cli/history"
+	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/local"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		_ = os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run with -update after checking):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func TestHistoryParse(t *testing.T) {
+	cases := []struct {
+		args    []string
+		since   string
+		wantErr string
+	}{
+		{[]string{"--since", "24h", "--command", "rollout"}, "24h", ""},
+		{[]string{"--since", "2026-11-01"}, "2026-11-01", ""},
+		{[]string{"--since", "2026-11-01T10:00:00Z", "--limit", "5"}, "2026-11-01T10:00:00Z", ""},
+		{[]string{"--since", "yesterday"}, "", `invalid --since "yesterday"`},
+		{[]string{"--limit", "-1"}, "", "invalid --limit -1"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			f := app.NewFactory(nil)
+			f.IO, _, _, _ = ui.Test()
+			f.Now = func() time.Time { return now }
+			var got *history.Options
+			cmd := history.NewCmdHistory(f, func(o *history.Options) error { got = o; return nil })
+			cmd.SetArgs(c.args)
+			cmd.SilenceErrors, cmd.SilenceUsage = true, true
+			err := cmd.Execute()
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) || app.ExitCode(err) != app.ExitUsage {
+					t.Fatalf("err %v, want exit 2 with %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Since != c.since {
+				t.Fatalf("err %v, options %+v", err, got)
+			}
+		})
+	}
+}
+
+// runHistory runs history in-process over a local state folder holding entries.
+func runHistory(t *testing.T, output string, entries []provider.Entry, args ...string) (string, string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "environments"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "environments", "staging.yaml"), []byte("state: {dir: .deployctl}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := provider.NewRegistry()
+	reg.Register(local.Family())
+	f := app.NewFactory(reg)
+	var stdout, stderr *bytes.Buffer
+	f.IO, _, stdout, stderr = ui.Test()
+	f.Flags.Env, f.Flags.ConfigDir, f.Flags.Output = "staging", filepath.Join(dir, "environments"), output
+	f.Environ = func() []string { return nil }
+	f.Now = func() time.Time { return now }
+	h, err := f.History(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := h.Append(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := history.NewCmdHistory(f, nil)
+	cmd.SetArgs(append([]string{}, args...))
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err = cmd.ExecuteContext(t.Context())
+	return stdout.String(), stderr.String(), err
+}
+
+var trail = []provider.Entry{
+	{Time: now.Add(-72 * time.Hour), Env: "staging", Actor: "bob", Command: "migrate up", After: map[string]int{"version": 7}, Result: "ok"},
+	{Time: now.Add(-3 * time.Hour), Env: "staging", Actor: "alice", Command: "rollout green", Before: map[string]int{"blue": 100, "green": 0}, After: map[string]int{"blue": 90, "green": 10}, Reason: "release 1.4", Result: "ok"},
+	{Time: now.Add(-2 * time.Hour), Env: "staging", Actor: "alice", Command: "rollout abort", Result: "ok", Detail: "p95 750ms > 500ms"},
+	{Time: now.Add(-time.Hour), Env: "staging", Actor: "carol", Command: "checklist", After: map[string]string{"tests": "pass", "backups": "fail"}, Result: "failed", Detail: "failed: backups"},
+}
+
+func TestHistoryTable(t *testing.T) {
+	out, _, err := runHistory(t, "table", trail, "--since", "1d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "history.txt.golden", out)
+}
+
+func TestHistoryJSONFilters(t *testing.T) {
+	out, _, err := runHistory(t, "json", trail, "--command", "rollout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep history.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Env != "staging" || len(rep.Entries) != 2 || rep.Entries[0].Command != "rollout green" || rep.Entries[1].Detail != "p95 750ms > 500ms" {
+		t.Fatalf("report %+v", rep)
+	}
+	out, _, _ = runHistory(t, "json", trail, "--limit", "1")
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Entries) != 1 || rep.Entries[0].Command != "checklist" {
+		t.Fatalf("--limit 1: %s", out)
+	}
+}
+
+func TestHistoryEmpty(t *testing.T) {
+	out, errOut, err := runHistory(t, "table", nil, "--command", "backup")
+	if err != nil || out != "" || !strings.Contains(errOut, `no history entries for "backup"`) {
+		t.Fatalf("out %q, stderr %q, err %v", out, errOut, err)
+	}
+	out, _, _ = runHistory(t, "json", nil)
+	if !strings.Contains(out, `"entries": []`) {
+		t.Errorf("empty JSON %s", out)
+	}
+}
