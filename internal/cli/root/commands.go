@@ -10,6 +10,7 @@ import (
 	"github.com/deployctl/deployctl/internal/cli/history"
 	"github.com/deployctl/deployctl/internal/cli/maintenance"
 	"github.com/deployctl/deployctl/internal/cli/migrate"
+	"github.com/deployctl/deployctl/internal/cli/render"
 )
 
 // commands lists the command groups, one line each.
@@ -22,5 +23,6 @@ func commands(f *app.Factory) []*cobra.Command {
 		history.NewCmdHistory(f, nil),
 		maintenance.NewCmdMaintenance(f),
 		migrate.NewCmdMigrate(f),
+		render.NewCmdRender(f, nil),
 	}
 }

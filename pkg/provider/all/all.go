@@ -4,6 +4,7 @@ package all
 import (
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/aws"
+	"github.com/deployctl/deployctl/pkg/provider/kubernetes"
 	"github.com/deployctl/deployctl/pkg/provider/local"
 )
 
@@ -13,5 +14,6 @@ func Registry() *provider.Registry {
 	// families are registered here, one line each, as they land:
 	r.Register(local.Family())
 	r.Register(aws.Family())
+	r.Register(kubernetes.Family())
 	return r
 }

@@ -1,0 +1,77 @@
+package kubernetes
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+func deploymentObj(c *Clients, s Settings, slot provider.Slot) object {
+	return object{Kind: "Deployment", Namespace: c.Namespace, Name: s.Slots.Of(slot).Deployment}
+}
+
+// slotStatus reads the slot's Deployment. The slot is ready when the
+// Deployment controller has observed the current spec and every desired
+// replica is updated and available, with no old replica left.
+func slotStatus(ctx context.Context, c *Clients, s Settings, slot provider.Slot) (provider.SlotStatus, error) {
+	d, err := c.Kube.AppsV1().Deployments(c.Namespace).Get(ctx, s.Slots.Of(slot).Deployment, metav1.GetOptions{})
+	if err != nil {
+		return provider.SlotStatus{Slot: slot}, c.explain(err, "read", deploymentObj(c, s, slot))
+	}
+	ready, detail := readiness(d)
+	return provider.SlotStatus{Slot: slot, Ready: ready, Version: image(d), Detail: detail}, nil
+}
+
+func readiness(d *appsv1.Deployment) (bool, string) {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	st := d.Status
+	counts := fmt.Sprintf("%d/%d updated, %d/%d available", st.UpdatedReplicas, want, st.AvailableReplicas, want)
+	switch {
+	case st.ObservedGeneration < d.Generation:
+		return false, fmt.Sprintf("the Deployment controller has not yet observed generation %d (at %d); %s", d.Generation, st.ObservedGeneration, counts)
+	case st.UpdatedReplicas < want || st.AvailableReplicas < want:
+		return false, counts
+	case st.Replicas > want:
+		return false, fmt.Sprintf("%s, %d old replicas terminating", counts, st.Replicas-want)
+	}
+	return true, counts
+}
+
+// image is what the slot runs: its first container's image.
+func image(d *appsv1.Deployment) string {
+	if cs := d.Spec.Template.Spec.Containers; len(cs) > 0 {
+		return cs[0].Image
+	}
+	return ""
+}
+
+// setImage sets the image of the Deployment's first container (the
+// application; sidecars come after it in the rendered manifests).
+func setImage(ctx context.Context, c *Clients, s Settings, slot provider.Slot, img string) error {
+	name := s.Slots.Of(slot).Deployment
+	deps := c.Kube.AppsV1().Deployments(c.Namespace)
+	err := retry.RetryOnConflict(conflictBackoff, func() error {
+		d, err := deps.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(d.Spec.Template.Spec.Containers) == 0 {
+			return fmt.Errorf("%s has no container", deploymentObj(c, s, slot))
+		}
+		if d.Spec.Template.Spec.Containers[0].Image == img {
+			return nil
+		}
+		d.Spec.Template.Spec.Containers[0].Image = img
+		_, err = deps.Update(ctx, d, metav1.UpdateOptions{FieldManager: "deployctl"})
+		return err
+	})
+	return c.explain(err, "update", deploymentObj(c, s, slot))
+}

@@ -1,0 +1,126 @@
+package kubernetes
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+func TestSlotReadinessFollowsDeploymentStatus(t *testing.T) {
+	e := setup(t)
+	ctx := t.Context()
+	r := &Router{Clients: e.c, Settings: e.s}
+	st, err := r.Slot(ctx, provider.Green)
+	if err != nil || st.Ready || st.Version != "example/api:1.0" {
+		t.Fatalf("fresh slot = %+v, %v; want not ready, image example/api:1.0", st, err)
+	}
+	srv.SetStatus(t, e.ns, "api-green", func(d *appsv1.Deployment) {
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1}
+	})
+	if st, _ = r.Slot(ctx, provider.Green); st.Ready || st.Detail != "2/2 updated, 1/2 available" {
+		t.Fatalf("half available = %+v", st)
+	}
+	srv.MarkReady(t, e.ns, "api-green")
+	if st, _ = r.Slot(ctx, provider.Green); !st.Ready {
+		t.Fatalf("all available = %+v", st)
+	}
+}
+
+func TestSetImageMakesSlotUnreadyUntilRolledOut(t *testing.T) {
+	e := setup(t)
+	ctx := t.Context()
+	srv.MarkReady(t, e.ns, "api-green")
+	r := &Router{Clients: e.c, Settings: e.s}
+	if err := r.SetImage(ctx, provider.Green, "example/api:2.0"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := r.Slot(ctx, provider.Green)
+	if st.Ready || st.Version != "example/api:2.0" || !strings.Contains(st.Detail, "not yet observed generation 2") {
+		t.Fatalf("after image change = %+v", st)
+	}
+	srv.MarkReady(t, e.ns, "api-green")
+	if st, _ = r.Slot(ctx, provider.Green); !st.Ready {
+		t.Fatalf("after rollout = %+v", st)
+	}
+	blue, _ := srv.Kube.AppsV1().Deployments(e.ns).Get(ctx, "api-blue", metav1.GetOptions{})
+	if blue.Spec.Template.Spec.Containers[0].Image != "example/api:1.0" {
+		t.Fatal("blue changed")
+	}
+}
+
+func TestMaintenanceOnOffRestoresRouteExactly(t *testing.T) {
+	e := setup(t)
+	ctx := t.Context()
+	r := &Router{Clients: e.c, Settings: e.s}
+	if err := r.SetWeights(ctx, provider.Weights{provider.Blue: 80, provider.Green: 20}); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.GetRoute(t, e.ns, "api")
+	m := &Maintenance{Router: r}
+	if err := m.SetMaintenance(ctx, provider.MaintenanceState{On: true, Message: "upgrading", By: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	refs := backendRefs(srv.GetRoute(t, e.ns, "api").Object["spec"].(map[string]any)["rules"].([]any)[1])
+	names := []string{}
+	for _, ref := range refs {
+		names = append(names, ref.(map[string]any)["name"].(string))
+	}
+	if !reflect.DeepEqual(names, []string{"api-maintenance", "shadow"}) {
+		t.Fatalf("during maintenance the rule forwards to %v", names)
+	}
+	st, err := m.Maintenance(ctx)
+	if err != nil || !st.On || st.Message != "upgrading" || st.Restore[provider.Green] != 20 {
+		t.Fatalf("state = %+v, %v", st, err)
+	}
+	if w, _ := r.Weights(ctx); w[provider.Green] != 20 {
+		t.Fatalf("weights during maintenance = %v, want the ones to restore", w)
+	}
+	if err := r.SetWeights(ctx, provider.Weights{provider.Blue: 0, provider.Green: 100}); err == nil || !strings.Contains(err.Error(), "maintenance off") {
+		t.Fatalf("weight change during maintenance: %v", err)
+	}
+	// on again only updates the message; off restores what was there.
+	if err := m.SetMaintenance(ctx, provider.MaintenanceState{On: true, Message: "longer"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetMaintenance(ctx, provider.MaintenanceState{}); err != nil {
+		t.Fatal(err)
+	}
+	after := srv.GetRoute(t, e.ns, "api")
+	if !reflect.DeepEqual(normalize(t, after.Object["spec"]), normalize(t, before.Object["spec"])) ||
+		!reflect.DeepEqual(after.GetAnnotations(), before.GetAnnotations()) {
+		t.Fatalf("route not restored:\n got %v\nwant %v", after.Object["spec"], before.Object["spec"])
+	}
+	if err := m.SetMaintenance(ctx, provider.MaintenanceState{}); err != nil {
+		t.Fatalf("off twice: %v", err)
+	}
+}
+
+func TestServiceModeSwitchesSelector(t *testing.T) {
+	e := setup(t)
+	ctx := t.Context()
+	srv.Service(t, e.ns, "api")
+	e.s.Mode = ModeService
+	r := &ServiceRouter{Clients: e.c, Settings: e.s}
+	if _, err := r.Weights(ctx); err == nil || !strings.Contains(err.Error(), "matches neither slot") {
+		t.Fatalf("weights of a foreign selector: %v", err)
+	}
+	if err := r.SetWeights(ctx, provider.Weights{provider.Blue: 0, provider.Green: 100}); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := srv.Kube.CoreV1().Services(e.ns).Get(ctx, "api", metav1.GetOptions{})
+	if !reflect.DeepEqual(svc.Spec.Selector, map[string]string{"app": "api-green"}) {
+		t.Fatalf("selector = %v", svc.Spec.Selector)
+	}
+	if w, err := r.Weights(ctx); err != nil || w[provider.Green] != 100 {
+		t.Fatalf("weights = %v, %v", w, err)
+	}
+	err := r.SetWeights(ctx, provider.Weights{provider.Blue: 90, provider.Green: 10})
+	if err == nil || !strings.Contains(err.Error(), "use --weight 0 or 100") {
+		t.Fatalf("split in service mode: %v", err)
+	}
+}
