@@ -71,7 +71,10 @@ func showRun(ctx context.Context, o *ShowOptions) error {
 	t := o.IO.NewTable("variable", "value", "source")
 	for _, v := range res.Variables {
 		val := v.Value
-		if !v.Set {
+		switch {
+		case !v.Set && v.Source != "":
+			val = o.IO.Theme().Faint.Render("(empty)")
+		case !v.Set:
 			val = o.IO.Theme().Faint.Render("(not set)")
 		}
 		t.Row(v.Name, val, v.Source)
@@ -90,6 +93,8 @@ func (r *resolved) shown() []shownVar {
 			if s.Source == "" || strings.TrimSpace(r.vars[sv.Name].Value) == "" {
 				s.Source = envspec.SourceDefault
 			}
+		} else if v, present := r.vars[sv.Name]; present {
+			s.Source = v.Source // set, but empty
 		}
 		out = append(out, s)
 	}
