@@ -10,6 +10,7 @@ import (
 
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local/filestore"
+	"github.com/deployctl/deployctl/pkg/provider/local/proxy"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
 	"github.com/deployctl/deployctl/pkg/provider/local/vars"
 )
@@ -22,6 +23,7 @@ func Family() *provider.Family {
 	}
 	// abilities are wired here, one line each, as their sub-packages land
 	f.Locker, f.State, f.History = statefs.NewLocker, statefs.NewState, statefs.NewHistory
+	f.Traffic, f.Maintenance = proxy.NewTraffic, proxy.NewMaintenance
 	f.BackupStore = filestore.Open
 	f.Variables["dotenv"] = vars.NewDotenv
 	f.Variables["process"] = vars.NewProcess

@@ -123,3 +123,18 @@ const (
 	lockEX = syscall.LOCK_EX
 	lockSH = syscall.LOCK_SH
 )
+
+// TryLock takes an flock on path without waiting: ok is false when another
+// process holds it. The local proxy holds one while it runs, which is how a
+// command tells whether a proxy will acknowledge its change.
+func TryLock(path string, exclusive bool) (release func() error, ok bool, err error) {
+	how := lockSH
+	if exclusive {
+		how = lockEX
+	}
+	f, ok, err := flockFile(path, how, false)
+	if !ok || err != nil {
+		return nil, ok, err
+	}
+	return func() error { return unlockFile(f) }, true, nil
+}

@@ -1,0 +1,139 @@
+// Package proxy is the local provider's data plane and its control: a
+// reverse proxy in front of the two slots that applies the weights and the
+// maintenance switch of a state document, and the Router through which
+// commands change that document and wait for the proxy's acknowledgement.
+//
+// Files in the environment's state folder:
+//
+//	state/proxy.json   the desired state (weights, maintenance), written by commands
+//	proxy.lock         flock held by the running proxy: "a proxy is running"
+//	proxy.ack.json     what the running proxy serves now, and its revision
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+// Format is the version of the state and acknowledgement documents this
+// build writes. A newer build may add fields; this one keeps them when it
+// rewrites the document and reads the fields it knows.
+const Format = 1
+
+// StateKey is the proxy's document in the environment's StateStore.
+const StateKey = "proxy"
+
+// Doc is the desired state of the proxy.
+type Doc struct {
+	Format      int                       `json:"format"`
+	Revision    int64                     `json:"revision"`
+	Weights     provider.Weights          `json:"weights"`
+	Maintenance provider.MaintenanceState `json:"maintenance"`
+	UpdatedAt   time.Time                 `json:"updated_at,omitempty"`
+
+	extra map[string]json.RawMessage // fields of a newer format, kept as they are
+}
+
+// DefaultDoc is the state before the first change: everything to blue.
+func DefaultDoc() *Doc {
+	return &Doc{Format: Format, Weights: provider.Weights{provider.Blue: 100, provider.Green: 0}}
+}
+
+type docFields Doc // without methods, for the default encoding
+
+// UnmarshalJSON reads the known fields and keeps the others.
+func (d *Doc) UnmarshalJSON(b []byte) error {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	var f docFields
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	for _, k := range []string{"format", "revision", "weights", "maintenance", "updated_at"} {
+		delete(all, k)
+	}
+	*d = Doc(f)
+	d.extra = all
+	return nil
+}
+
+// MarshalJSON writes the known fields and the kept ones.
+func (d Doc) MarshalJSON() ([]byte, error) {
+	known, err := json.Marshal(docFields(d))
+	if err != nil || len(d.extra) == 0 {
+		return known, err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(known, &all); err != nil {
+		return nil, err
+	}
+	for k, v := range d.extra {
+		if _, ok := all[k]; !ok {
+			all[k] = v
+		}
+	}
+	return json.Marshal(all)
+}
+
+// ParseDoc decodes and checks a state document.
+func ParseDoc(data []byte) (*Doc, error) {
+	d := &Doc{}
+	if err := json.Unmarshal(data, d); err != nil {
+		return nil, err
+	}
+	if d.Weights == nil {
+		d.Weights = DefaultDoc().Weights
+	}
+	if err := CheckWeights(d.Weights); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// CheckWeights accepts weights of the two slots, each 0..100, summing to 100.
+func CheckWeights(w provider.Weights) error {
+	sum := 0
+	for s, n := range w {
+		if !s.Valid() {
+			return fmt.Errorf("unknown slot %q in weights (slots: blue, green)", s)
+		}
+		if n < 0 || n > 100 {
+			return fmt.Errorf("weight of %s is %d; weights are 0 to 100", s, n)
+		}
+		sum += n
+	}
+	if sum != 100 {
+		return fmt.Errorf("weights %s sum to %d, not 100", FormatWeights(w), sum)
+	}
+	return nil
+}
+
+// FormatWeights is "blue 90 / green 10".
+func FormatWeights(w provider.Weights) string {
+	return fmt.Sprintf("blue %d / green %d", w[provider.Blue], w[provider.Green])
+}
+
+// Ack is what the running proxy serves, written after each change it applies.
+type Ack struct {
+	Format      int                       `json:"format"`
+	PID         int                       `json:"pid"`
+	Listen      string                    `json:"listen"`
+	StartedAt   time.Time                 `json:"started_at"`
+	Revision    int64                     `json:"revision"`
+	Weights     provider.Weights          `json:"weights"`
+	Maintenance provider.MaintenanceState `json:"maintenance"`
+	AppliedAt   time.Time                 `json:"applied_at"`
+}
+
+// Paths are the proxy's files in an environment's state folder.
+type Paths struct{ Root string }
+
+func (p Paths) Lock() string     { return filepath.Join(p.Root, "proxy.lock") }
+func (p Paths) Ack() string      { return filepath.Join(p.Root, "proxy.ack.json") }
+func (p Paths) StateDir() string { return filepath.Join(p.Root, "state") }

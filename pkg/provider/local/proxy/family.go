@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+
+	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
+)
+
+// Settings is the traffic.local section of an environment file.
+type Settings struct {
+	Listen string `mapstructure:"listen"`
+	Sticky bool   `mapstructure:"sticky"`
+	Slots  map[string]struct {
+		URL string `mapstructure:"url"`
+	} `mapstructure:"slots"`
+}
+
+// DecodeSettings reads traffic.local and checks both slot URLs.
+func DecodeSettings(d provider.Decode) (*Settings, map[provider.Slot]*url.URL, error) {
+	s := &Settings{}
+	if err := d(s); err != nil {
+		return nil, nil, err
+	}
+	urls := map[provider.Slot]*url.URL{}
+	for _, slot := range provider.Slots {
+		raw := s.Slots[string(slot)].URL
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, nil, fmt.Errorf("traffic.local.slots.%s.url %q must be an http(s) URL", slot, raw)
+		}
+		urls[slot] = u
+	}
+	return s, urls, nil
+}
+
+// NewRouterFor builds the Router of an environment; notes go to stderr.
+func NewRouterFor(env provider.Env, d provider.Decode) (*Router, error) {
+	_, urls, err := DecodeSettings(d)
+	if err != nil {
+		return nil, err
+	}
+	slots := map[provider.Slot]string{}
+	for s, u := range urls {
+		slots[s] = u.String()
+	}
+	r := NewRouter(statefs.Root(env.StateDir, env.Name), slots)
+	r.Notef = func(format string, a ...any) { fmt.Fprintf(os.Stderr, "note: "+format+"\n", a...) }
+	return r, nil
+}
+
+// NewTraffic is the local family's TrafficRouter.
+func NewTraffic(_ context.Context, env provider.Env, d provider.Decode) (provider.TrafficRouter, error) {
+	return NewRouterFor(env, d)
+}
+
+// NewMaintenance is the local family's MaintenanceSwitch.
+func NewMaintenance(_ context.Context, env provider.Env, d provider.Decode) (provider.MaintenanceSwitch, error) {
+	return NewRouterFor(env, d)
+}

@@ -1,0 +1,64 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+// Slot probes the slot's readiness path; the version comes from the
+// probe's JSON body ("version"), as demo-api and most health endpoints give it.
+func (r *Router) Slot(ctx context.Context, s provider.Slot) (provider.SlotStatus, error) {
+	return r.probe(ctx, s, r.ReadinessPath)
+}
+
+// Liveness probes the slot's liveness path.
+func (r *Router) Liveness(ctx context.Context, s provider.Slot) (provider.SlotStatus, error) {
+	return r.probe(ctx, s, r.LivenessPath)
+}
+
+func (r *Router) probe(ctx context.Context, s provider.Slot, path string) (provider.SlotStatus, error) {
+	st := provider.SlotStatus{Slot: s}
+	base, ok := r.Slots[s]
+	if !ok {
+		return st, fmt.Errorf("unknown slot %q (slots: blue, green)", s)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.ProbeTimeout)
+	defer cancel()
+	url := strings.TrimRight(base, "/") + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return st, err
+	}
+	start := time.Now()
+	resp, err := r.HTTP.Do(req)
+	st.Latency = time.Since(start)
+	if err != nil {
+		st.Detail = fmt.Sprintf("GET %s: %v", url, unwrapURLError(err))
+		return st, nil
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64*1024))
+	var info struct {
+		Version string `json:"version"`
+	}
+	_ = json.Unmarshal(body, &info)
+	st.Version = info.Version
+	st.Ready = resp.StatusCode >= 200 && resp.StatusCode < 300
+	st.Detail = fmt.Sprintf("GET %s: %s", url, resp.Status)
+	return st, nil
+}
+
+// unwrapURLError drops the "Get \"url\":" prefix the detail already has.
+func unwrapURLError(err error) error {
+	if ue, ok := err.(interface{ Unwrap() error }); ok && ue.Unwrap() != nil {
+		return ue.Unwrap()
+	}
+	return err
+}

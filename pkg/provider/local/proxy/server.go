@@ -1,0 +1,200 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
+)
+
+// Wrapper puts a maintenance page in front of the slots.
+type Wrapper func(current func() provider.MaintenanceState, next http.Handler) http.Handler
+
+// Server is the running proxy of one environment.
+type Server struct {
+	Paths  Paths
+	Slots  map[provider.Slot]*url.URL
+	Sticky bool
+	// Maintenance wraps the weighted handler (pkg/maintenance/page); nil
+	// serves the slots even when maintenance is on.
+	Maintenance Wrapper
+	AccessLog   io.Writer // nil: no access log
+	Log         *slog.Logger
+	Poll        time.Duration // how often the state file is checked
+	Drain       time.Duration // how long SIGTERM waits for requests in flight
+
+	cur     atomic.Pointer[Doc]
+	started time.Time
+	listen  string
+	seen    fileID
+}
+
+func (s *Server) current() *Doc { return s.cur.Load() }
+
+// Handler serves /-/health itself and everything else through the
+// maintenance page and the weighted slots.
+func (s *Server) Handler() http.Handler {
+	tr := newTransport()
+	slots := map[provider.Slot]http.Handler{}
+	for slot, u := range s.Slots {
+		slots[slot] = newSlotProxy(slot, u, tr, s.Log)
+	}
+	var h http.Handler = &weighted{current: s.current, slots: slots, sticky: s.Sticky}
+	if s.Maintenance != nil {
+		h = s.Maintenance(func() provider.MaintenanceState { return s.current().Maintenance }, h)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/-/health", s.health)
+	mux.Handle("/", h)
+	var al *accessLog
+	if s.AccessLog != nil {
+		al = &accessLog{out: s.AccessLog}
+	}
+	return al.wrap(mux)
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	d := s.current()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{
+		"status": "ok", "pid": os.Getpid(), "revision": d.Revision, "weights": d.Weights, "maintenance": d.Maintenance.On,
+	})
+}
+
+// Run serves on ln until ctx ends, then stops accepting and waits up to
+// Drain for requests in flight. It refuses to start when another proxy
+// serves the environment or the state document is malformed.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	release, free, err := s.lock()
+	if err != nil {
+		return err
+	}
+	if !free {
+		ack, _ := ReadAck(s.Paths.Ack())
+		pid := 0
+		if ack != nil {
+			pid = ack.PID
+		}
+		return fmt.Errorf("another proxy (pid %d) already serves this environment; stop it first", pid)
+	}
+	defer release()
+	s.started, s.listen = time.Now().UTC(), ln.Addr().String()
+	if err := s.reload(true); err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { s.watch(wctx); close(watched) }()
+	defer func() { stopWatch(); <-watched }()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Log.Info("draining", "timeout", s.Drain.String())
+	dctx, cancel := context.WithTimeout(context.Background(), s.Drain)
+	defer cancel()
+	if err := srv.Shutdown(dctx); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	return nil
+}
+
+// lock takes the proxy's lock. Commands that ask "is a proxy running?" hold
+// it shared for a moment, so a few retries tell them from a running proxy.
+func (s *Server) lock() (func() error, bool, error) {
+	for i := 0; ; i++ {
+		release, free, err := statefs.TryLock(s.Paths.Lock(), true)
+		if free || err != nil || i == 50 {
+			return release, free, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// fileID tells whether the state file was replaced since the last look.
+type fileID struct {
+	ino   uint64
+	mtime time.Time
+	size  int64
+}
+
+func statID(path string) (fileID, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileID{}, err
+	}
+	id := fileID{mtime: st.ModTime(), size: st.Size()}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id.ino = sys.Ino
+	}
+	return id, nil
+}
+
+func (s *Server) watch(ctx context.Context) {
+	t := time.NewTicker(s.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.reload(false); err != nil {
+				s.Log.Error("state not applied; still serving the last good state", "revision", s.current().Revision, "error", err)
+			}
+		}
+	}
+}
+
+// reload applies the state document when it changed (always at start) and
+// acknowledges it.
+func (s *Server) reload(first bool) error {
+	path := (&statefs.Store{Dir: s.Paths.StateDir()}).Path(StateKey)
+	id, err := statID(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if !first && id == s.seen {
+		return nil
+	}
+	s.seen = id
+	d := DefaultDoc()
+	if err == nil {
+		data, rerr := os.ReadFile(path)
+		if rerr != nil {
+			return rerr
+		}
+		if d, err = ParseDoc(data); err != nil {
+			return fmt.Errorf("the proxy state file %s is malformed (%v): fix it, or remove it to start again from blue 100%%", path, err)
+		}
+	}
+	s.cur.Store(d)
+	s.Log.Info("serving", "revision", d.Revision, "weights", FormatWeights(d.Weights), "maintenance", d.Maintenance.On)
+	return s.ack(d)
+}
+
+func (s *Server) ack(d *Doc) error {
+	a := Ack{Format: Format, PID: os.Getpid(), Listen: s.listen, StartedAt: s.started, Revision: d.Revision,
+		Weights: d.Weights, Maintenance: d.Maintenance, AppliedAt: time.Now().UTC()}
+	data, err := json.MarshalIndent(a, "", "  ")
+	if err != nil {
+		return err
+	}
+	return statefs.WriteFileAtomic(s.Paths.Ack(), append(data, '\n'))
+}
