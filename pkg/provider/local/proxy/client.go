@@ -126,7 +126,9 @@ func (r *Router) SetWeights(ctx context.Context, w provider.Weights) error {
 	if err := CheckWeights(w); err != nil {
 		return err
 	}
-	rev, err := r.update(ctx, func(d *Doc) { d.Weights = provider.Weights{provider.Blue: w[provider.Blue], provider.Green: w[provider.Green]} })
+	rev, err := r.update(ctx, func(d *Doc) {
+		d.Weights = provider.Weights{provider.Blue: w[provider.Blue], provider.Green: w[provider.Green]}
+	})
 	if err != nil {
 		return err
 	}
