@@ -1,0 +1,143 @@
+package checklist_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/deployctl/deployctl/pkg/analysis/prometheus/promtest"
+)
+
+// deployctl runs the built binary in the project like an operator would.
+func (p *project) deployctl(args ...string) (stdout, stderr string, code int) {
+	p.t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = p.dir
+	cmd.Env = p.env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		p.t.Fatalf("run deployctl: %v", err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+func (p *project) must(args ...string) string {
+	p.t.Helper()
+	out, errOut, code := p.deployctl(args...)
+	if code != 0 {
+		p.t.Fatalf("deployctl %v: exit %d\n%s%s", args, code, out, errOut)
+	}
+	return out
+}
+
+func requireWrk(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("wrk"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("wrk not found: install the Debian package wrk (scripts/deps)")
+		}
+		t.Skip("SKIPPED, NOT TESTED: wrk not found (apt-get install wrk)")
+	}
+}
+
+// operatorEnv is the process environment without deployctl's own settings.
+func operatorEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DEPLOYCTL_") && !strings.HasPrefix(kv, "DATABASE_URL=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// A production-like run on one machine where everything is in order: real
+// go test and go vet, a real wrk load test against the standby slot, the
+// migrations applied, a real backup verified by restoring it, and a real
+// Prometheus with the alert rules. Then the standby slot goes down.
+func TestChecklistEndToEnd(t *testing.T) {
+	requireWrk(t)
+	prom := promtest.Start(t, promtest.Options{Rules: map[string]string{"api.yml": alertRules}})
+	p := newProject(t, `analysis: {prometheus_url: `+prom.URL+`}
+checklist:
+  timeout: 2m
+  tests: {run: "go test ./..."}
+  security: {run: "go vet ./..."}
+  performance: {run: "SUMMARY=perf.json wrk -t1 -c2 -d1s -s wrk-summary.lua `+"$"+`GREEN_URL/", summary: perf.json}
+  rollback: {runbook: docs/runbook.md}
+  backups: {max_age: 26h}
+`)
+	p.env = operatorEnv("DEPLOYCTL_ACTOR=alice", "GREEN_URL="+p.green.URL, "GOFLAGS=-mod=mod")
+	p.write("go.mod", "module example.com/api\n\ngo 1.22\n")
+	p.write("api.go", "package api\n\nfunc Health() string { return \"ok\" }\n")
+	p.write("api_test.go", "package api\n\nimport \"testing\"\n\nfunc TestHealth(t *testing.T) {\n\tif Health() != \"ok\" {\n\t\tt.Fatal(Health())\n\t}\n}\n")
+	lua, err := os.ReadFile("testdata/wrk-summary.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.write("wrk-summary.lua", string(lua))
+
+	p.must("migrate", "up", "-e", "production")
+	p.must("backup", "create", "-e", "production")
+	p.must("backup", "verify", "latest", "-e", "production")
+
+	out, errOut, code := p.deployctl("checklist", "-e", "production", "--reason", "release 1.4")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "checklist for production ready: 7 passed, 0 warned, 0 failed, 0 skipped") {
+		t.Errorf("table:\n%s", out)
+	}
+
+	p.greenOK = false
+	out, _, code = p.deployctl("checklist", "-e", "production", "--only", "rollback,migrations", "-o", "json")
+	var rep struct {
+		OK     bool `json:"ok"`
+		Checks []struct {
+			ID, Status, Summary, Fix string
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if code != 1 || rep.OK || len(rep.Checks) != 2 || rep.Checks[0].ID != "migrations" || rep.Checks[0].Status != "pass" ||
+		rep.Checks[1].Status != "fail" || rep.Checks[1].Summary != "the standby slot green is not healthy" {
+		t.Fatalf("exit %d, report %+v", code, rep)
+	}
+
+	hist := p.must("history", "-e", "production", "--command", "checklist", "-o", "json")
+	var h struct {
+		Entries []struct {
+			Command, Actor, Reason, Result string
+			After                          map[string]string
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(hist), &h); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Entries) != 2 || h.Entries[0].Result != "ok" || h.Entries[0].Reason != "release 1.4" || h.Entries[0].Actor != "alice" ||
+		h.Entries[0].After["backups"] != "pass" || h.Entries[1].Result != "failed" || h.Entries[1].After["rollback"] != "fail" {
+		t.Errorf("history %s", hist)
+	}
+}
+
+func TestChecklistExitCodes(t *testing.T) {
+	p := newProject(t, "checklist:\n  waivers:\n    - {id: tests, reason: flaky, expires: 2026-12-31}\n    - {id: tests, reason: again, expires: 2026-12-31}\n")
+	p.env = operatorEnv()
+	if _, errOut, code := p.deployctl("checklist", "-e", "production", "--only", "tests,lint"); code != 2 || !strings.Contains(errOut, `unknown check "lint"`) {
+		t.Errorf("bad --only: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := p.deployctl("checklist", "-e", "production"); code != 2 || !strings.Contains(errOut, `a second waiver for "tests"`) {
+		t.Errorf("duplicate waiver: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := p.deployctl("checklist", "-e", "nosuch"); code != 2 {
+		t.Errorf("unknown env: exit %d, %s", code, errOut)
+	}
+}
