@@ -73,6 +73,7 @@ func newTool(ctx context.Context, prog, conn string, args ...string) *tool {
 	cmd := exec.CommandContext(ctx, prog, append(args, "--dbname="+dbname)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Env = append(cmd.Env, "PGAPPNAME=deployctl", "PGCONNECT_TIMEOUT=10")
+	dieWithParent(cmd)
 	t := &tool{cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, name: prog, secret: postgres.Password(conn)}
 	cmd.Stderr = t.stderr
 	return t
@@ -81,6 +82,7 @@ func newTool(ctx context.Context, prog, conn string, args ...string) *tool {
 // newLocalTool prepares prog without a database.
 func newLocalTool(ctx context.Context, prog string, args ...string) *tool {
 	cmd := exec.CommandContext(ctx, prog, args...)
+	dieWithParent(cmd)
 	t := &tool{cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, name: prog}
 	cmd.Stderr = t.stderr
 	return t

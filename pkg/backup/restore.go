@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -91,7 +93,8 @@ func (e *Engine) Restore(ctx context.Context, m *Manifest, o RestoreOptions) (*R
 // decodeToFile writes the decoded archive to a 0600 temporary file and
 // checks the stored bytes against the manifest.
 func (e *Engine) decodeToFile(ctx context.Context, m *Manifest, o RestoreOptions) (string, error) {
-	f, err := os.CreateTemp(o.TempDir, "deployctl-restore-*.dump")
+	removeStaleTemps(o.TempDir)
+	f, err := os.CreateTemp(o.TempDir, fmt.Sprintf("%s%d-*.dump", tempPrefix, os.Getpid()))
 	if err != nil {
 		return "", err
 	}
@@ -132,4 +135,23 @@ func (e *Engine) pgRestore(ctx context.Context, file string, o RestoreOptions) e
 		return fmt.Errorf("restore into %s failed, the target may be partly restored: %w", postgres.Redact(o.TargetURL), err)
 	}
 	return nil
+}
+
+// tempPrefix names the decoded archives of restores: deployctl-restore-PID-….
+const tempPrefix = "deployctl-restore-"
+
+// removeStaleTemps removes the archives of restores whose process is gone
+// (killed before it could clean up).
+func removeStaleTemps(dir string) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, tempPrefix+"*.dump"))
+	for _, f := range files {
+		pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(f), tempPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if err == nil && pid != os.Getpid() && !alive(pid) {
+			_ = os.Remove(f)
+		}
+	}
 }

@@ -93,6 +93,7 @@ func New(ctx context.Context, s Settings, opts ...func(*s3.Options)) (*Store, er
 	tm := transfermanager.New(client, func(o *transfermanager.Options) {
 		o.PartSizeBytes = PartSize
 		o.Concurrency = Concurrency
+		o.MultipartUploadThreshold = PartSize
 	})
 	s.Prefix = strings.Trim(s.Prefix, "/")
 	return &Store{client: client, tm: tm, set: s}, nil
