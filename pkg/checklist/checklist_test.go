@@ -149,3 +149,26 @@ func TestWaivers(t *testing.T) {
 		t.Error("an expired waiver must fail the run")
 	}
 }
+
+// The JUnit we write is JUnit we read: counts survive the round trip.
+func TestWriteJUnitRoundTrip(t *testing.T) {
+	rep := Report{Env: "production", Checks: []Result{
+		{ID: Tests, Status: Pass, Summary: "ok", StartedAt: t0},
+		{ID: Security, Status: Fail, Summary: "GO-2026-0001 ]]> found", Evidence: []string{"ran `x`"}, Fix: "upgrade", StartedAt: t0},
+		{ID: Backups, Status: Skip, Summary: "n/a", StartedAt: t0},
+		{ID: Monitoring, Status: Warn, Summary: "firing", StartedAt: t0},
+	}}
+	path := t.TempDir() + "/checklist.xml"
+	var b strings.Builder
+	if err := WriteJUnit(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, b.String())
+	jr, err := readJUnit(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jr.tests != 4 || jr.failed != 1 || jr.skipped != 1 || jr.failures[0] != "checklist.production.security" {
+		t.Fatalf("read back %+v from\n%s", jr, b.String())
+	}
+}
