@@ -8,6 +8,7 @@ import (
 	"github.com/deployctl/deployctl/internal/cli/checklist"
 	"github.com/deployctl/deployctl/internal/cli/env"
 	"github.com/deployctl/deployctl/internal/cli/history"
+	"github.com/deployctl/deployctl/internal/cli/initcmd"
 	"github.com/deployctl/deployctl/internal/cli/maintenance"
 	"github.com/deployctl/deployctl/internal/cli/migrate"
 	"github.com/deployctl/deployctl/internal/cli/render"
@@ -17,6 +18,7 @@ import (
 func commands(f *app.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		// command groups are added here, one line each, as they land
+		initcmd.NewCmdInit(f, nil),
 		env.NewCmdEnv(f),
 		backup.NewCmdBackup(f),
 		checklist.NewCmdChecklist(f, nil),
