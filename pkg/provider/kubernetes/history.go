@@ -1,21 +1,26 @@
 package kubernetes
 
 import (
-	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
-// HistoryLog is the environment's audit trail as JSON lines in one
-// ConfigMap. A ConfigMap holds at most 1 MiB, so the oldest entries go once
+// HistoryLog is the environment's audit trail in one ConfigMap, one key per
+// entry named after its time. An append is a single merge patch that adds a
+// key: no read, no version to race on, so operators appending at once never
+// conflict. A ConfigMap holds at most 1 MiB, so the oldest entries go once
 // the trail passes MaxBytes.
 type HistoryLog struct {
 	Clients  *Clients
@@ -28,58 +33,74 @@ var _ provider.HistoryLog = (*HistoryLog)(nil)
 // DefaultHistoryBytes leaves room below the 1 MiB object limit.
 const DefaultHistoryBytes = 512 << 10
 
-const historyKey = "entries.jsonl"
-
 func (h *HistoryLog) name() string { return objectName("deployctl-history", h.Env) }
 
 func (h *HistoryLog) obj() object {
 	return object{Kind: "ConfigMap", Namespace: h.Clients.Namespace, Name: h.name()}
 }
 
-// Append adds e, retrying when another operator appended meanwhile.
+// entryKey sorts by time; the random suffix keeps simultaneous entries apart.
+func entryKey(e provider.Entry) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("e-%019d-%s", e.Time.UnixNano(), hex.EncodeToString(b[:]))
+}
+
+// Append adds e and trims the oldest entries past the cap.
 func (h *HistoryLog) Append(ctx context.Context, e provider.Entry) error {
 	line, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
+	patch, _ := json.Marshal(map[string]any{"data": map[string]string{entryKey(e): string(line)}})
 	cms := h.Clients.Kube.CoreV1().ConfigMaps(h.Clients.Namespace)
-	err = retry.OnError(conflictBackoff, func(err error) bool {
-		return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
-	}, func() error {
-		cm, err := cms.Get(ctx, h.name(), metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: h.name(), Labels: labels("history")}}
-			cm.Data = map[string]string{historyKey: h.capped(string(line) + "\n")}
-			_, err = cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: "deployctl"})
-			return err
+	for attempt := 0; ; attempt++ {
+		cm, err := cms.Patch(ctx, h.name(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "deployctl"})
+		if apierrors.IsNotFound(err) && attempt < 3 {
+			_, err = cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: h.name(), Labels: labels("history")}}, metav1.CreateOptions{FieldManager: "deployctl"})
+			if err == nil || apierrors.IsAlreadyExists(err) {
+				continue
+			}
 		}
 		if err != nil {
-			return err
+			return h.Clients.explain(err, "append to", h.obj())
 		}
-		if cm.Data == nil {
-			cm.Data = map[string]string{}
-		}
-		cm.Data[historyKey] = h.capped(cm.Data[historyKey] + string(line) + "\n")
-		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "deployctl"})
-		return err
-	})
-	return h.Clients.explain(err, "append to", h.obj())
+		return h.trim(ctx, cm)
+	}
 }
 
-// capped drops the oldest lines until the trail fits, keeping the newest.
-func (h *HistoryLog) capped(s string) string {
+// trim deletes the oldest keys until the trail fits in MaxBytes.
+func (h *HistoryLog) trim(ctx context.Context, cm *corev1.ConfigMap) error {
 	max := h.MaxBytes
 	if max <= 0 {
 		max = DefaultHistoryBytes
 	}
-	for len(s) > max {
-		i := strings.IndexByte(s, '\n')
-		if i < 0 || i == len(s)-1 {
+	keys, size := sortedKeys(cm.Data)
+	drop := map[string]any{}
+	for _, k := range keys {
+		if size <= max {
 			break
 		}
-		s = s[i+1:]
+		size -= len(k) + len(cm.Data[k])
+		drop[k] = nil // null deletes the key in a merge patch
 	}
-	return s
+	if len(drop) == 0 {
+		return nil
+	}
+	patch, _ := json.Marshal(map[string]any{"data": drop})
+	_, err := h.Clients.Kube.CoreV1().ConfigMaps(h.Clients.Namespace).Patch(ctx, h.name(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "deployctl"})
+	return h.Clients.explain(err, "trim", h.obj())
+}
+
+func sortedKeys(data map[string]string) ([]string, int) {
+	keys := make([]string, 0, len(data))
+	size := 0
+	for k, v := range data {
+		keys = append(keys, k)
+		size += len(k) + len(v)
+	}
+	sort.Strings(keys)
+	return keys, size
 }
 
 // List returns the entries that match f, oldest first.
@@ -91,22 +112,27 @@ func (h *HistoryLog) List(ctx context.Context, f provider.Filter) ([]provider.En
 	if err != nil {
 		return nil, h.Clients.explain(err, "read", h.obj())
 	}
+	keys, _ := sortedKeys(cm.Data)
 	var out []provider.Entry
-	for _, line := range bytes.Split([]byte(cm.Data[historyKey]), []byte("\n")) {
+	for _, k := range keys {
 		var e provider.Entry
-		if len(line) == 0 || json.Unmarshal(line, &e) != nil {
+		if !strings.HasPrefix(k, "e-") || json.Unmarshal([]byte(cm.Data[k]), &e) != nil {
 			continue
 		}
-		if !f.Since.IsZero() && e.Time.Before(f.Since) {
-			continue
+		if matches(e, f) {
+			out = append(out, e)
 		}
-		if f.Command != "" && !strings.HasPrefix(e.Command, f.Command) {
-			continue
-		}
-		out = append(out, e)
 	}
 	if f.Limit > 0 && len(out) > f.Limit {
 		out = out[len(out)-f.Limit:]
 	}
 	return out, nil
+}
+
+// matches applies a filter; a command prefix matches whole words.
+func matches(e provider.Entry, f provider.Filter) bool {
+	if !f.Since.IsZero() && e.Time.Before(f.Since) {
+		return false
+	}
+	return f.Command == "" || e.Command == f.Command || strings.HasPrefix(e.Command, f.Command+" ")
 }

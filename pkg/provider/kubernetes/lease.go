@@ -62,7 +62,7 @@ func (l *Locker) Acquire(ctx context.Context, h provider.Holder) (func() error, 
 			}
 			cur, err = leases.Update(ctx, l.take(cur, h), metav1.UpdateOptions{FieldManager: "deployctl"})
 		}
-		if (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) && attempt < 5 {
+		if (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) && attempt < 50 {
 			continue // somebody else moved first: look again
 		}
 		if err != nil {
