@@ -6,6 +6,7 @@ package checklist
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -117,12 +118,14 @@ func record(ctx context.Context, f *app.Factory, only []string, rep checklist.Re
 			failed = append(failed, c.ID)
 		}
 	}
-	e := provider.Entry{Command: "checklist", After: verdicts, Result: "ok"}
+	n := rep.Counts()
+	e := provider.Entry{Command: "checklist", After: verdicts, Result: "ok",
+		Detail: fmt.Sprintf("%d passed, %d warned, %d failed, %d skipped", n[checklist.Pass], n[checklist.Warn], n[checklist.Fail], n[checklist.Skip])}
 	if len(only) > 0 {
 		e.Command = "checklist --only " + strings.Join(only, ",")
 	}
 	if !rep.OK {
-		e.Result, e.Detail = "failed", "failed: "+strings.Join(failed, ", ")
+		e.Result, e.Detail = "failed", e.Detail+"; failed: "+strings.Join(failed, ", ")
 	}
 	f.Record(ctx, e)
 }

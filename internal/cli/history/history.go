@@ -142,13 +142,15 @@ func renderTable(io *ui.IOStreams, entries []provider.Entry) error {
 	return t.Render(io.Out)
 }
 
-// change is the entry's before → after, or its detail, on one line.
+// change is the entry's before → after and its detail, on one line; an
+// entry without a before shows its detail alone when it has one (the full
+// after is in -o json).
 func change(e provider.Entry) string {
 	var parts []string
 	switch {
 	case e.Before != nil:
 		parts = append(parts, compact(e.Before)+" → "+compact(e.After))
-	case e.After != nil:
+	case e.After != nil && e.Detail == "":
 		parts = append(parts, compact(e.After))
 	}
 	if e.Detail != "" {

@@ -112,7 +112,7 @@ var trail = []provider.Entry{
 	{Time: now.Add(-72 * time.Hour), Env: "staging", Actor: "bob", Command: "migrate up", After: map[string]int{"version": 7}, Result: "ok"},
 	{Time: now.Add(-3 * time.Hour), Env: "staging", Actor: "alice", Command: "rollout green", Before: map[string]int{"blue": 100, "green": 0}, After: map[string]int{"blue": 90, "green": 10}, Reason: "release 1.4", Result: "ok"},
 	{Time: now.Add(-2 * time.Hour), Env: "staging", Actor: "alice", Command: "rollout abort", Result: "ok", Detail: "p95 750ms > 500ms"},
-	{Time: now.Add(-time.Hour), Env: "staging", Actor: "carol", Command: "checklist", After: map[string]string{"tests": "pass", "backups": "fail"}, Result: "failed", Detail: "failed: backups"},
+	{Time: now.Add(-time.Hour), Env: "staging", Actor: "carol", Command: "checklist", After: map[string]string{"tests": "pass", "backups": "fail"}, Result: "failed", Detail: "1 passed, 0 warned, 1 failed, 0 skipped; failed: backups"},
 }
 
 func TestHistoryTable(t *testing.T) {
