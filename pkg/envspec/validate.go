@@ -87,6 +87,9 @@ func (s *Schema) validateVar(env string, v *Var, vars map[string]provider.Variab
 	case required:
 		res.Status, res.Message, res.Source = StatusMissing, missingMessage(v), ""
 		return res
+	case set:
+		res.Message = "empty (optional)"
+		return res
 	default:
 		res.Message = "not set (optional)"
 		return res
