@@ -15,7 +15,11 @@ func Redact(value string) string {
 	if value == "" {
 		return "empty"
 	}
-	return fmt.Sprintf("set (%d chars, sha256:%s…)", utf8.RuneCountInString(value), Hash(value)[:4])
+	n, unit := utf8.RuneCountInString(value), "chars"
+	if n == 1 {
+		unit = "char"
+	}
+	return fmt.Sprintf("set (%d %s, sha256:%s…)", n, unit, Hash(value)[:4])
 }
 
 // Hash is the full hex sha256 of value, for comparing secrets (never shown).
