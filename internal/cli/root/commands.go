@@ -7,11 +7,14 @@ import (
 	"github.com/deployctl/deployctl/internal/cli/backup"
 	"github.com/deployctl/deployctl/internal/cli/checklist"
 	"github.com/deployctl/deployctl/internal/cli/env"
+	"github.com/deployctl/deployctl/internal/cli/health"
 	"github.com/deployctl/deployctl/internal/cli/history"
 	"github.com/deployctl/deployctl/internal/cli/initcmd"
 	"github.com/deployctl/deployctl/internal/cli/maintenance"
 	"github.com/deployctl/deployctl/internal/cli/migrate"
+	"github.com/deployctl/deployctl/internal/cli/proxy"
 	"github.com/deployctl/deployctl/internal/cli/render"
+	"github.com/deployctl/deployctl/internal/cli/rollout"
 )
 
 // commands lists the command groups, one line each.
@@ -26,5 +29,8 @@ func commands(f *app.Factory) []*cobra.Command {
 		maintenance.NewCmdMaintenance(f),
 		migrate.NewCmdMigrate(f),
 		render.NewCmdRender(f, nil),
+		rollout.NewCmdRollout(f),
+		proxy.NewCmdProxy(f, nil),
+		health.NewCmdHealth(f, nil),
 	}
 }

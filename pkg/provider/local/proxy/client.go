@@ -211,3 +211,6 @@ func (r *Router) waitAck(ctx context.Context, rev int64) error {
 		}
 	}
 }
+
+// SetNotes sends the Router's notes (no proxy running) to notef.
+func (r *Router) SetNotes(notef func(format string, a ...any)) { r.Notef = notef }

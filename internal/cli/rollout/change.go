@@ -1,0 +1,45 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+
+	"github.com/spf13/pflag"
+
+	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/pkg/rollout"
+)
+
+type pflagFlag = pflag.Flag
+
+// changeRun runs a changing rollout command and renders its result.
+func changeRun(ctx context.Context, opts *ChangeOptions, command string) error {
+	f := opts.Factory
+	eng, err := newEngine(ctx, f, command)
+	if err != nil {
+		return err
+	}
+	req := rollout.Request{
+		Op: opts.Op, Slot: opts.Slot, Weight: opts.Weight, Steps: opts.Steps, Interval: opts.Interval,
+		Image: opts.Image, DryRun: f.Flags.DryRun, Command: command, Reason: f.Flags.Reason,
+	}
+	if len(req.Steps) > 0 {
+		cfg, _ := f.Config()
+		if eng.Analyzer, err = newAnalyzer(cfg); err != nil {
+			return err
+		}
+		if req.Interval == 0 {
+			req.Interval = cfg.Analysis.Interval
+		}
+	}
+	res, err := eng.Run(ctx, req)
+	var ge *rollout.GateError
+	if errors.As(err, &ge) {
+		renderGate(opts, res, ge)
+		return app.ErrFailed
+	}
+	if err != nil {
+		return err
+	}
+	return renderResult(opts, res)
+}

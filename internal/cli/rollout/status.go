@@ -1,0 +1,118 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/rollout"
+)
+
+// StatusOptions are the options of rollout status.
+type StatusOptions struct {
+	IO      *ui.IOStreams
+	Factory *app.Factory
+}
+
+// StatusJSON is `rollout status -o json`.
+type StatusJSON struct {
+	Env string `json:"env"`
+	*rollout.Status
+}
+
+// NewCmdStatus returns `rollout status`.
+func NewCmdStatus(f *app.Factory, runF func(*StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{IO: f.IO, Factory: f}
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the active slot, the weights, each slot's health and version, the lock",
+		Long: `Show the active and candidate slots, the weights as the data plane serves them
+(and a drift warning when they differ from the rollout state), the readiness,
+version and latency of each slot, the last change and who holds the lock.
+Before the first change blue is active with 100%.`,
+		Example: `  deployctl rollout status
+  deployctl rollout status -o json | jq .weights`,
+		Args: app.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return statusRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func statusRun(ctx context.Context, opts *StatusOptions) error {
+	eng, err := newEngine(ctx, opts.Factory, "rollout status")
+	if err != nil {
+		return err
+	}
+	st, err := eng.Status(ctx)
+	if err != nil {
+		return err
+	}
+	cfg, _ := opts.Factory.Config()
+	if opts.Factory.Flags.JSON() {
+		return opts.IO.JSON(StatusJSON{Env: cfg.Env, Status: st})
+	}
+	renderStatus(opts.IO, cfg.Env, st)
+	return nil
+}
+
+func renderStatus(io *ui.IOStreams, env string, st *rollout.Status) {
+	w, th := io.Out, io.Theme()
+	candidate := string(st.Candidate)
+	if candidate == "" {
+		candidate = "none"
+	}
+	fmt.Fprintf(w, "environment  %s\nactive       %s\ncandidate    %s\nweights      %s\n", env, st.Active, candidate, rollout.FormatWeights(st.Weights))
+	if st.Drift {
+		fmt.Fprintf(w, "drift        %s: the rollout state says %s; the next rollout command sets them again\n", th.Status("warn"), rollout.FormatWeights(st.Stored))
+	}
+	t := io.NewTable("SLOT", "WEIGHT", "READY", "VERSION", "LATENCY", "DETAIL")
+	for _, s := range provider.Slots {
+		h := st.Health[s]
+		ready := th.Status("not ready")
+		if h.Ready {
+			ready = th.Status("ready")
+		}
+		t.Row(string(s), fmt.Sprintf("%d%%", st.Weights[s]), ready, dash(st.Versions[s]), fmt.Sprintf("%.1fms", h.LatencyMS), h.Detail)
+	}
+	fmt.Fprintln(w)
+	t.Render(w)
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "last change  %s\nlock         %s\n", lastChange(st.LastChange), holder(st.Lock))
+	if st.Pending != nil {
+		fmt.Fprintf(w, "interrupted  %q by %s (pid %d) at %s; the next rollout command repairs it\n", st.Pending.Command, st.Pending.Actor, st.Pending.PID, st.Pending.Since.Format(time.RFC3339))
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func lastChange(c *rollout.Change) string {
+	if c == nil {
+		return "none"
+	}
+	s := fmt.Sprintf("%s by %s: %s", c.At.Format(time.RFC3339), c.Actor, c.Command)
+	if c.Reason != "" {
+		s += fmt.Sprintf(" (%s)", c.Reason)
+	}
+	return s
+}
+
+func holder(h *provider.Holder) string {
+	if h == nil {
+		return "free"
+	}
+	return fmt.Sprintf("held by %s (pid %d on %s, running %q) since %s", h.Actor, h.PID, h.Host, h.Command, h.Since.Format(time.RFC3339))
+}
