@@ -13,14 +13,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deployctl/deployctl"
+
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/provider/kubernetes"
 )
 
-// BuiltinTemplates are the manifests deployctl ships (templates/kubernetes),
+// builtinTemplates are the manifests deployctl ships (templates/kubernetes),
 // used when the project has no templates/kubernetes folder of its own.
-var BuiltinTemplates fs.FS
+func builtinTemplates() (fs.FS, error) { return fs.Sub(deployctl.Assets, "templates/kubernetes") }
 
 // Options are the options of render.
 type Options struct {
@@ -128,10 +130,8 @@ func templates(opts *Options, project string) (fs.FS, string, error) {
 	if st, err := os.Stat(project); err == nil && st.IsDir() {
 		return os.DirFS(project), project, nil
 	}
-	if BuiltinTemplates == nil {
-		return nil, "", fmt.Errorf("no templates: %s does not exist; run `deployctl init` or pass --templates DIR", project)
-	}
-	return BuiltinTemplates, "the built-in templates", nil
+	fsys, err := builtinTemplates()
+	return fsys, "the built-in templates", err
 }
 
 func write(opts *Options, files []kubernetes.File) error {

@@ -171,3 +171,19 @@ func sortWords(s string) string {
 	}
 	return strings.Join(w, " ")
 }
+
+// Without a templates/kubernetes folder in the project, render uses the
+// built-in copies, which are the repository's own files.
+func TestRenderBuiltinTemplatesMatchRepository(t *testing.T) {
+	f, builtin := project(t, "staging", "api", "gateway")
+	if err := execute(NewCmdRender(f, nil)); err != nil {
+		t.Fatal(err)
+	}
+	g, repo := project(t, "staging", "api", "gateway")
+	if err := execute(NewCmdRender(g, nil), "--templates", repoTemplates(t)); err != nil {
+		t.Fatal(err)
+	}
+	if builtin.String() == "" || builtin.String() != repo.String() {
+		t.Fatalf("built-in output differs from the repository's templates:\n%s", builtin.String())
+	}
+}
