@@ -80,6 +80,7 @@ func golden(t *testing.T, name, got string) {
 func goldenProject(t *testing.T) (*project, string) {
 	t.Helper()
 	prom := promtest.Start(t, promtest.Options{Rules: map[string]string{"api.yml": alertRules}})
+	prom.WaitRules(t)
 	p := newProject(t, `analysis: {prometheus_url: `+prom.URL+`}
 checklist:
   timeout: 1m

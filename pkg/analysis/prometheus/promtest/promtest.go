@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -196,5 +197,27 @@ func waitReady(base string, done <-chan error) error {
 			return fmt.Errorf("prometheus not ready after 30s")
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// WaitRules waits until every loaded rule has been evaluated once (health
+// no longer "unknown"), so what a test reads of the rules is settled.
+func (s *Server) WaitRules(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.URL + "/api/v1/rules")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Contains(body, []byte(`"health":"unknown"`)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rules not evaluated after 30s: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
