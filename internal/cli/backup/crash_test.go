@@ -174,3 +174,26 @@ func TestRestoreTakesTheEnvironmentLock(t *testing.T) {
 	must(t, release())
 	p.mustRun("backup", "restore", "latest", "--target-url", pg.NewDatabase(t), "--yes")
 }
+
+// TestInterruptedVerifyDropsScratch sends Ctrl-C (SIGINT) while verify
+// restores: exit 130, and the scratch database is gone.
+func TestInterruptedVerifyDropsScratch(t *testing.T) {
+	p := newProject(t, "")
+	p.exec(p.url, bigSQL)
+	p.mustRun("backup", "create")
+	scratch := "SELECT count(*) FROM pg_database WHERE datname LIKE 'deployctl_verify_%'"
+	cmd := p.command("backup", "verify")
+	must(t, cmd.Start())
+	waitFor(t, "the scratch database", func() bool { return scalar(t, p.url, scratch) > 0 })
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if cmd.ProcessState.ExitCode() != 130 {
+		t.Errorf("verify after Ctrl-C: %v, want exit 130", err)
+	}
+	if n := scalar(t, p.url, scratch); n != 0 {
+		t.Errorf("%d scratch databases left after Ctrl-C", n)
+	}
+	if l := p.list(); l.Backups[0].Verification != nil {
+		t.Errorf("an interrupted verify stored a result: %+v", l.Backups[0].Verification)
+	}
+}
