@@ -17,6 +17,7 @@ import (
 type ServiceRouter struct {
 	Clients  *Clients
 	Settings Settings
+	notef    func(format string, a ...any)
 }
 
 var _ provider.TrafficRouter = (*ServiceRouter)(nil)
@@ -99,7 +100,11 @@ func (r *ServiceRouter) Slot(ctx context.Context, s provider.Slot) (provider.Slo
 	return slotStatus(ctx, r.Clients, r.Settings, s)
 }
 
-// SetImage changes the image of the slot's Deployment.
+// SetImage changes the image of the slot's Deployment and waits until the
+// slot is ready on it (up to ctx's deadline, else DefaultImageTimeout).
 func (r *ServiceRouter) SetImage(ctx context.Context, s provider.Slot, image string) error {
-	return setImage(ctx, r.Clients, r.Settings, s, image)
+	return deployImage(ctx, r.Clients, r.Settings, s, image, r.notef)
 }
+
+// SetNotes lets the command show progress on stderr.
+func (r *ServiceRouter) SetNotes(f func(format string, a ...any)) { r.notef = f }

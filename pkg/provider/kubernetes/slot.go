@@ -2,7 +2,9 @@ package kubernetes
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,6 +53,55 @@ func image(d *appsv1.Deployment) string {
 		return cs[0].Image
 	}
 	return ""
+}
+
+// DefaultImageTimeout bounds the wait for a new image's readiness when the
+// caller set no deadline (rollout --timeout's default).
+const DefaultImageTimeout = 5 * time.Minute
+
+// imagePoll is how often the Deployment is read while waiting: reads only,
+// so the Role needs no watch permission.
+const imagePoll = 250 * time.Millisecond
+
+// deployImage sets the slot's image and waits until the slot is ready on
+// it, reporting progress through notef; a slot that does not get ready in
+// time is an error, so the caller shifts no traffic to it.
+func deployImage(ctx context.Context, c *Clients, s Settings, slot provider.Slot, img string, notef func(string, ...any)) error {
+	if err := setImage(ctx, c, s, slot, img); err != nil {
+		return err
+	}
+	if notef == nil {
+		notef = func(string, ...any) {}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultImageTimeout)
+		defer cancel()
+	}
+	last := ""
+	for {
+		st, err := slotStatus(ctx, c, s, slot)
+		if err != nil {
+			return err
+		}
+		if st.Ready && st.Version == img {
+			notef("%s is ready on %s (%s)", slot, img, st.Detail)
+			return nil
+		}
+		if st.Detail != last {
+			notef("waiting for %s on %s: %s", slot, img, st.Detail)
+			last = st.Detail
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("%s did not get ready on %s in time (%s); no traffic was shifted to it: check its pods (kubectl -n %s describe deployment %s), or raise --timeout",
+					deploymentObj(c, s, slot), img, st.Detail, c.Namespace, s.Slots.Of(slot).Deployment)
+			}
+			return ctx.Err()
+		case <-time.After(imagePoll):
+		}
+	}
 }
 
 // setImage sets the image of the Deployment's first container (the

@@ -1,9 +1,12 @@
 package kubernetes
 
 import (
+	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,25 +34,48 @@ func TestSlotReadinessFollowsDeploymentStatus(t *testing.T) {
 	}
 }
 
-func TestSetImageMakesSlotUnreadyUntilRolledOut(t *testing.T) {
+func TestSetImageWaitsForReadiness(t *testing.T) {
 	e := setup(t)
 	ctx := t.Context()
 	srv.MarkReady(t, e.ns, "api-green")
+	var notes []string
 	r := &Router{Clients: e.c, Settings: e.s}
-	if err := r.SetImage(ctx, provider.Green, "example/api:2.0"); err != nil {
-		t.Fatal(err)
-	}
+	r.SetNotes(func(format string, a ...any) { notes = append(notes, fmt.Sprintf(format, a...)) })
+	done := make(chan error, 1)
+	go func() { done <- r.SetImage(ctx, provider.Green, "example/api:2.0") }()
+	waitFor(t, 10*time.Second, func() bool {
+		d, _ := srv.Kube.AppsV1().Deployments(e.ns).Get(ctx, "api-green", metav1.GetOptions{})
+		return d.Spec.Template.Spec.Containers[0].Image == "example/api:2.0"
+	})
 	st, _ := r.Slot(ctx, provider.Green)
-	if st.Ready || st.Version != "example/api:2.0" || !strings.Contains(st.Detail, "not yet observed generation 2") {
+	if st.Ready || !strings.Contains(st.Detail, "not yet observed generation 2") {
 		t.Fatalf("after image change = %+v", st)
 	}
-	srv.MarkReady(t, e.ns, "api-green")
-	if st, _ = r.Slot(ctx, provider.Green); !st.Ready {
-		t.Fatalf("after rollout = %+v", st)
+	select {
+	case err := <-done:
+		t.Fatalf("SetImage returned before the slot was ready: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	srv.MarkReady(t, e.ns, "api-green") // the controller and the pods did their work
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) < 2 || !strings.Contains(notes[0], "waiting for green on example/api:2.0") || !strings.Contains(notes[len(notes)-1], "green is ready") {
+		t.Fatalf("notes = %q", notes)
 	}
 	blue, _ := srv.Kube.AppsV1().Deployments(e.ns).Get(ctx, "api-blue", metav1.GetOptions{})
 	if blue.Spec.Template.Spec.Containers[0].Image != "example/api:1.0" {
 		t.Fatal("blue changed")
+	}
+}
+
+func TestSetImageTimesOutWhenNeverReady(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 600*time.Millisecond)
+	defer cancel()
+	err := (&Router{Clients: e.c, Settings: e.s}).SetImage(ctx, provider.Green, "example/api:broken")
+	if err == nil || !strings.Contains(err.Error(), "did not get ready on example/api:broken in time") || !strings.Contains(err.Error(), "no traffic was shifted") {
+		t.Fatalf("err = %v", err)
 	}
 }
 
