@@ -183,3 +183,11 @@ func TestRepairInterruptedChange(t *testing.T) {
 		t.Fatalf("history: %+v", es)
 	}
 }
+
+func TestMalformedStateRefused(t *testing.T) {
+	fx := newFixture(t)
+	fx.e.Store.Save(t.Context(), StateKey, []byte("{not json"), "")
+	if _, err := fx.run(t, Request{Op: OpAbort}); err == nil || !strings.Contains(err.Error(), "malformed") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -95,7 +95,8 @@ func load(ctx context.Context, st provider.StateStore) (State, string, error) {
 		return State{}, "", fmt.Errorf("load rollout state: %w", err)
 	}
 	s := State{}
-	if err := json.Unmarshal(data, &s); err == nil {
+	err = json.Unmarshal(data, &s)
+	if err == nil {
 		err = s.check()
 	}
 	if err != nil {

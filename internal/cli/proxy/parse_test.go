@@ -1,0 +1,47 @@
+package proxy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/ui"
+)
+
+func TestParse(t *testing.T) {
+	ios, _, _, _ := ui.Test()
+	f := &app.Factory{IO: ios, Flags: &app.GlobalFlags{}}
+	cases := map[string]string{
+		"":                                   "listen= access=false drain=30s poll=50ms",
+		"--listen 0.0.0.0:9000 --access-log": "listen=0.0.0.0:9000 access=true drain=30s poll=50ms",
+		"--drain 5s --poll 10ms":             "listen= access=false drain=5s poll=10ms",
+		"--poll 0s":                          "usage",
+		"--poll 2s":                          "usage",
+		"--drain -1s":                        "usage",
+		"extra":                              "usage",
+	}
+	for args, want := range cases {
+		var got *Options
+		cmd := NewCmdProxy(f, func(o *Options) error { got = o; return nil })
+		cmd.SetArgs(strings.Fields(args))
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		err := cmd.Execute()
+		if want == "usage" {
+			if app.ExitCode(err) != app.ExitUsage {
+				t.Errorf("%q: err %v, want usage", args, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		if s := fmtOpts(got); s != want {
+			t.Errorf("%q: %s, want %s", args, s, want)
+		}
+	}
+}
+
+func fmtOpts(o *Options) string {
+	return "listen=" + o.Listen + " access=" + map[bool]string{true: "true", false: "false"}[o.AccessLog] +
+		" drain=" + o.Drain.String() + " poll=" + o.Poll.String()
+}

@@ -1,0 +1,196 @@
+package rollout_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bin holds the binaries built once for the package.
+var bin struct{ deployctl, demoAPI string }
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "rollout-e2e")
+	if err != nil {
+		panic(err)
+	}
+	bin.deployctl, bin.demoAPI = filepath.Join(dir, "deployctl"), filepath.Join(dir, "demo-api")
+	for out, pkg := range map[string]string{bin.deployctl: "../../../cmd/deployctl", bin.demoAPI: "../../../cmd/demo-api"} {
+		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// project is an operator's folder with a development environment whose
+// slots are demo-api v1 (blue) and v2 (green) behind `deployctl proxy`.
+type project struct {
+	t                  *testing.T
+	dir                string
+	proxy, blue, green string
+	bluePort           int
+	greenPort          int
+}
+
+func newProject(t *testing.T, extraYAML string) *project {
+	t.Helper()
+	p := &project{t: t, dir: t.TempDir(), bluePort: freePort(t), greenPort: freePort(t)}
+	pp := freePort(t)
+	p.proxy = fmt.Sprintf("http://127.0.0.1:%d", pp)
+	p.blue, p.green = fmt.Sprintf("http://127.0.0.1:%d", p.bluePort), fmt.Sprintf("http://127.0.0.1:%d", p.greenPort)
+	yaml := fmt.Sprintf("traffic:\n  local: {listen: \"127.0.0.1:%d\", slots: {blue: {url: %q}, green: {url: %q}}}\nhealth: {timeout: 2s}\n%s",
+		pp, p.blue, p.green, extraYAML)
+	os.MkdirAll(filepath.Join(p.dir, "environments"), 0o755)
+	if err := os.WriteFile(filepath.Join(p.dir, "environments", "development.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// daemon is a background process stopped (SIGTERM) when the test ends.
+type daemon struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan struct{}
+}
+
+func (d *daemon) stop() error {
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	<-d.done
+	return d.cmd.Err
+}
+
+func (p *project) start(health string, name string, args ...string) *daemon {
+	p.t.Helper()
+	d := &daemon{cmd: exec.Command(name, args...), stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	d.cmd.Dir, d.cmd.Stderr, d.cmd.Env = p.dir, d.stderr, append(os.Environ(), "DEPLOYCTL_ACTOR=proxy")
+	if err := d.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	go func() { d.cmd.Wait(); close(d.done) }()
+	p.t.Cleanup(func() { d.cmd.Process.Signal(syscall.SIGTERM); <-d.done })
+	waitFor(p.t, name+" up at "+health, func() bool {
+		select {
+		case <-d.done:
+			p.t.Fatalf("%s exited: %s", name, d.stderr)
+		default:
+		}
+		resp, err := http.Get(health)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	return d
+}
+
+func (p *project) startSlot(slot string, extra ...string) *daemon {
+	port, version := p.bluePort, "v1"
+	if slot == "green" {
+		port, version = p.greenPort, "v2"
+	}
+	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--version-name", version, "--slot", slot}, extra...)
+	return p.start(fmt.Sprintf("http://127.0.0.1:%d/health", port), bin.demoAPI, args...)
+}
+
+func (p *project) startProxy() *daemon {
+	return p.start(p.proxy+"/-/health", bin.deployctl, "proxy", "--poll", "10ms")
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (p *project) run(actor string, args ...string) result {
+	p.t.Helper()
+	cmd := exec.Command(bin.deployctl, args...)
+	var out, errb bytes.Buffer
+	cmd.Dir, cmd.Stdout, cmd.Stderr = p.dir, &out, &errb
+	cmd.Env = append(os.Environ(), "DEPLOYCTL_ACTOR="+actor, "NO_COLOR=1")
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		p.t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+// must runs deployctl and fails the test unless it exits 0.
+func (p *project) must(args ...string) result {
+	p.t.Helper()
+	r := p.run("alice", args...)
+	if r.code != 0 {
+		p.t.Fatalf("deployctl %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func (p *project) status() map[string]any {
+	p.t.Helper()
+	var m map[string]any
+	r := p.must("rollout", "status", "-o", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+		p.t.Fatalf("status JSON: %v\n%s", err, r.stdout)
+	}
+	return m
+}
+
+func (p *project) weights() string {
+	w := p.status()["weights"].(map[string]any)
+	return fmt.Sprintf("blue %v / green %v", w["blue"], w["green"])
+}
+
+func (p *project) stateFile(name string) string {
+	return filepath.Join(p.dir, ".deployctl", "development", name)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// version asks the proxy once and returns the version that answered.
+func version(c *http.Client, url string) (string, int, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var v struct{ Version string }
+	json.Unmarshal(b, &v)
+	return v.Version, resp.StatusCode, nil
+}

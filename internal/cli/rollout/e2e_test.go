@@ -1,0 +1,246 @@
+package rollout_test
+
+import (
+	"math"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
+)
+
+// TestE2ESplitAtTen: at weight 10 green answers 10% of thousands of
+// requests, within five standard deviations.
+func TestE2ESplitAtTen(t *testing.T) {
+	p := newProject(t, "")
+	p.startSlot("blue")
+	p.startSlot("green")
+	p.startProxy()
+	p.must("rollout", "green", "--weight", "10", "--reason", "canary")
+	const n = 4000
+	c := &http.Client{}
+	green := 0
+	for range n {
+		v, code, err := version(c, p.proxy+"/")
+		if err != nil || code != 200 {
+			t.Fatalf("request: %d %v", code, err)
+		}
+		if v == "v2" {
+			green++
+		}
+	}
+	sigma := math.Sqrt(n * 0.1 * 0.9)
+	if d := math.Abs(float64(green) - n*0.1); d > 5*sigma {
+		t.Fatalf("green answered %d of %d; want %d ± %.0f", green, n, n/10, 5*sigma)
+	}
+}
+
+// TestE2ENoFailedRequestsUnderLoad runs a concurrent load through the
+// proxy while weights change, green is promoted, a rollout is aborted and
+// maintenance goes on and off: no request fails.
+func TestE2ENoFailedRequestsUnderLoad(t *testing.T) {
+	p := newProject(t, "")
+	p.startSlot("blue")
+	p.startSlot("green")
+	p.startProxy()
+	stop := make(chan struct{})
+	var ok, maint, failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				v, code, err := version(c, p.proxy+"/")
+				switch {
+				case err == nil && code == 200 && (v == "v1" || v == "v2"):
+					ok.Add(1)
+				case err == nil && code == 503:
+					maint.Add(1)
+				default:
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, []any{code, err})
+				}
+			}
+		}()
+	}
+	steps := [][]string{
+		{"rollout", "green", "--weight", "10"}, {"rollout", "green", "--weight", "50"}, {"rollout", "promote"},
+		{"rollout", "blue", "--weight", "30"}, {"rollout", "abort"},
+		{"maintenance", "on", "--message", "upgrade"}, {"maintenance", "off"}, {"rollout", "blue", "--weight", "100"},
+	}
+	for _, s := range steps {
+		time.Sleep(100 * time.Millisecond)
+		p.must(s...)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 || ok.Load() < 100 || maint.Load() == 0 {
+		t.Fatalf("ok=%d maintenance=%d failed=%d (first: %v)", ok.Load(), maint.Load(), failed.Load(), firstErr.Load())
+	}
+}
+
+func TestE2EDeadSlotRefused(t *testing.T) {
+	p := newProject(t, "")
+	p.startSlot("blue")
+	p.startProxy()
+	r := p.run("alice", "rollout", "green", "--weight", "10")
+	if r.code != 1 || !strings.Contains(r.stderr, "green failed its readiness check") || !strings.Contains(r.stderr, "nothing was changed") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if w := p.weights(); w != "blue 100 / green 0" {
+		t.Fatalf("weights after a refused rollout: %s", w)
+	}
+	if h := p.must("rollout", "history", "-o", "json"); !strings.Contains(h.stdout, `"entries": []`) {
+		t.Fatalf("a refused rollout was recorded: %s", h.stdout)
+	}
+}
+
+// TestE2ETwoOperators: while one rollout waits between its steps, a second
+// operator gets exit 3 naming the holder; the first is then interrupted.
+func TestE2ETwoOperators(t *testing.T) {
+	p := newProject(t, "analysis: {prometheus_url: \"http://127.0.0.1:1\"}\n")
+	p.startSlot("blue")
+	p.startSlot("green")
+	p.startProxy()
+	first := p.start(p.proxy+"/-/health", bin.deployctl, "rollout", "green", "--steps", "10,50", "--interval", "1m", "--reason", "slow canary")
+	waitFor(t, "the first rollout to hold the lock", func() bool {
+		_, err := os.Stat(p.stateFile("lock.holder"))
+		return err == nil
+	})
+	r := p.run("bob", "rollout", "abort")
+	if r.code != 3 || !strings.Contains(r.stderr, "locked by proxy") || !strings.Contains(r.stderr, "slow canary") || !strings.Contains(r.stderr, "rollout green") {
+		t.Fatalf("second operator: exit %d: %s", r.code, r.stderr)
+	}
+	first.stop()
+	if code := first.cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("interrupted rollout exited %d: %s", code, first.stderr)
+	}
+	p.must("rollout", "abort") // the lock is free again
+}
+
+// TestE2EKilledMidChangeIsRepaired kills deployctl while it waits for a
+// proxy that never acknowledges: the next command takes the lock over and
+// repairs the state from what the proxy serves.
+func TestE2EKilledMidChangeIsRepaired(t *testing.T) {
+	p := newProject(t, "")
+	p.startSlot("blue")
+	p.startSlot("green")
+	os.MkdirAll(p.stateFile(""), 0o700)
+	release, ok, err := statefs.TryLock(p.stateFile("proxy.lock"), true) // a proxy that hangs
+	if err != nil || !ok {
+		t.Fatalf("fake proxy lock: %v", err)
+	}
+	stuck := p.start(p.blue+"/health", bin.deployctl, "rollout", "green", "--weight", "10")
+	waitFor(t, "the change to be under way", func() bool {
+		b, _ := os.ReadFile(p.stateFile("state/rollout.json"))
+		return strings.Contains(string(b), `"pending"`)
+	})
+	stuck.cmd.Process.Signal(syscall.SIGKILL)
+	<-stuck.done
+	release()
+	p.startProxy() // applies the stored weights: the change reached the data plane
+	st := p.must("rollout", "status")
+	if !strings.Contains(st.stdout, "interrupted") || !strings.Contains(st.stdout, "held by") && !strings.Contains(st.stdout, "free") {
+		t.Fatalf("status after the kill:\n%s", st.stdout)
+	}
+	r := p.must("rollout", "green", "--weight", "20")
+	if !strings.Contains(r.stderr, "took over the lock") || !strings.Contains(r.stderr, "repaired") {
+		t.Fatalf("no take-over or repair note:\n%s", r.stderr)
+	}
+	if w := p.weights(); w != "blue 80 / green 20" {
+		t.Fatalf("weights: %s", w)
+	}
+	h := p.must("rollout", "history")
+	if !strings.Contains(h.stdout, "interrupted") {
+		t.Fatalf("history lacks the interrupted change:\n%s", h.stdout)
+	}
+}
+
+func TestE2EProxyRestartKeepsWeights(t *testing.T) {
+	p := newProject(t, "")
+	p.startSlot("blue")
+	p.startSlot("green")
+	proxy := p.startProxy()
+	p.must("rollout", "green", "--weight", "70")
+	if err := proxy.stop(); err != nil {
+		t.Fatalf("proxy stop: %v %s", err, proxy.stderr)
+	}
+	p.startProxy()
+	if w := p.weights(); w != "blue 30 / green 70" {
+		t.Fatalf("after restart: %s", w)
+	}
+}
+
+func TestE2ENoProxyRunning(t *testing.T) {
+	p := newProject(t, "")
+	p.startSlot("green")
+	r := p.must("rollout", "green", "--weight", "10")
+	if !strings.Contains(r.stderr, "no proxy is running") {
+		t.Fatalf("no note: %s", r.stderr)
+	}
+}
+
+func TestE2EBadInputChangesNothing(t *testing.T) {
+	p := newProject(t, "")
+	p.startSlot("blue")
+	p.startSlot("green")
+	p.startProxy()
+	p.must("rollout", "green", "--weight", "10")
+	for _, args := range [][]string{{"green", "--weight", "101"}, {"green", "--weight", "-1"}, {"green", "--weight", "abc"}, {"purple", "--weight", "10"}, {"green"}, {"green", "--steps", "50,10"}} {
+		r := p.run("alice", append([]string{"rollout"}, args...)...)
+		if r.code != 2 || r.stderr == "" {
+			t.Errorf("rollout %v: exit %d %q", args, r.code, r.stderr)
+		}
+	}
+	path := p.stateFile("state/rollout.json")
+	good, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte("{not json"), 0o600)
+	r := p.run("alice", "rollout", "green", "--weight", "50")
+	if r.code != 1 || !strings.Contains(r.stderr, "malformed") {
+		t.Fatalf("malformed state: exit %d %s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "{not json" {
+		t.Fatalf("malformed file was rewritten")
+	}
+	os.WriteFile(path, good, 0o600)
+	if w := p.weights(); w != "blue 90 / green 10" {
+		t.Fatalf("weights moved: %s", w)
+	}
+}
+
+// TestE2ESIGTERMDrains: a slow request in flight is answered although the
+// proxy is told to stop meanwhile.
+func TestE2ESIGTERMDrains(t *testing.T) {
+	p := newProject(t, "")
+	p.startSlot("blue", "--delay", "700ms")
+	proxy := p.startProxy()
+	type res struct {
+		v    string
+		code int
+		err  error
+	}
+	got := make(chan res, 1)
+	go func() { v, c, err := version(http.DefaultClient, p.proxy+"/"); got <- res{v, c, err} }()
+	time.Sleep(200 * time.Millisecond)
+	if err := proxy.stop(); err != nil {
+		t.Fatalf("proxy exit: %v %s", err, proxy.stderr)
+	}
+	r := <-got
+	if r.err != nil || r.code != 200 || r.v != "v1" {
+		t.Fatalf("request in flight: %+v", r)
+	}
+}
