@@ -85,11 +85,11 @@ func TestE2EProxyServesThePage(t *testing.T) {
 	if r := fetch(t, other, p.proxy+"/"); r.code != 200 || !strings.Contains(r.body, `"version":"v1"`) {
 		t.Fatalf("allow-listed client: %d %s", r.code, r.body)
 	}
-	p.must("maintenance", "on", "--until", "2s")
+	p.must("maintenance", "on", "--until", "4s")
 	if r := fetch(t, other, p.proxy+"/"); r.code != 503 {
 		t.Fatalf("--until without --allow must fall back to maintenance.allow (empty): %d", r.code)
 	}
-	waitFor(t, 10*time.Second, "the window to expire at the proxy", func() bool { return fetch(t, local, p.proxy+"/").code == 200 })
+	waitFor(t, 20*time.Second, "the window to expire at the proxy", func() bool { return fetch(t, local, p.proxy+"/").code == 200 })
 	if s := p.status(); s["expired"] != true {
 		t.Fatalf("status after expiry: %v", s)
 	}

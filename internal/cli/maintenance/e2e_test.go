@@ -19,7 +19,7 @@ func TestE2EOnOffStatusIdempotentAndExpiry(t *testing.T) {
 	if s := p.status(); s["on"] != false || s["since"] != nil || s["until"] != nil {
 		t.Fatalf("initial status %v", s)
 	}
-	r := p.must("maintenance", "on", "--message", "Upgrading the database", "--until", "3s", "--reason", "db upgrade")
+	r := p.must("maintenance", "on", "--message", "Upgrading the database", "--until", "5s", "--reason", "db upgrade")
 	if !strings.Contains(r.stderr, "maintenance is on") {
 		t.Fatalf("stderr %q", r.stderr)
 	}
@@ -34,7 +34,7 @@ func TestE2EOnOffStatusIdempotentAndExpiry(t *testing.T) {
 	if !strings.Contains(r.stderr, "already on") {
 		t.Fatalf("second on: %q", r.stderr)
 	}
-	waitFor(t, 10*time.Second, "status to show the window expired", func() bool { return p.status()["expired"] == true })
+	waitFor(t, 20*time.Second, "status to show the window expired", func() bool { return p.status()["expired"] == true })
 	r = p.must("maintenance", "status")
 	if !strings.Contains(r.stdout, "expired") || !strings.Contains(r.stdout, "deployctl maintenance off") {
 		t.Fatalf("table status: %s", r.stdout)
