@@ -164,3 +164,42 @@ func TestE2EToggleDropsNothingAllowed(t *testing.T) {
 		t.Fatalf("the load did not overlap the window: %d requests, %d pages", sent.Load(), pages.Load())
 	}
 }
+
+// TestE2ERunThroughProxy: visitors get the page while COMMAND runs, and the
+// application again once it succeeded and the slot is ready.
+func TestE2ERunThroughProxy(t *testing.T) {
+	p := newProject(t, projectOpts{})
+	p.startSlots()
+	p.startProxy()
+	c := clientFrom("127.0.0.1")
+	seen := make(chan bool, 1)
+	go func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			resp, err := c.Get(p.proxy + "/")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 503 {
+					seen <- true
+					return
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		seen <- false
+	}()
+	// COMMAND waits until the test has seen the page, so the check cannot race
+	marker := p.dir + "/seen"
+	go func() {
+		if <-seen {
+			os.WriteFile(marker, nil, 0o600)
+		}
+	}()
+	r := p.must("maintenance", "run", "--message", "migrating", "--", "sh", "-c", "for i in $(seq 200); do [ -e '"+marker+"' ] && exit 0; sleep 0.1; done; exit 9")
+	if !strings.Contains(r.stderr, "maintenance is off") {
+		t.Fatalf("run: %q", r.stderr)
+	}
+	if resp := fetch(t, c, p.proxy+"/"); resp.code != 200 {
+		t.Fatalf("after run: %d", resp.code)
+	}
+}
