@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,13 +27,17 @@ import (
 type Options struct {
 	OpenMetrics string            // series to load; "" for none
 	Rules       map[string]string // rule file name → YAML content
+	// Scrape lists host:port targets scraped live (/metrics) every second,
+	// for end-to-end tests where real traffic makes the numbers.
+	Scrape []string
 }
 
 // Server is a running Prometheus.
 type Server struct {
-	URL  string // http://127.0.0.1:PORT
-	Dir  string
-	stop func()
+	URL     string // http://127.0.0.1:PORT
+	Dir     string
+	stop    func()
+	targets int
 }
 
 // Require fails the test when prometheus or promtool are missing and CI is
@@ -85,12 +90,15 @@ func launch(dir string, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	cfg, err := writeConfig(dir, o.Rules)
+	cfg, err := writeConfig(dir, o.Rules, o.Scrape)
 	if err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
 		s, err := start(dir, tsdb, cfg)
+		if err == nil {
+			s.targets = len(o.Scrape)
+		}
 		if err == nil || attempt == 2 {
 			return s, err
 		}
@@ -118,9 +126,17 @@ func createBlocks(dir, tsdb, om string) error {
 	return nil
 }
 
-func writeConfig(dir string, rules map[string]string) (string, error) {
+func writeConfig(dir string, rules map[string]string, scrape []string) (string, error) {
 	var b strings.Builder
-	b.WriteString("global:\n  evaluation_interval: 1s\nrule_files:\n")
+	b.WriteString("global:\n  evaluation_interval: 1s\n  scrape_interval: 1s\n")
+	if len(scrape) > 0 {
+		quoted := make([]string, len(scrape))
+		for i, t := range scrape {
+			quoted[i] = fmt.Sprintf("%q", t)
+		}
+		fmt.Fprintf(&b, "scrape_configs:\n  - job_name: test\n    static_configs: [{targets: [%s]}]\n", strings.Join(quoted, ", "))
+	}
+	b.WriteString("rule_files:\n")
 	for name, content := range rules {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
@@ -219,5 +235,28 @@ func (s *Server) WaitRules(t testing.TB) {
 			t.Fatalf("rules not evaluated after 30s: %s", body)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// WaitScraped waits until every Scrape target has been scraped and is up:
+// a fresh Prometheus takes several seconds to its first scrape.
+func (s *Server) WaitScraped(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	want := `"value":[`
+	for {
+		resp, err := http.Get(s.URL + "/api/v1/query?query=" + url.QueryEscape(fmt.Sprintf("count(up == 1) == %d", s.targets)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if bytes.Contains(body, []byte(want)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("targets not scraped after 60s: %s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
