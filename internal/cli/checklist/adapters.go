@@ -2,9 +2,11 @@ package checklist
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/config"
@@ -12,6 +14,7 @@ import (
 	"github.com/deployctl/deployctl/pkg/checklist"
 	"github.com/deployctl/deployctl/pkg/migrate"
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/rollout"
 )
 
 // migrationsEvidence reads the pending migrations once for the migrations
@@ -57,14 +60,26 @@ func (m *migrationsEvidence) Rehearsal(ctx context.Context, hash string) (*check
 	return loadRehearsal(ctx, m.f, hash)
 }
 
-// standbyProbe probes the slot traffic goes back to: the other one than the
-// slot serving most of the traffic.
+// standbyProbe probes the slot traffic goes back to: the one that is not
+// the active slot of the rollout state.
 type standbyProbe struct{ f *app.Factory }
 
+// healthSetter is a router whose probes take the environment's health section.
+type healthSetter interface {
+	SetHealth(liveness, readiness string, timeout time.Duration)
+}
+
 func (s *standbyProbe) Standby(ctx context.Context) (provider.SlotStatus, error) {
+	cfg, err := s.f.Config()
+	if err != nil {
+		return provider.SlotStatus{}, err
+	}
 	router, err := s.f.Traffic(ctx)
 	if err != nil {
 		return provider.SlotStatus{}, err
+	}
+	if hs, ok := router.(healthSetter); ok {
+		hs.SetHealth(cfg.Health.Path, cfg.Health.ReadinessPath, cfg.Health.Timeout)
 	}
 	active, err := activeSlot(ctx, s.f, router)
 	if err != nil {
@@ -80,9 +95,27 @@ func (s *standbyProbe) Standby(ctx context.Context) (provider.SlotStatus, error)
 	return st, nil
 }
 
-// activeSlot is the slot with the larger weight (blue on a tie, as before
-// the first change).
-func activeSlot(ctx context.Context, _ *app.Factory, router provider.TrafficRouter) (provider.Slot, error) {
+// activeSlot is the rollout state's active slot (blue before the first
+// change); without a state store, the slot with the larger weight.
+func activeSlot(ctx context.Context, f *app.Factory, router provider.TrafficRouter) (provider.Slot, error) {
+	store, err := f.State(ctx)
+	if err == nil {
+		data, _, err := store.Load(ctx, rollout.StateKey)
+		if errors.Is(err, provider.ErrNotFound) {
+			return rollout.Initial().Active, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("read the rollout state: %w", err)
+		}
+		var st rollout.State
+		if json.Unmarshal(data, &st) == nil && st.Active.Valid() {
+			return st.Active, nil
+		}
+		return "", fmt.Errorf("the rollout state has no valid active slot; see `deployctl rollout status`")
+	}
+	if !errors.Is(err, provider.ErrUnsupported) {
+		return "", err
+	}
 	w, err := router.Weights(ctx)
 	if err != nil {
 		return "", fmt.Errorf("read the weights: %w", err)

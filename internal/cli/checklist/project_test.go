@@ -19,13 +19,14 @@ type project struct {
 	blue    *httptest.Server
 	green   *httptest.Server
 	greenOK bool
+	blueOK  bool
 	env     []string
 }
 
 func newProject(t *testing.T, checklistYAML string) *project {
 	t.Helper()
-	p := &project{t: t, dir: t.TempDir(), dbURL: pg.NewDatabase(t), greenOK: true}
-	p.blue = slotServer(t, "1.4.0", func() bool { return true })
+	p := &project{t: t, dir: t.TempDir(), dbURL: pg.NewDatabase(t), greenOK: true, blueOK: true}
+	p.blue = slotServer(t, "1.4.0", func() bool { return p.blueOK })
 	p.green = slotServer(t, "1.3.9", func() bool { return p.greenOK })
 	p.write("migrations/00001_users.sql", "-- +goose Up\nCREATE TABLE users (id bigint PRIMARY KEY);\n-- +goose Down\nDROP TABLE users;\n")
 	p.write("migrations/00002_orders.sql", "-- +goose Up\nCREATE TABLE orders (id bigint PRIMARY KEY);\n-- +goose Down\nDROP TABLE orders;\n")

@@ -2,6 +2,7 @@ package checklist_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/deployctl/deployctl/pkg/analysis/prometheus/promtest"
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local"
+	"github.com/deployctl/deployctl/pkg/rollout"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -139,5 +141,29 @@ func TestChecklistBadWaiverIsConfigError(t *testing.T) {
 	err := runChecklist(t, f)
 	if app.ExitCode(err) != app.ExitUsage || !strings.Contains(err.Error(), "waiver for tests has no reason") {
 		t.Fatalf("err %v (exit %d), want exit 2 naming the missing reason", err, app.ExitCode(err))
+	}
+}
+
+// After a promote the standby is blue: the rollback check reads the rollout
+// state's active slot, not the slot names.
+func TestChecklistStandbyFollowsRolloutState(t *testing.T) {
+	p := newProject(t, "checklist: {rollback: {runbook: docs/runbook.md}}\n")
+	p.blueOK = false
+	f, stdout, _ := factory(p, "json")
+	store, err := f.State(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rollout.Initial()
+	st.Active, st.Weights = provider.Green, provider.Weights{provider.Blue: 0, provider.Green: 100}
+	raw, _ := json.Marshal(st)
+	if err := store.Save(t.Context(), rollout.StateKey, raw, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := runChecklist(t, f, "--only", "rollback"); !errors.Is(err, app.ErrFailed) {
+		t.Fatalf("err %v, want exit 1", err)
+	}
+	if !strings.Contains(stdout.String(), "the standby slot blue is not healthy") {
+		t.Errorf("output:\n%s", stdout)
 	}
 }
