@@ -162,7 +162,9 @@ func migrationVersion(ctx context.Context, q pgx.Tx) (*int64, error) {
 	if err != nil || v == nil {
 		return nil, err
 	}
-	err = q.QueryRow(ctx, `SELECT max(version_id) FROM `+GooseTable+` WHERE is_applied AND version_id > 0`).Scan(&v)
+	// goose's rule: a version's newest row says whether it is applied
+	err = q.QueryRow(ctx, `SELECT max(version_id) FROM (SELECT DISTINCT ON (version_id) version_id, is_applied FROM `+
+		GooseTable+` ORDER BY version_id, id DESC) v WHERE is_applied AND version_id > 0`).Scan(&v)
 	return v, err
 }
 

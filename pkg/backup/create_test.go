@@ -39,3 +39,18 @@ func TestCreateListVerifyEveryLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestManifestRecordsMigrationVersion(t *testing.T) {
+	url := pg.NewDatabase(t)
+	exec(t, url, `CREATE TABLE goose_db_version (id serial, version_id bigint, is_applied boolean, tstamp timestamp DEFAULT now());
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true), (3, true), (3, false);`)
+	e, _ := newEngine(t)
+	m := mustCreate(t, e, url)
+	if m.MigrationVersion == nil || *m.MigrationVersion != 2 {
+		t.Errorf("migration version %v, want 2 (3 was rolled back)", m.MigrationVersion)
+	}
+	plain := mustCreate(t, e, pg.NewDatabase(t))
+	if plain.MigrationVersion != nil {
+		t.Errorf("a database without migrations has version %d", *plain.MigrationVersion)
+	}
+}
