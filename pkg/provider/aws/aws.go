@@ -8,6 +8,7 @@ import (
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/aws/alb"
 	"github.com/deployctl/deployctl/pkg/provider/aws/s3store"
+	"github.com/deployctl/deployctl/pkg/provider/aws/secrets"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
 )
 
@@ -20,6 +21,7 @@ func Family() *provider.Family {
 	// holds them, as for the local family (docs/aws.md says what that means).
 	f.Locker, f.State, f.History = statefs.NewLocker, statefs.NewState, statefs.NewHistory
 	f.Variables = map[string]func(context.Context, provider.Env, provider.Decode) (provider.VariableSource, error){}
+	f.Variables["aws-secrets"] = secrets.Open
 	// further abilities are wired here, one line each
 	return f
 }
