@@ -75,17 +75,15 @@ func (d *DB) Lock(ctx context.Context, timeout time.Duration, onWait func(provid
 		if ok {
 			return release, nil
 		}
-		h, herr := d.Holder(ctx)
-		if !told && herr == nil && h != nil && onWait != nil {
-			onWait(*h)
-			told = true
+		if !told && onWait != nil {
+			if h, err := d.Holder(ctx); err == nil && h != nil {
+				onWait(*h)
+				told = true
+			}
 		}
 		if time.Now().After(deadline) {
 			release()
-			if h == nil {
-				h = &provider.Holder{Actor: "unknown", Command: "migrate"}
-			}
-			return nil, &provider.LockedError{Holder: *h}
+			return nil, d.lockedError(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -94,6 +92,15 @@ func (d *DB) Lock(ctx context.Context, timeout time.Duration, onWait func(provid
 		case <-time.After(lockPoll):
 		}
 	}
+}
+
+// lockedError names who holds the lock now, as well as it can be told.
+func (d *DB) lockedError(ctx context.Context) error {
+	h, err := d.Holder(ctx)
+	if err != nil || h == nil {
+		h = &provider.Holder{Actor: "another session", Host: "unknown", Command: "migrate", Since: time.Now().UTC()}
+	}
+	return &provider.LockedError{Holder: *h}
 }
 
 func lockErr(ctx context.Context, err error) error {

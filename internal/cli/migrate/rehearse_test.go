@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -66,6 +68,7 @@ func TestRehearseRecordsResultAndDropsScratch(t *testing.T) {
 	if n := p.scratchDatabases(); n != 0 {
 		t.Errorf("%d scratch databases left", n)
 	}
+	p.noSecretInFiles(".deployctl")
 }
 
 func TestRehearseFailingDownExit1(t *testing.T) {
@@ -132,4 +135,26 @@ func TestRehearseFromBackup(t *testing.T) {
 		t.Errorf("%d scratch databases left", n)
 	}
 	_ = context.Background
+}
+
+// noSecretInFiles fails when the database password (the canary) is in any
+// file deployctl wrote under dir (state, history).
+func (p *project) noSecretInFiles(dir string) {
+	p.t.Helper()
+	n := 0
+	err := filepath.WalkDir(filepath.Join(p.dir, dir), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		n++
+		if err == nil && strings.Contains(string(raw), ":pgtest@") {
+			p.t.Errorf("%s holds the database password", path)
+		}
+		return err
+	})
+	must(p.t, err)
+	if n == 0 {
+		p.t.Errorf("no file written under %s", dir)
+	}
 }

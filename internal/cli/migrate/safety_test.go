@@ -84,6 +84,10 @@ func TestLockTimeoutExit3NamesHolder(t *testing.T) {
 	if ok := p.scalar("SELECT to_regclass('users') IS NULL"); ok != true {
 		t.Errorf("something was applied while the lock was held")
 	}
+	// plan, status and validate take no lock.
+	p.mustRun("migrate", "plan")
+	p.mustRun("migrate", "status")
+	p.mustRun("migrate", "validate")
 	release()
 	p.mustRun("migrate", "up", "--lock-timeout", "5s")
 }
@@ -145,6 +149,7 @@ func TestDirtyMarkAndResolve(t *testing.T) {
 	}
 	hist := p.history()
 	wantContains(t, "history", hist, "migrate up failed", "migrate resolve ok", "migrate up ok 1→3")
+	p.noSecretInFiles(".deployctl")
 }
 
 func TestEditedAppliedFile(t *testing.T) {
