@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -88,6 +89,9 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	// The proxy's garbage is short-lived request state; collecting less often
+	// buys throughput for a few MB of memory.
+	debug.SetGCPercent(400)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w; choose another address with --listen or traffic.local.listen", listen, err)

@@ -42,13 +42,23 @@ func newSlotProxy(s provider.Slot, target *url.URL, tr http.RoundTripper, log *s
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host
 		},
-		Transport: tr,
+		Transport:  tr,
+		BufferPool: bufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			log.Warn("upstream error", "slot", s, "url", target.String(), "error", err)
 			http.Error(w, fmt.Sprintf("bad gateway: slot %s is not answering", s), http.StatusBadGateway)
 		},
 	}
 }
+
+// bufferPool reuses the copy buffers: without it every request allocates
+// 32 KiB, and the garbage collector becomes the proxy's main work.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
+
+func (bufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
 
 // weighted picks a slot per request from the current weights.
 type weighted struct {
