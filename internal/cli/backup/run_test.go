@@ -124,3 +124,35 @@ func TestUnreachableExits4(t *testing.T) {
 		t.Errorf("create with the database down: exit %d, stderr %q", r.code, r.err)
 	}
 }
+
+// TestRestoreIntoOwnDatabaseNeedsTheEnvironmentsName types the answer on a
+// (simulated) terminal.
+func TestRestoreIntoOwnDatabaseNeedsTheEnvironmentsName(t *testing.T) {
+	p := newProject(t, "")
+	p.exec(p.url, seedSQL)
+	backupAt(t, p, created)
+	p.exec(p.url, "DELETE FROM orders")
+	for _, answer := range []string{"yes\n", "development\n"} {
+		f := app.NewFactory(all.Registry())
+		ios, in, _, errOut := ui.Test()
+		ios.StdinTTY = true
+		in.WriteString(answer)
+		f.IO, f.Environ = ios, func() []string { return p.env }
+		f.Flags.Env, f.Flags.ConfigDir, f.Flags.Output = "development", filepath.Join(p.dir, "environments"), "table"
+		code := app.Run(context.Background(), f, clibackup.NewCmdBackup(f), []string{"restore", "latest", "--clean"})
+		if !strings.Contains(errOut.String(), `Type "development" to confirm`) {
+			t.Errorf("no typed confirmation asked: %q", errOut)
+		}
+		n := scalar(t, p.url, "SELECT count(*) FROM orders")
+		switch answer {
+		case "yes\n":
+			if code != 1 || n != 0 || !strings.Contains(errOut.String(), "cancelled") {
+				t.Errorf("answer yes instead of the name: exit %d, %d orders, %q", code, n, errOut)
+			}
+		default:
+			if code != 0 || n != 600 {
+				t.Errorf("answer with the name: exit %d, %d orders, %q", code, n, errOut)
+			}
+		}
+	}
+}
