@@ -141,3 +141,43 @@ func TestChecklistExitCodes(t *testing.T) {
 		t.Errorf("unknown env: exit %d, %s", code, errOut)
 	}
 }
+
+// A pending migration fails the migrations check until `migrate rehearse`
+// records a rehearsal for the set; editing the file changes the set hash
+// and needs a new rehearsal. A migration without a way back fails rollback.
+func TestChecklistMigrationsRehearsal(t *testing.T) {
+	p := newProject(t, "checklist: {rollback: {runbook: docs/runbook.md}}\n")
+	p.env = operatorEnv("DEPLOYCTL_ACTOR=alice")
+	p.must("migrate", "up", "-e", "production")
+	addEmail := "-- +goose Up\nALTER TABLE users ADD COLUMN email text;\n-- +goose Down\nALTER TABLE users DROP COLUMN email;\n"
+	p.write("migrations/00003_email.sql", addEmail)
+	check := func() (int, map[string]string, string) {
+		out, errOut, code := p.deployctl("checklist", "-e", "production", "--only", "migrations,rollback", "-o", "json")
+		var rep struct {
+			Checks []struct{ ID, Status, Summary string } `json:"checks"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%v\n%s%s", err, out, errOut)
+		}
+		got := map[string]string{}
+		for _, c := range rep.Checks {
+			got[c.ID] = c.Status + ": " + c.Summary
+		}
+		return code, got, out
+	}
+	if code, got, out := check(); code != 1 || got["migrations"] != "fail: migration 3 not rehearsed for this set" {
+		t.Fatalf("before rehearse: exit %d %v\n%s", code, got, out)
+	}
+	p.must("migrate", "rehearse", "-e", "production")
+	if code, got, out := check(); code != 0 || got["migrations"] != "pass: migration 3 rehearsed for this set, lint clean" {
+		t.Fatalf("after rehearse: exit %d %v\n%s", code, got, out)
+	}
+	p.write("migrations/00003_email.sql", addEmail+"-- edited after the rehearsal\n")
+	if code, got, _ := check(); code != 1 || got["migrations"] != "fail: migration 3 not rehearsed for this set" {
+		t.Errorf("after an edit: exit %d %v", code, got)
+	}
+	p.write("migrations/00004_drop.sql", "-- +goose Up\nALTER TABLE users DROP COLUMN email;\n")
+	if _, got, _ := check(); !strings.HasPrefix(got["rollback"], "fail: no down section: 00004_drop.sql") {
+		t.Errorf("one-way migration: %v", got)
+	}
+}
