@@ -191,7 +191,7 @@ func TestStepsBreachReturnsTrafficToActive(t *testing.T) {
 	dir, proxy := setup(t, true)
 
 	traffic := startLoad("http://" + proxy + "/")
-	out, errOut, code := run(t, dir, "rollout", "green", "--steps", "10,50,100", "--interval", "6s", "--reason", "release v2")
+	out, errOut, code := run(t, dir, "rollout", "green", "--steps", "10,50,100", "--interval", "8s", "--reason", "release v2")
 	during := traffic.finish()
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 (aborted by analysis)\n%s%s", code, out, errOut)
