@@ -1,6 +1,7 @@
 // Command proxyload is the load generator of scripts/bench/proxy:
 //
-//	proxyload upstream -listen ADDR -name v1      a minimal slot answering {"version":NAME}
+//	proxyload upstream -listen ADDR -name v1 [-delay 2ms]
+//	                                              a minimal slot answering {"version":NAME}
 //	proxyload latency -url URL -rate 1000 -duration 10s
 //	                                              open-loop load at a fixed rate; latency percentiles as JSON
 //	proxyload switch -deployctl BIN -dir DIR -url URL -runs 10
@@ -48,9 +49,13 @@ func upstream(args []string) error {
 	fs := flag.NewFlagSet("upstream", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:3001", "address")
 	name := fs.String("name", "v1", "version answered")
+	delay := fs.Duration("delay", 0, "wait before answering, as an application waiting on its database would")
 	fs.Parse(args)
 	body := []byte(fmt.Sprintf(`{"version":%q}`+"\n", *name))
 	return http.ListenAndServe(*listen, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if *delay > 0 {
+			time.Sleep(*delay)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
 	}))
@@ -133,6 +138,7 @@ func switchTime(args []string) error {
 	dir := fs.String("dir", ".", "project folder")
 	url := fs.String("url", "", "proxy")
 	runs := fs.Int("runs", 10, "switches")
+	env := fs.String("env", "development", "environment")
 	fs.Parse(args)
 	c := client()
 	var cmdMS, effectMS []float64
@@ -142,7 +148,7 @@ func switchTime(args []string) error {
 			slot, want = "blue", "v1"
 		}
 		t0 := time.Now()
-		cmd := exec.Command(*bin, "rollout", slot, "--weight", "100")
+		cmd := exec.Command(*bin, "-e", *env, "rollout", slot, "--weight", "100")
 		cmd.Dir = *dir
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("rollout %s: %v: %s", slot, err, strings.TrimSpace(string(out)))
