@@ -6,7 +6,7 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-func clientsAs(t *testing.T, ns string, cfg *rest.Config) *Clients {
+func clientsAs(t testing.TB, ns string, cfg *rest.Config) *Clients {
 	t.Helper()
 	c, err := ClientsFor(cfg, ns)
 	if err != nil {

@@ -22,7 +22,7 @@ var binary struct {
 	err  error
 }
 
-func deployctl(t *testing.T) string {
+func deployctl(t testing.TB) string {
 	t.Helper()
 	binary.once.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
@@ -48,7 +48,7 @@ func deployctl(t *testing.T) string {
 // operator is somebody running deployctl against the test cluster from
 // their own project folder, with their own kubeconfig.
 type operator struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	actor string
 	env   []string
@@ -56,7 +56,7 @@ type operator struct {
 
 // newOperator writes environments/staging.yaml for namespace ns and
 // kubeconfig kc; extra is appended to the file (variables, …).
-func newOperator(t *testing.T, actor, ns, kc, mode, extra string) *operator {
+func newOperator(t testing.TB, actor, ns, kc, mode, extra string) *operator {
 	t.Helper()
 	dir := t.TempDir()
 	yaml := fmt.Sprintf(`traffic:
@@ -117,7 +117,7 @@ func rbacGVR(resource string) schema.GroupVersionResource {
 }
 
 // writeKubeconfig points a kubeconfig at server (for an unreachable cluster).
-func writeKubeconfig(t *testing.T, server string) string {
+func writeKubeconfig(t testing.TB, server string) string {
 	t.Helper()
 	kc := `apiVersion: v1
 kind: Config

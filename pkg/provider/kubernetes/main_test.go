@@ -60,7 +60,7 @@ type env struct {
 	s  Settings
 }
 
-func setup(t *testing.T) env {
+func setup(t testing.TB) env {
 	t.Helper()
 	ns := srv.Namespace(t)
 	for _, n := range []string{"api-blue", "api-green"} {

@@ -35,7 +35,7 @@ type Router struct {
 var _ provider.TrafficRouter = (*Router)(nil)
 
 // conflictBackoff retries a write that lost a race with another writer.
-var conflictBackoff = wait.Backoff{Steps: 8, Duration: 20 * time.Millisecond, Factor: 2, Jitter: 0.2}
+var conflictBackoff = wait.Backoff{Steps: 12, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 0.5}
 
 func (r *Router) route() object {
 	return object{Kind: "HTTPRoute", Namespace: r.Clients.Namespace, Name: r.Settings.Route}
