@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -180,4 +181,62 @@ func TestChecklistMigrationsRehearsal(t *testing.T) {
 	if _, got, _ := check(); !strings.HasPrefix(got["rollback"], "fail: no down section: 00004_drop.sql") {
 		t.Errorf("one-way migration: %v", got)
 	}
+}
+
+// Canary: the database password and a password in the Prometheus URL appear
+// in no output and no file the checklist writes, whether the checks pass or
+// fail on them.
+func TestChecklistLeaksNoSecret(t *testing.T) {
+	const canary = "Canary-7f3e9b1c-secret"
+	p := newProject(t, "")
+	db := strings.TrimPrefix(p.dbURL[strings.LastIndex(p.dbURL, "/"):], "/")
+	if i := strings.Index(db, "?"); i >= 0 {
+		db = db[:i]
+	}
+	dbURL := pg.CreateRole(t, "canary_role", canary, db)
+	wrongURL := strings.Replace(dbURL, "@", "x@", 1) // a password that fails
+	p.env = operatorEnv("DATABASE_URL=" + wrongURL)
+	for _, dbu := range []string{dbURL, ""} {
+		cfg := "variables: {sources: [{type: process}]}\ndatabase: {url_from: DATABASE_URL}\n"
+		if dbu != "" {
+			cfg = "database: {url: \"" + dbu + "\"}\n"
+		}
+		p.write("environments/production.yaml", cfg+`traffic: {provider: local, local: {slots: {blue: {url: "`+p.blue.URL+`"}, green: {url: "`+p.green.URL+`"}}}}
+analysis: {prometheus_url: "http://ops:`+canary+`@127.0.0.1:1"}
+checklist: {tests: {run: "true"}}
+`)
+		for _, o := range []string{"table", "json", "junit"} {
+			out, errOut, code := p.deployctl("checklist", "-e", "production", "-o", o)
+			if code != 1 {
+				t.Errorf("exit %d, want 1 (monitoring unreachable)\n%s%s", code, out, errOut)
+			}
+			if strings.Contains(out+errOut, canary) {
+				t.Fatalf("-o %s printed the canary:\n%s%s", o, out, errOut)
+			}
+		}
+	}
+	err := filepathWalk(p.dir, func(path string, data []byte) {
+		if strings.Contains(path, "environments") {
+			return // the operator's own file holds it
+		}
+		if bytes.Contains(data, []byte(canary)) {
+			t.Errorf("%s holds the canary", path)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func filepathWalk(root string, fn func(path string, data []byte)) error {
+	return filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err == nil {
+			fn(path, data)
+		}
+		return nil
+	})
 }
