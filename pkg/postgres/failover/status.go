@@ -168,4 +168,3 @@ func (n Node) Unreachable() bool {
 	var ue *provider.UnreachableError
 	return !n.Reachable && errors.As(n.err, &ue)
 }
-
