@@ -46,7 +46,15 @@ func renderResult(opts *ChangeOptions, res *rollout.Result) error {
 		fmt.Fprintf(out, "step %d (%d%%): analysis %s\n", i+1, r.Weight, r.Report.Verdict)
 	}
 	last := res.Plan[len(res.Plan)-1]
-	fmt.Fprintf(out, "%s is active; weights %s (read back from the data plane)%s\n", res.After.Active, rollout.FormatWeights(res.After.Weights), note(last))
+	if opts.Op == rollout.OpWeight {
+		fmt.Fprintf(out, "%s gets %d%%: weights %s, read back from the data plane; %s stays active\n",
+			opts.Slot, res.After.Weights[opts.Slot], rollout.FormatWeights(res.After.Weights), res.After.Active)
+		if res.After.Candidate != "" && res.After.Weights[res.After.Candidate] == 100 {
+			fmt.Fprintf(out, "next: deployctl rollout promote (makes %s active)\n", res.After.Candidate)
+		}
+		return nil
+	}
+	fmt.Fprintf(out, "weights %s, read back from the data plane; %s\n", rollout.FormatWeights(res.After.Weights), last.Note)
 	return nil
 }
 
