@@ -167,3 +167,18 @@ func TestChecklistStandbyFollowsRolloutState(t *testing.T) {
 		t.Errorf("output:\n%s", stdout)
 	}
 }
+
+// On a terminal the statuses are coloured; NO_COLOR and pipes get none.
+func TestChecklistColourOnlyOnTerminal(t *testing.T) {
+	p := newProject(t, "checklist: {tests: {run: \"true\"}, security: {run: \"false\"}}\n")
+	for _, tc := range []struct {
+		tty, noColor, want bool
+	}{{true, false, true}, {true, true, false}, {false, false, false}} {
+		f, stdout, _ := factory(p, "table")
+		f.IO.StdoutTTY, f.IO.NoColor = tc.tty, tc.noColor
+		_ = runChecklist(t, f, "--only", "tests,security")
+		if got := strings.Contains(stdout.String(), "\x1b["); got != tc.want {
+			t.Errorf("tty %v, NO_COLOR %v: ANSI %v, want %v\n%q", tc.tty, tc.noColor, got, tc.want, stdout)
+		}
+	}
+}
