@@ -51,6 +51,9 @@ switch, migration, backup restore or prune and checklist run, with the actor
   deployctl history --command "migrate up" -o json | jq '.entries[] | select(.result != "ok")'`,
 		Args: app.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o := f.Flags.Output; o != "" && o != "table" && o != "json" {
+				return app.Usagef("invalid --output %q: history prints table or json", f.Flags.Output)
+			}
 			if err := opts.validate(f.Now()); err != nil {
 				return err
 			}

@@ -141,6 +141,13 @@ func TestHistoryJSONFilters(t *testing.T) {
 	}
 }
 
+func TestHistoryRejectsJUnit(t *testing.T) {
+	_, _, err := runHistory(t, "junit", nil)
+	if app.ExitCode(err) != app.ExitUsage {
+		t.Fatalf("err %v, want exit 2", err)
+	}
+}
+
 func TestHistoryEmpty(t *testing.T) {
 	out, errOut, err := runHistory(t, "table", nil, "--command", "backup")
 	if err != nil || out != "" || !strings.Contains(errOut, `no history entries for "backup"`) {
