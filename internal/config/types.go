@@ -31,6 +31,8 @@ type Variables struct {
 type Database struct {
 	URL     string `mapstructure:"url"`
 	URLFrom string `mapstructure:"url_from"`
+	// Replicas for db status: each a URL, or the name of a variable holding one.
+	Replicas []string `mapstructure:"replicas"`
 }
 
 type Migrations struct {

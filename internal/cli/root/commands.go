@@ -6,6 +6,7 @@ import (
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/cli/backup"
 	"github.com/deployctl/deployctl/internal/cli/checklist"
+	"github.com/deployctl/deployctl/internal/cli/db"
 	"github.com/deployctl/deployctl/internal/cli/env"
 	"github.com/deployctl/deployctl/internal/cli/health"
 	"github.com/deployctl/deployctl/internal/cli/history"
@@ -32,5 +33,6 @@ func commands(f *app.Factory) []*cobra.Command {
 		rollout.NewCmdRollout(f),
 		proxy.NewCmdProxy(f, nil),
 		health.NewCmdHealth(f, nil),
+		db.NewCmdDB(f),
 	}
 }
