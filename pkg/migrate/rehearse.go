@@ -60,6 +60,11 @@ func (r *Rehearser) Run(ctx context.Context) (*Rehearsal, error) {
 		return nil, err
 	}
 	reh := &Rehearsal{SetHash: SetHash(pending), At: r.Now().UTC(), Database: src.Name(), Migrations: []RehearsedMigration{}}
+	if len(pending) == 0 {
+		r.notef("nothing pending: no scratch database needed\n")
+		reh.OK = true
+		return reh, nil
+	}
 	scratch, drop, err := r.createScratch(ctx, src)
 	if err != nil {
 		return nil, err

@@ -56,6 +56,9 @@ func (e *Engine) Up(ctx context.Context, o UpOptions) (*Result, error) {
 		if err != nil || len(pending) == 0 {
 			return err
 		}
+		for _, f := range LintAll(pending) {
+			e.notef("lint: %s:%d: %s [%s] %s\n", f.File, f.Line, f.Severity, f.ID, f.Message)
+		}
 		applied, err := e.apply(ctx, pending)
 		res.Applied = applied
 		if n := len(applied); n > 0 {
