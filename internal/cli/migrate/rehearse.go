@@ -168,6 +168,10 @@ func renderRehearsal(io *ui.IOStreams, asJSON bool, reh *migrate.Rehearsal) erro
 		io.Printf("%s: rehearsal of set %s failed:\n%s\n", th.Fail.Render("failed"), short(reh.SetHash), reh.Error)
 		return nil
 	}
+	if len(reh.Migrations) == 0 {
+		io.Printf("%s: nothing pending, nothing to rehearse (set %s)\n", th.OK.Render("ok"), short(reh.SetHash))
+		return nil
+	}
 	io.Printf("%s: %d pending migration(s) rehearsed on a copy of %s (set %s)\n", th.OK.Render("ok"), len(reh.Migrations), reh.Database, short(reh.SetHash))
 	return nil
 }

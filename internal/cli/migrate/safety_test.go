@@ -281,3 +281,24 @@ func TestInterruptRollsBackAndReleasesLock(t *testing.T) {
 		t.Errorf("second up did not apply")
 	}
 }
+
+// Ctrl-C during a NO TRANSACTION migration leaves the dirty mark written
+// before it started.
+func TestInterruptNoTransactionLeavesDirtyMark(t *testing.T) {
+	p := newProject(t)
+	p.write("00001_slow.sql", "-- +goose NO TRANSACTION\n-- +goose Up\nSELECT pg_sleep(30);\n-- +goose Down\nSELECT 1;\n")
+	c, _, errb := p.cmd(t.Context(), "migrate", "up")
+	must(t, c.Start())
+	waitFor(t, "the slow migration to run", 20*time.Second, func() bool {
+		return p.scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'").(int64) > 0
+	})
+	must(t, c.Process.Signal(syscall.SIGINT))
+	_ = c.Wait()
+	if code := c.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d, want 130\n%s", code, errb.String())
+	}
+	r := p.run("migrate", "up", "--lock-timeout", "2s")
+	if r.code != 1 || !strings.Contains(r.err, "00001_slow.sql) is dirty") {
+		t.Errorf("up after an interrupted NO TRANSACTION migration: exit %d\n%s", r.code, r.err)
+	}
+}
