@@ -63,6 +63,11 @@ func TestE2ERolloutWeightsReadBackAndForeignContentKept(t *testing.T) {
 	if !strings.Contains(string(st.Health["green"]), "2/2 available") {
 		t.Fatalf("health of green = %s", st.Health["green"])
 	}
+	// The rollout state and the history live in the namespace, for every operator.
+	cms, err := srv.Kube.CoreV1().ConfigMaps(e.ns).List(t.Context(), metav1.ListOptions{LabelSelector: LabelManagedBy + "=deployctl"})
+	if err != nil || len(cms.Items) < 2 {
+		t.Fatalf("deployctl's ConfigMaps: %v, %v", cms, err)
+	}
 	alice.must("rollout", "promote")
 	if w, _ := (&Router{Clients: e.c, Settings: e.s}).Weights(t.Context()); w[provider.Green] != 100 {
 		t.Fatalf("after promote: %v", w)
