@@ -92,6 +92,15 @@ type AWSALBTraffic struct {
 	ListenerARN string   `mapstructure:"listener_arn"`
 	RuleARN     string   `mapstructure:"rule_arn"`
 	Slots       ALBSlots `mapstructure:"slots"`
+	State       ALBState `mapstructure:"state"` // optional: lock, state and history in S3 instead of state.dir
+}
+
+type ALBState struct {
+	Bucket    string `mapstructure:"bucket"`
+	Prefix    string `mapstructure:"prefix"`
+	Region    string `mapstructure:"region"`
+	Endpoint  string `mapstructure:"endpoint"`
+	PathStyle bool   `mapstructure:"path_style"`
 }
 
 type ALBSlots struct {

@@ -7,9 +7,9 @@ import (
 
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/aws/alb"
+	"github.com/deployctl/deployctl/pkg/provider/aws/s3state"
 	"github.com/deployctl/deployctl/pkg/provider/aws/s3store"
 	"github.com/deployctl/deployctl/pkg/provider/aws/secrets"
-	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
 )
 
 // Family returns the aws provider family.
@@ -17,9 +17,8 @@ func Family() *provider.Family {
 	f := &provider.Family{Name: "aws"}
 	f.BackupStore = s3store.Open
 	f.Traffic, f.Maintenance = alb.NewTraffic, alb.NewMaintenance
-	// No shared lock, state or history on AWS yet: the operator's state folder
-	// holds them, as for the local family (docs/aws.md says what that means).
-	f.Locker, f.State, f.History = statefs.NewLocker, statefs.NewState, statefs.NewHistory
+	// In S3 with traffic.aws-alb.state.bucket, else in the operator's state folder.
+	f.Locker, f.State, f.History = s3state.NewLocker, s3state.NewState, s3state.NewHistory
 	f.Variables = map[string]func(context.Context, provider.Env, provider.Decode) (provider.VariableSource, error){}
 	f.Variables["aws-secrets"] = secrets.Open
 	// further abilities are wired here, one line each

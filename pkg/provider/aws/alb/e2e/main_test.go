@@ -51,6 +51,8 @@ type project struct {
 	alb  *albtest.Server
 	sm   *smtest.Server
 	rule string
+	// stateYAML is an optional traffic.aws-alb.state section.
+	stateYAML string
 }
 
 func newProject(t *testing.T) *project {
@@ -84,9 +86,10 @@ traffic:
     listener_arn: %s
     rule_arn: %s
     slots: {blue: {target_group_arn: %q}, green: {target_group_arn: %q}}
+%s
 health: {timeout: 2s}
 maintenance: {allow: [10.0.0.0/8]}
-`, p.sm.URL, albURL, listenerARN, p.rule, blueTG, greenTG))
+`, p.sm.URL, albURL, listenerARN, p.rule, blueTG, greenTG, p.stateYAML))
 }
 
 func (p *project) write(rel, content string) {
