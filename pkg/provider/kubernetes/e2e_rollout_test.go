@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/deployctl/deployctl/pkg/provider"
@@ -199,5 +200,23 @@ func TestE2ERolloutServiceMode(t *testing.T) {
 	}
 	if st := rolloutStatus(t, op); st.Weights["green"] != 100 {
 		t.Fatalf("status = %+v", st)
+	}
+}
+
+func TestE2ERolloutAbortHistoryAndHealth(t *testing.T) {
+	e, alice := rolloutReady(t)
+	alice.must("rollout", "green", "--weight", "50", "--reason", "half")
+	alice.must("rollout", "abort", "--reason", "errors up")
+	if w, _ := (&Router{Clients: e.c, Settings: e.s}).Weights(t.Context()); w[provider.Blue] != 100 {
+		t.Fatalf("after abort: %v", w)
+	}
+	hist := alice.must("rollout", "history").out
+	if !strings.Contains(hist, "half") || !strings.Contains(hist, "errors up") {
+		t.Fatalf("rollout history:\n%s", hist)
+	}
+	srv.SetStatus(t, e.ns, "api-green", func(d *appsv1.Deployment) { d.Status.AvailableReplicas, d.Status.ReadyReplicas = 1, 1 })
+	r := alice.run("health")
+	if r.code != 1 || !strings.Contains(r.out+r.errOut, "1/2 available") {
+		t.Fatalf("health with green half down: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
 }
