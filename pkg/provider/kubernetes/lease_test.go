@@ -49,7 +49,7 @@ func TestLeaseIsRenewedWhileHeld(t *testing.T) {
 	ns := srv.Namespace(t)
 	ctx := t.Context()
 	alice := NewLocker(clientsAs(t, ns, srv.Config), "staging")
-	alice.Duration = time.Second
+	alice.Duration = 2 * time.Second
 	release, err := alice.Acquire(ctx, holder("alice"))
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestLeaseIsRenewedWhileHeld(t *testing.T) {
 	first := leaseRenewTime(t, ns)
 	waitFor(t, 5*time.Second, func() bool { return leaseRenewTime(t, ns).After(first) })
 	bob := NewLocker(clientsAs(t, ns, srv.Config), "staging")
-	time.Sleep(1500 * time.Millisecond) // past the duration: only renewal keeps it
+	time.Sleep(2500 * time.Millisecond) // past the duration: only renewal keeps it
 	if _, err := bob.Acquire(ctx, holder("bob")); !errors.As(err, new(*provider.LockedError)) {
 		t.Fatalf("lease held and renewed, yet: %v", err)
 	}
