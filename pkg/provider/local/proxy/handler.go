@@ -42,13 +42,21 @@ func newSlotProxy(s provider.Slot, target *url.URL, tr http.RoundTripper, log *s
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host
 		},
-		Transport:  tr,
+		Transport:  newDirectTransport(hostPort(target), tr),
 		BufferPool: bufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			log.Warn("upstream error", "slot", s, "url", target.String(), "error", err)
 			http.Error(w, fmt.Sprintf("bad gateway: slot %s is not answering", s), http.StatusBadGateway)
 		},
 	}
+}
+
+// hostPort is the slot's address with its port, 80 when the URL has none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }
 
 // bufferPool reuses the copy buffers: without it every request allocates

@@ -1,0 +1,161 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// directTransport forwards plain HTTP/1.1 requests to one slot on pooled
+// keep-alive connections, writing the request and reading the response in
+// the calling goroutine. net/http's Transport hands every request to two
+// goroutines per connection; on a busy machine those hand-offs cost more
+// than the forwarding itself. Anything unusual (upgrades, https) goes to
+// fallback.
+type directTransport struct {
+	addr     string
+	fallback http.RoundTripper
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	mu       sync.Mutex
+	idle     []*upConn
+	maxIdle  int
+}
+
+type upConn struct {
+	net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+}
+
+func newDirectTransport(addr string, fallback http.RoundTripper) *directTransport {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &directTransport{addr: addr, fallback: fallback, dial: d.DialContext, maxIdle: 1024}
+}
+
+func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" {
+		return t.fallback.RoundTrip(req)
+	}
+	for attempt := 0; ; attempt++ {
+		c, reused, err := t.get(req.Context())
+		if err != nil {
+			return nil, err
+		}
+		resp, err := t.exchange(c, req)
+		if err == nil {
+			return resp, nil
+		}
+		c.Close()
+		// A pooled connection the slot closed meanwhile fails before any
+		// answer: send again on a fresh one when that is safe.
+		if !reused || attempt > 0 || !replayable(req) || req.Context().Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return req.Body == nil || req.Body == http.NoBody
+	}
+	return false
+}
+
+func (t *directTransport) get(ctx context.Context) (*upConn, bool, error) {
+	t.mu.Lock()
+	if n := len(t.idle); n > 0 {
+		c := t.idle[n-1]
+		t.idle = t.idle[:n-1]
+		t.mu.Unlock()
+		return c, true, nil
+	}
+	t.mu.Unlock()
+	nc, err := t.dial(ctx, "tcp", t.addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &upConn{Conn: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, false, nil
+}
+
+func (t *directTransport) put(c *upConn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.idle) >= t.maxIdle {
+		c.Close()
+		return
+	}
+	t.idle = append(t.idle, c)
+}
+
+// exchange writes req and reads its response head; the body is read by the
+// caller through upBody, which gives the connection back at its end.
+func (t *directTransport) exchange(c *upConn, req *http.Request) (*http.Response, error) {
+	// a client that goes away unblocks the reads and writes below
+	stop := context.AfterFunc(req.Context(), func() { c.SetDeadline(time.Unix(1, 0)) })
+	if err := req.Write(c.bw); err != nil {
+		stop()
+		return nil, err
+	}
+	if err := c.bw.Flush(); err != nil {
+		stop()
+		return nil, err
+	}
+	resp, err := readResponse(c.br, req)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	resp.Body = &upBody{r: resp.Body, c: c, t: t, stop: stop, keep: !resp.Close}
+	return resp, nil
+}
+
+// readResponse skips informational answers (100 Continue, 103 Early Hints).
+func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+	}
+}
+
+// upBody returns the connection to the pool once the body was read to its
+// end, and closes it otherwise.
+type upBody struct {
+	r    io.ReadCloser
+	c    *upConn
+	t    *directTransport
+	stop func() bool
+	keep bool
+	eof  bool
+	once sync.Once
+}
+
+func (b *upBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *upBody) Close() error {
+	b.once.Do(func() {
+		b.r.Close()
+		if b.stop() && b.eof && b.keep {
+			b.t.put(b.c)
+			return
+		}
+		b.c.Close()
+	})
+	return nil
+}

@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// oneShotSlot answers one request per connection and then closes it
+// without saying so, as a slot whose keep-alive timeout is short does: the
+// proxy's pooled connection is dead when it reuses it.
+func oneShotSlot(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nblue")
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+func TestDirectTransportRetriesClosedIdleConnection(t *testing.T) {
+	e := newEnv(t)
+	e.blue.Close()
+	u := mustURL(oneShotSlot(t))
+	p := e.start(t, func(s *Server) { s.Slots["blue"] = u })
+	for i := range 20 {
+		if code, body := get(t, http.DefaultClient, p.url+"/"); code != 200 || body != "blue" {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+	}
+}
+
+func TestDirectTransportForwardsBodies(t *testing.T) {
+	e := newEnv(t)
+	e.blue.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %d", r.Method, strings.ToUpper(string(b)), r.ContentLength)
+	})
+	p := e.start(t)
+	for _, size := range []int{5, 200_000} {
+		body := strings.Repeat("x", size)
+		resp, err := http.Post(p.url+"/echo", "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf("POST %s %d", strings.Repeat("X", size), size); string(got) != want {
+			t.Fatalf("echo of %d bytes: %.40q…", size, got)
+		}
+	}
+	req, _ := http.NewRequest("HEAD", p.url+"/", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("HEAD: %v", err)
+	}
+}
+
+func TestHostPort(t *testing.T) {
+	for in, want := range map[string]string{"http://a:81": "a:81", "http://a": "a:80", "http://[::1]": "[::1]:80"} {
+		if got := hostPort(mustURL(in)); got != want {
+			t.Errorf("hostPort(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
