@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/deployctl/deployctl/pkg/postgres"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
@@ -48,27 +46,28 @@ func parseHolder(app string, backendPID int, since time.Time, client string) pro
 }
 
 // Lock takes the migration lock on a session of its own, waiting at most
-// timeout; onWait is told once who holds it. Release ends the session, so
-// the lock also goes when the process dies. When the wait runs out the
+// timeout; onWait is told once who holds it. Release unlocks (or ends the
+// session); a session-level lock also goes when the process dies. When the wait runs out the
 // error is a *provider.LockedError naming the holder.
 func (d *DB) Lock(ctx context.Context, timeout time.Duration, onWait func(provider.Holder)) (release func(), err error) {
-	conn, err := pgx.ConnectConfig(ctx, d.cfg.Copy())
+	conn, err := d.SQL.Conn(ctx) // a session of its own, pinned until release
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, postgres.ConnectError(d.url, err)
+		return nil, lockErr(ctx, err)
 	}
 	release = func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_ = conn.Close(cctx)
+		if _, err := conn.ExecContext(cctx, "SELECT pg_advisory_unlock($1)", LockKey); err != nil {
+			// End the session instead: that releases the lock too.
+			_ = conn.Raw(func(dc any) error { return dc.(io.Closer).Close() })
+		}
+		_ = conn.Close()
 	}
 	deadline := time.Now().Add(timeout)
 	told := false
 	for {
 		var ok bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", LockKey).Scan(&ok); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", LockKey).Scan(&ok); err != nil {
 			release()
 			return nil, lockErr(ctx, err)
 		}

@@ -86,7 +86,8 @@ func TestLockTimeoutExit3NamesHolder(t *testing.T) {
 	}
 	// plan, status and validate take no lock.
 	p.mustRun("migrate", "plan")
-	p.mustRun("migrate", "status")
+	r = p.mustRun("migrate", "status")
+	wantContains(t, "status while locked", r.err, "a migration is running: bob (pid 4242 on build7, running \"migrate up\")")
 	p.mustRun("migrate", "validate")
 	release()
 	p.mustRun("migrate", "up", "--lock-timeout", "5s")

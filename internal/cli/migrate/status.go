@@ -10,6 +10,7 @@ import (
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/migrate"
+	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // StatusOptions are the options of migrate status.
@@ -27,6 +28,8 @@ type StatusReport struct {
 	Changed    int                 `json:"changed"`
 	Dirty      int                 `json:"dirty"`
 	Migrations []migrate.StatusRow `json:"migrations"`
+	// LockHolder is who runs a migration right now, null when nobody.
+	LockHolder *provider.Holder `json:"lock_holder"`
 }
 
 // NewCmdStatus returns migrate status.
@@ -64,6 +67,9 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		return err
 	}
 	rep := StatusReport{Database: db.Name(), Version: st.Current(), Migrations: rows}
+	if rep.LockHolder, err = db.Holder(ctx); err != nil {
+		return err
+	}
 	for _, r := range rows {
 		switch {
 		case r.State == "pending":
@@ -94,6 +100,9 @@ func renderStatus(io *ui.IOStreams, rep StatusReport) error {
 		return err
 	}
 	io.Printf("database %s at version %d: %d pending, %d edited, %d dirty\n", rep.Database, rep.Version, rep.Pending, rep.Changed, rep.Dirty)
+	if h := rep.LockHolder; h != nil {
+		io.Printf("a migration is running: %s (pid %d on %s, running %q) since %s\n", h.Actor, h.PID, h.Host, h.Command, h.Since.UTC().Format(time.RFC3339))
+	}
 	return nil
 }
 
