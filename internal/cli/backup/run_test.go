@@ -97,6 +97,11 @@ func TestProgressOnlyOnATerminal(t *testing.T) {
 	if !strings.Contains(shown, "verify ") || !strings.Contains(shown, "/s") || !strings.Contains(shown, "verified (checksum)") {
 		t.Errorf("no progress on a terminal: %q", shown)
 	}
+	_, _, quiet = runIn(p, created, false, "create")
+	_, _, shown = runIn(p, created, true, "create")
+	if strings.Contains(quiet, "/s") || !strings.Contains(shown, "/s") {
+		t.Errorf("create progress: without a terminal %q, on a terminal %q", quiet, shown)
+	}
 }
 
 func TestUnreachableExits4(t *testing.T) {
