@@ -92,7 +92,8 @@ type AWSALBTraffic struct {
 	ListenerARN string   `mapstructure:"listener_arn"`
 	RuleARN     string   `mapstructure:"rule_arn"`
 	Slots       ALBSlots `mapstructure:"slots"`
-	State       ALBState `mapstructure:"state"` // optional: lock, state and history in S3 instead of state.dir
+	State       ALBState `mapstructure:"state"`      // optional: lock, state and history in S3 instead of state.dir
+	PassPaths   []string `mapstructure:"pass_paths"` // reach the app during maintenance; default /health, /health/readiness
 }
 
 type ALBState struct {

@@ -23,7 +23,10 @@ type Settings struct {
 	Endpoint    string `mapstructure:"endpoint"`
 	ListenerARN string `mapstructure:"listener_arn"`
 	RuleARN     string `mapstructure:"rule_arn"` // empty: the listener's default action
-	Slots       struct {
+	// PassPaths keep reaching the application during maintenance; nil means
+	// DefaultPassPaths, an empty list none.
+	PassPaths []string `mapstructure:"pass_paths"`
+	Slots     struct {
 		Blue  SlotSettings `mapstructure:"blue"`
 		Green SlotSettings `mapstructure:"green"`
 	} `mapstructure:"slots"`
@@ -32,6 +35,13 @@ type Settings struct {
 // SlotSettings names one slot's target group.
 type SlotSettings struct {
 	TargetGroupARN string `mapstructure:"target_group_arn"`
+}
+
+func (s Settings) passPaths() []string {
+	if s.PassPaths == nil {
+		return DefaultPassPaths
+	}
+	return s.PassPaths
 }
 
 // TargetGroup returns the target group ARN of slot s.

@@ -13,12 +13,13 @@ import (
 )
 
 // Maintenance puts a fixed-response 503 rule above every rule of the
-// listener, matching the requests the traffic rule matches. Allow-listed
-// CIDRs get a forward rule one priority higher still, a copy of the traffic
-// rule's actions with a source-ip condition: ALB conditions cannot exclude
-// addresses, so the allow-list is implemented as an exception rule.
-// Both rules carry tags that name them deployctl's, and the page rule's tags
-// hold the switch's state, so any machine can tell and undo it.
+// listener, matching the requests the traffic rule matches. ALB conditions
+// cannot exclude requests, so what must keep flowing gets exception rules
+// one priority higher still, copies of the traffic rule's actions: the
+// health paths (PassPaths), so that outside monitors and DNS failover do not
+// see an outage, and the allow-listed source CIDRs. All of them carry tags
+// that name them deployctl's, and the page rule's tags hold the switch's
+// state, so any machine can tell and undo it.
 type Maintenance struct {
 	*Router
 	API MaintenanceAPI
@@ -28,19 +29,35 @@ type Maintenance struct {
 var _ provider.MaintenanceSwitch = (*Maintenance)(nil)
 
 const (
-	tagRole    = "deployctl:maintenance" // "page" or "allow"
+	tagRole    = "deployctl:maintenance" // "page", "pass" or "allow"
 	tagEnv     = "deployctl:env"
 	rolePage   = "page"
+	rolePass   = "pass"
 	roleAllow  = "allow"
 	maxAllowed = 4 // ALB allows 5 condition values per rule; one is left for the copied conditions
+	// pagePriority leaves priorities 1 and 2 for the exception rules.
+	pagePriority = 3
 )
+
+// DefaultPassPaths are the health paths that keep answering during
+// maintenance when traffic.aws-alb.pass_paths is not set.
+var DefaultPassPaths = []string{"/health", "/health/readiness"}
 
 // listener is the listener's rules and which of them are deployctl's.
 type listener struct {
-	rules    []types.Rule
-	page     *types.Rule
-	allow    *types.Rule
-	pageTags map[string]string
+	rules      []types.Rule
+	page       *types.Rule
+	exceptions []*types.Rule // pass and allow rules
+	pageTags   map[string]string
+}
+
+func (l *listener) ours(arn *string) bool {
+	for _, r := range append([]*types.Rule{l.page}, l.exceptions...) {
+		if r != nil && arn != nil && aws.ToString(r.RuleArn) == *arn {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Maintenance) load(ctx context.Context) (*listener, error) {
@@ -84,8 +101,8 @@ func (m *Maintenance) classify(ctx context.Context, l *listener) error {
 			switch tags[tagRole] {
 			case rolePage:
 				l.page, l.pageTags = r, tags
-			case roleAllow:
-				l.allow = r
+			case rolePass, roleAllow:
+				l.exceptions = append(l.exceptions, r)
 			}
 		}
 	}
@@ -136,15 +153,39 @@ func (m *Maintenance) SetMaintenance(ctx context.Context, st provider.Maintenanc
 
 func (m *Maintenance) off(ctx context.Context, l *listener) error {
 	// The page goes first: from then on traffic flows normally for everyone.
-	for _, r := range []*types.Rule{l.page, l.allow} {
-		if r == nil {
-			continue
-		}
-		if _, err := m.API.DeleteRule(ctx, &elbv2.DeleteRuleInput{RuleArn: r.RuleArn}); err != nil && !isCode(err, "RuleNotFound") {
-			return explain(m.Settings, "delete maintenance rule", err)
+	for _, r := range append([]*types.Rule{l.page}, l.exceptions...) {
+		if err := m.delete(ctx, r); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func (m *Maintenance) delete(ctx context.Context, r *types.Rule) error {
+	if r == nil {
+		return nil
+	}
+	if _, err := m.API.DeleteRule(ctx, &elbv2.DeleteRuleInput{RuleArn: r.RuleArn}); err != nil && !isCode(err, "RuleNotFound") {
+		return explain(m.Settings, "delete maintenance rule", err)
+	}
+	return nil
+}
+
+// exception is a rule that lets some requests through to the application.
+type exception struct {
+	role string
+	cond types.RuleCondition
+}
+
+func (m *Maintenance) exceptions(st provider.MaintenanceState) []exception {
+	var out []exception
+	if paths := m.Settings.passPaths(); len(paths) > 0 {
+		out = append(out, exception{rolePass, types.RuleCondition{Field: aws.String("path-pattern"), PathPatternConfig: &types.PathPatternConditionConfig{Values: paths}}})
+	}
+	if len(st.Allow) > 0 {
+		out = append(out, exception{roleAllow, types.RuleCondition{Field: aws.String("source-ip"), SourceIpConfig: &types.SourceIpConditionConfig{Values: st.Allow}}})
+	}
+	return out
 }
 
 func (m *Maintenance) on(ctx context.Context, l *listener, st provider.MaintenanceState) error {
@@ -152,15 +193,13 @@ func (m *Maintenance) on(ctx context.Context, l *listener, st provider.Maintenan
 	if err != nil {
 		return err
 	}
-	if l.allow != nil { // re-created below with the new allow-list
-		if _, err := m.API.DeleteRule(ctx, &elbv2.DeleteRuleInput{RuleArn: l.allow.RuleArn}); err != nil && !isCode(err, "RuleNotFound") {
-			return explain(m.Settings, "delete the allow-list rule", err)
-		}
-	}
-	pagePrio, allowPrio, err := m.priorities(l, len(st.Allow) > 0)
+	exc := m.exceptions(st)
+	pagePrio, err := m.priorities(l, len(exc))
 	if err != nil {
 		return err
 	}
+	// The exception rules are re-created: the allow-list may have changed.
+	// Until then the page answers everybody, never the other way round.
 	if l.page == nil {
 		tags := append(m.tags(rolePage), encodeState(st)...)
 		if err := m.create(ctx, pagePrio, conds, []types.Action{pageAction(st)}, tags); err != nil {
@@ -169,11 +208,30 @@ func (m *Maintenance) on(ctx context.Context, l *listener, st provider.Maintenan
 	} else if err := m.update(ctx, l.page, st); err != nil {
 		return err
 	}
-	if len(st.Allow) == 0 {
-		return nil
+	for _, r := range l.exceptions {
+		if err := m.delete(ctx, r); err != nil {
+			return err
+		}
 	}
-	src := types.RuleCondition{Field: aws.String("source-ip"), SourceIpConfig: &types.SourceIpConditionConfig{Values: st.Allow}}
-	return m.create(ctx, allowPrio, append(conds, src), acts, m.tags(roleAllow))
+	for i, e := range exc {
+		c := replaceCondition(conds, e.cond)
+		if err := m.create(ctx, int32(i+1), c, acts, m.tags(e.role)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replaceCondition returns conds with c in place of a condition on the same
+// field: ALB takes at most one path-pattern or source-ip condition per rule.
+func replaceCondition(conds []types.RuleCondition, c types.RuleCondition) []types.RuleCondition {
+	out := []types.RuleCondition{}
+	for _, x := range conds {
+		if aws.ToString(x.Field) != aws.ToString(c.Field) {
+			out = append(out, x)
+		}
+	}
+	return append(out, c)
 }
 
 func (m *Maintenance) tags(role string) []types.Tag {
@@ -210,28 +268,29 @@ func (m *Maintenance) trafficMatch(l *listener) ([]types.RuleCondition, []types.
 	return nil, nil, fmt.Errorf("%s is not on listener %s: check traffic.aws-alb.rule_arn and listener_arn", m.where(), m.Settings.ListenerARN)
 }
 
-// priorities picks the page rule's priority (kept when it exists) and the
-// allow rule's, both above (numerically below) every other rule.
-func (m *Maintenance) priorities(l *listener, allow bool) (page, allowP int32, err error) {
+// priorities returns the page rule's priority (kept when it exists, else
+// pagePriority) after checking that it and the n exception rules (1…n) come
+// before (numerically below) every rule that is not deployctl's.
+func (m *Maintenance) priorities(l *listener, n int) (int32, error) {
 	lowest, holder := int32(50001), ""
 	for _, r := range l.rules {
 		p, err := strconv.Atoi(aws.ToString(r.Priority))
-		if err != nil || r.RuleArn == nil || (l.page != nil && *r.RuleArn == *l.page.RuleArn) || (l.allow != nil && *r.RuleArn == *l.allow.RuleArn) {
+		if err != nil || l.ours(r.RuleArn) {
 			continue // the default rule, or ours
 		}
 		if int32(p) < lowest {
 			lowest, holder = int32(p), aws.ToString(r.RuleArn)
 		}
 	}
-	page = min(2, lowest-1)
+	page := min(pagePriority, lowest-1)
 	if l.page != nil {
 		p, _ := strconv.Atoi(aws.ToString(l.page.Priority))
 		page = int32(p)
 	}
-	if page < 1 || (allow && page < 2) {
-		return 0, 0, fmt.Errorf("rule %s has priority %d, so the maintenance rule%s cannot come before it: move it down (aws elbv2 set-rule-priorities) and run again", holder, lowest, map[bool]string{true: " and its allow-list rule", false: ""}[allow])
+	if page < 1 || page <= int32(n) {
+		return 0, fmt.Errorf("rule %s has priority %d, so the maintenance rule and its %d exception rule(s) (health paths, allow-list) cannot all come before it: move it below %d (aws elbv2 set-rule-priorities) and run again", holder, lowest, n, n+1)
 	}
-	return page, 1, nil
+	return page, nil
 }
 
 // verify reads the listener until it reports st.

@@ -28,12 +28,15 @@ func TestMaintenanceOnAndOffRestoresTheListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules := fx.fake.RulesOf(listenerARN)
-	if len(rules) != 5 {
-		t.Fatalf("%d rules after on; want default, api, static, page and allow", len(rules))
+	if len(rules) != 6 {
+		t.Fatalf("%d rules after on; want default, api, static, page, health pass and allow", len(rules))
 	}
-	page, allow := rules[3], rules[4]
-	if page.Priority != "2" || allow.Priority != "1" {
-		t.Errorf("priorities page %s allow %s; want 2 and 1", page.Priority, allow.Priority)
+	page, pass, allow := rules[3], rules[4], rules[5]
+	if page.Priority != "3" || pass.Priority != "1" || allow.Priority != "2" {
+		t.Errorf("priorities page %s pass %s allow %s; want 3, 1 and 2", page.Priority, pass.Priority, allow.Priority)
+	}
+	if pass.Conditions.Get("member.2.PathPatternConfig.Values.member.2") != "/health/readiness" || pass.Conditions.Get("member.1.HostHeaderConfig.Values.member.1") != "api.example.com" {
+		t.Errorf("health pass rule conditions %v", pass.Conditions)
 	}
 	body := page.Actions.Get("member.1.FixedResponseConfig.MessageBody")
 	if page.Actions.Get("member.1.FixedResponseConfig.StatusCode") != "503" || !strings.Contains(body, "Upgrading the &lt;database&gt;") || !strings.Contains(body, "2026-11-25 23:00 UTC") {
@@ -52,8 +55,8 @@ func TestMaintenanceOnAndOffRestoresTheListener(t *testing.T) {
 	if err := m.SetMaintenance(t.Context(), on); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(fx.fake.RulesOf(listenerARN)); n != 4 {
-		t.Errorf("%d rules after on again without allow-list; want 4", n)
+	if n := len(fx.fake.RulesOf(listenerARN)); n != 5 {
+		t.Errorf("%d rules after on again without allow-list; want 5", n)
 	}
 	if st, err := m.Maintenance(t.Context()); err != nil || !st.On || st.Message != "still upgrading" || !st.Until.Equal(until) || st.By != "ann" {
 		t.Errorf("state after on again: %+v, %v", st, err)
@@ -70,7 +73,7 @@ func TestMaintenanceOnAndOffRestoresTheListener(t *testing.T) {
 
 func TestMaintenanceNeedsTheTopPriority(t *testing.T) {
 	fx := newFixture(t)
-	top := fx.fake.AddRule(listenerARN, "1", hostCond("admin.example.com"), albtest.Forward(map[string]int{staticTG: 1}))
+	top := fx.fake.AddRule(listenerARN, "2", hostCond("admin.example.com"), albtest.Forward(map[string]int{staticTG: 1}))
 	err := fx.open(t).SetMaintenance(t.Context(), provider.MaintenanceState{On: true})
 	if err == nil || !strings.Contains(err.Error(), top) || !strings.Contains(err.Error(), "set-rule-priorities") {
 		t.Fatalf("maintenance below a priority-1 rule: %v", err)
@@ -85,7 +88,23 @@ func TestMaintenanceOnTheDefaultActionCatchesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules := fx.fake.RulesOf(listenerARN + "2")
-	if len(rules) != 2 || rules[1].Conditions.Get("member.1.PathPatternConfig.Values.member.1") != "*" || rules[1].Priority != "2" {
+	if len(rules) != 3 || rules[1].Conditions.Get("member.1.PathPatternConfig.Values.member.1") != "*" || rules[1].Priority != "3" {
+		t.Fatalf("rules %+v", rules)
+	}
+	if c := rules[2].Conditions; c.Get("member.1.PathPatternConfig.Values.member.1") != "/health" || c.Get("member.2.Field") != "" {
+		t.Fatalf("the health pass rule must replace the catch-all path, not add a second path-pattern: %v", c)
+	}
+}
+
+func TestMaintenanceWithoutPassPaths(t *testing.T) {
+	fx := newFixture(t)
+	fx.set.PassPaths = []string{}
+	fx.fake.AddRule(listenerARN, "2", hostCond("admin.example.com"), albtest.Forward(map[string]int{staticTG: 1}))
+	if err := fx.open(t).SetMaintenance(t.Context(), provider.MaintenanceState{On: true}); err != nil {
+		t.Fatalf("no exception rule needed, priority 1 free: %v", err)
+	}
+	rules := fx.fake.RulesOf(listenerARN)
+	if len(rules) != 5 || rules[4].Priority != "1" {
 		t.Fatalf("rules %+v", rules)
 	}
 }

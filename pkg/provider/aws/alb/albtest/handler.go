@@ -211,6 +211,20 @@ func checkActions(acts url.Values) *apiError {
 	return nil
 }
 
+// checkConditions enforces one condition per field for the fields ALB
+// allows once per rule.
+func checkConditions(conds url.Values) *apiError {
+	seen := map[string]bool{}
+	for i := 1; conds.Get(fmt.Sprintf("member.%d.Field", i)) != ""; i++ {
+		f := conds.Get(fmt.Sprintf("member.%d.Field", i))
+		if seen[f] && f != "http-header" && f != "query-string" {
+			return &apiError{400, "ValidationError", "A rule can only have one '" + f + "' condition"}
+		}
+		seen[f] = true
+	}
+	return nil
+}
+
 func (s *Server) createRule(form url.Values) (string, *apiError) {
 	l := form.Get("ListenerArn")
 	if _, ok := s.Listeners[l]; !ok {
@@ -223,6 +237,9 @@ func (s *Server) createRule(form url.Values) (string, *apiError) {
 		}
 	}
 	if err := checkActions(sub(form, "Actions")); err != nil {
+		return "", err
+	}
+	if err := checkConditions(sub(form, "Conditions")); err != nil {
 		return "", err
 	}
 	tags := map[string]string{}

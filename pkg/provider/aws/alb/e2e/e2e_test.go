@@ -43,10 +43,10 @@ func TestMaintenanceOnTheLoadBalancer(t *testing.T) {
 	before := len(p.alb.RulesOf(listenerARN))
 	p.must("maintenance", "on", "--message", "Database upgrade", "--until", "30m")
 	rules := p.alb.RulesOf(listenerARN)
-	if len(rules) != before+2 {
-		t.Fatalf("%d rules after maintenance on; want the page and the allow-list rule", len(rules))
+	if len(rules) != before+3 {
+		t.Fatalf("%d rules after maintenance on; want the page, the health pass and the allow-list rule", len(rules))
 	}
-	page := rules[len(rules)-2]
+	page := rules[before]
 	if page.Actions.Get("member.1.FixedResponseConfig.StatusCode") != "503" || !strings.Contains(page.Actions.Get("member.1.FixedResponseConfig.MessageBody"), "Database upgrade") {
 		t.Errorf("page rule %v", page.Actions)
 	}
@@ -58,7 +58,7 @@ func TestMaintenanceOnTheLoadBalancer(t *testing.T) {
 		t.Errorf("maintenance status: %+v, %v", st, err)
 	}
 	p.must("maintenance", "on", "--message", "Database upgrade")
-	if n := len(p.alb.RulesOf(listenerARN)); n != before+2 {
+	if n := len(p.alb.RulesOf(listenerARN)); n != before+3 {
 		t.Errorf("on twice left %d rules", n)
 	}
 	p.must("maintenance", "off")
