@@ -96,3 +96,15 @@ func TestUnreachableLoadBalancerExits4(t *testing.T) {
 		t.Fatalf("rollout status with the API down: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+func TestMaintenanceWithoutPassPaths(t *testing.T) {
+	p := newProject(t)
+	p.stateYAML = "    pass_paths: []"
+	p.writeEnv(p.alb.URL)
+	before := len(p.alb.RulesOf(listenerARN))
+	p.must("maintenance", "on", "--allow", "192.0.2.0/24")
+	if n := len(p.alb.RulesOf(listenerARN)); n != before+2 {
+		t.Fatalf("%d rules with pass_paths: []; want the page and the allow rule only", n-before)
+	}
+	p.must("maintenance", "off")
+}
