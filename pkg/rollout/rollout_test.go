@@ -191,3 +191,18 @@ func TestMalformedStateRefused(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestNewerStateFieldsKept(t *testing.T) {
+	fx := newFixture(t)
+	doc := `{"format":2,"active":"blue","weights":{"blue":100,"green":0},"revision":7,"canary_policy":{"max":20}}`
+	if err := fx.e.Store.Save(t.Context(), StateKey, []byte(doc), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.run(t, Request{Op: OpWeight, Slot: provider.Green, Weight: 10}); err != nil {
+		t.Fatal(err)
+	}
+	data, _, _ := fx.e.Store.Load(t.Context(), StateKey)
+	if !strings.Contains(string(data), `"canary_policy"`) || !strings.Contains(string(data), `"format": 2`) || !strings.Contains(string(data), `"revision": 8`) {
+		t.Fatalf("rewritten state lost a newer field, the format or the revision:\n%s", data)
+	}
+}

@@ -33,6 +33,51 @@ type State struct {
 	// Pending is a change that was being applied; a process killed in the
 	// middle leaves it, and the next changing command repairs it.
 	Pending *Pending `json:"pending,omitempty"`
+
+	extra map[string]json.RawMessage // fields of a newer format, kept as they are
+}
+
+type stateFields State // without methods, for the default encoding
+
+var knownFields = []string{"format", "active", "candidate", "weights", "aborted", "revision", "last_change", "pending"}
+
+// UnmarshalJSON reads the known fields and keeps the others, so that an
+// older deployctl rewriting the state of a newer one loses nothing.
+func (s *State) UnmarshalJSON(b []byte) error {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	var f stateFields
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	for _, k := range knownFields {
+		delete(all, k)
+	}
+	*s = State(f)
+	if len(all) > 0 {
+		s.extra = all
+	}
+	return nil
+}
+
+// MarshalJSON writes the known fields and the kept ones.
+func (s State) MarshalJSON() ([]byte, error) {
+	known, err := json.Marshal(stateFields(s))
+	if err != nil || len(s.extra) == 0 {
+		return known, err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(known, &all); err != nil {
+		return nil, err
+	}
+	for k, v := range s.extra {
+		if _, ok := all[k]; !ok {
+			all[k] = v
+		}
+	}
+	return json.Marshal(all)
 }
 
 // Aborted remembers the candidate an abort sent away.
