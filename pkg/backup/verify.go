@@ -54,7 +54,7 @@ func (e *Engine) Verify(ctx context.Context, m *Manifest, o VerifyOptions) (*Ver
 	if !res.Verification.OK {
 		res.Verification.Detail = strings.Join(res.Problems, "; ")
 	} else {
-		res.Verification.Detail += fmt.Sprintf(" in %s", e.now().Sub(start).Round(100*time.Millisecond))
+		res.Verification.Detail += fmt.Sprintf(" (%s)", e.now().Sub(start).Round(100*time.Millisecond))
 	}
 	if err := SaveVerification(ctx, e.Store, m.ID, res.Verification); err != nil {
 		return nil, fmt.Errorf("store the verification result: %w", err)

@@ -102,7 +102,15 @@ func verified(io *ui.IOStreams, v *backup.Verification, now time.Time) string {
 	case v == nil:
 		return "never"
 	case v.OK:
-		return th.OK.Render("ok") + " (" + v.Level + ", " + ago(now, v.At) + " ago)"
+		return th.OK.Render("ok") + " (" + v.Level + ", " + since(now, v.At) + ")"
 	}
-	return th.Fail.Render("FAILED") + " (" + v.Level + ", " + ago(now, v.At) + " ago)"
+	return th.Fail.Render("FAILED") + " (" + v.Level + ", " + since(now, v.At) + ")"
+}
+
+// since is "3h ago" or "just now".
+func since(now, t time.Time) string {
+	if a := ago(now, t); a != "just now" {
+		return a + " ago"
+	}
+	return "just now"
 }

@@ -141,6 +141,9 @@ func (o *VerifyOptions) verify(ctx context.Context, e *backup.Engine, rep *Verif
 		return err
 	}
 	rep.Verification = &res.Verification
+	if rep.Newest != nil && rep.Newest.ID == m.ID {
+		rep.Newest.Verification = rep.Verification
+	}
 	rep.Problems = append(rep.Problems, res.Problems...)
 	return nil
 }
