@@ -32,14 +32,17 @@ func (c *Clients) explain(err error, verb string, o object) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
 	var (
 		status apierrors.APIStatus
 		urlErr *url.Error
 		netErr net.Error
 	)
+	if errors.As(err, &urlErr) && (urlErr.Err == context.Canceled || urlErr.Err == context.DeadlineExceeded) {
+		return urlErr.Err // the caller gave up: interrupted, or its own --timeout
+	}
+	if err == context.Canceled || err == context.DeadlineExceeded {
+		return err
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("%s not found; check the name in the environment file (traffic.kubernetes) or create it (deployctl render writes the manifests): %w", o, provider.ErrNotFound)
@@ -59,7 +62,11 @@ func (c *Clients) explain(err error, verb string, o object) error {
 		return provider.Unreachable(fmt.Sprintf("kubernetes API at %s", c.Host), err)
 	case errors.As(err, &status):
 		return fmt.Errorf("%s %s: %w", verb, o, err)
-	case errors.As(err, &urlErr), errors.As(err, &netErr):
+	case errors.As(err, &urlErr):
+		// The request URL adds nothing for an operator; the cause does. A
+		// client timeout (not the caller's deadline) means no answer: exit 4.
+		return provider.Unreachable(fmt.Sprintf("kubernetes API at %s", c.Host), urlErr.Err)
+	case errors.As(err, &netErr):
 		return provider.Unreachable(fmt.Sprintf("kubernetes API at %s", c.Host), err)
 	}
 	return err

@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"strings"
@@ -41,6 +42,10 @@ func TestExplainSpeaksOperator(t *testing.T) {
 		if got := errors.As(err, new(*provider.UnreachableError)); got != tc.unreachable {
 			t.Errorf("explain(%v): unreachable = %v, want %v", tc.err, got, tc.unreachable)
 		}
+	}
+	cancelled := &url.Error{Op: "Get", URL: "https://k8s.example.com", Err: context.Canceled}
+	if err := c.explain(cancelled, "update", route); err != context.Canceled {
+		t.Errorf("an interrupted request became %v", err)
 	}
 	plain := errors.New("HTTPRoute has no rule")
 	if c.explain(plain, "update", route) != plain {
