@@ -99,8 +99,10 @@ func (o *ChangeOptions) validateShift() error {
 // flagLine is the changed flags as typed, for the lock holder and history.
 func flagLine(cmd *cobra.Command) string {
 	var b strings.Builder
-	cmd.NonInheritedFlags().Visit(func(fl *pflagFlag) {
-		fmt.Fprintf(&b, " --%s %s", fl.Name, fl.Value.String())
+	cmd.LocalNonPersistentFlags().VisitAll(func(fl *pflagFlag) {
+		if fl.Changed {
+			fmt.Fprintf(&b, " --%s %s", fl.Name, fl.Value.String())
+		}
 	})
 	return b.String()
 }
