@@ -197,3 +197,23 @@ func TestInterruptedVerifyDropsScratch(t *testing.T) {
 		t.Errorf("an interrupted verify stored a result: %+v", l.Backups[0].Verification)
 	}
 }
+
+// TestInterruptedCreateLeavesNothing sends Ctrl-C during create: exit 130,
+// and not even an orphan is left in the folder.
+func TestInterruptedCreateLeavesNothing(t *testing.T) {
+	p := newProject(t, "")
+	p.exec(p.url, bigSQL)
+	dir := filepath.Join(p.dir, "backups")
+	cmd := p.command("backup", "create")
+	must(t, cmd.Start())
+	waitFor(t, "the dump to be half written", func() bool { return tempFiles(dir) > 0 })
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("create after Ctrl-C: exit %d, want 130", code)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 0 {
+		t.Errorf("an interrupted create left %d entries in the folder", len(left))
+	}
+}
