@@ -189,17 +189,22 @@ func (e *Engine) dump(ctx context.Context, url string, snap *snapshot, m *Manife
 		pr.CloseWithError(err) // unblock the writer if the store gave up
 		return err
 	})
+	fail := func(err error) error { // before the copy runs: stop the store's Put
+		pw.CloseWithError(err)
+		_ = g.Wait()
+		return err
+	}
 	enc, err := newEncoder(pw, recips)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	pg := newTool(gctx, e.Tools.dump(), url, "--snapshot="+snap.id, "--format=custom", "--compress=0", "--no-sync")
 	out, err := pg.cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	if err := pg.cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w (install the PostgreSQL client)", e.Tools.dump(), err)
+		return fail(fmt.Errorf("start %s: %w (install the PostgreSQL client)", e.Tools.dump(), err))
 	}
 	meter := e.meter("backup "+m.ID, 0)
 	g.Go(func() error { return e.pipe(pg, out, enc, pw, m, meter) })

@@ -54,3 +54,15 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true
 		t.Errorf("a database without migrations has version %d", *plain.MigrationVersion)
 	}
 }
+
+func TestCreateWithoutPgDumpLeavesNothing(t *testing.T) {
+	e, st := newEngine(t)
+	e.Tools.PgDump = "/nonexistent/pg_dump"
+	_, err := e.Create(t.Context(), backup.CreateOptions{DatabaseURL: pg.NewDatabase(t)})
+	if err == nil || !strings.Contains(err.Error(), "install the PostgreSQL client") {
+		t.Fatalf("create without pg_dump: %v", err)
+	}
+	if objs, _ := st.List(t.Context(), ""); len(objs) != 0 {
+		t.Fatalf("left %v", objs)
+	}
+}
