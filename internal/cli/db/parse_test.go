@@ -30,10 +30,10 @@ func TestParseStatus(t *testing.T) {
 	var got *StatusOptions
 	fl := &Flags{DatabaseURL: "postgres://p"}
 	cmd := NewCmdStatus(testFactory(), fl, func(o *StatusOptions) error { got = o; return nil })
-	if err := execute(cmd, "--replica-url", "postgres://a", "--replica-url", "postgres://b,c"); err != nil {
+	if err := execute(cmd, "--replica-url", "postgres://a", "--replica-url", "postgres://b,c", "--max-lag", "30s"); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(got.ReplicaURLs, " ") != "postgres://a postgres://b,c" || got.Flags.DatabaseURL != "postgres://p" {
+	if strings.Join(got.ReplicaURLs, " ") != "postgres://a postgres://b,c" || got.Flags.DatabaseURL != "postgres://p" || got.MaxLag != 30*time.Second {
 		t.Fatalf("%+v", got)
 	}
 	if err := execute(NewCmdStatus(testFactory(), fl, func(*StatusOptions) error { return nil }), "extra"); app.ExitCode(err) != 2 {

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +18,7 @@ type StatusOptions struct {
 	Factory     *app.Factory
 	Flags       *Flags
 	ReplicaURLs []string
+	MaxLag      time.Duration
 }
 
 // NewCmdStatus returns db status.
@@ -31,13 +33,18 @@ last replayed transaction). Lag is in bytes behind the primary's current WAL
 position and in seconds.
 
 Exit 0 when the primary answers and every listed replica streams; 1 when a
-replica is down, not streaming or not a replica at all; 4 when the primary
-cannot be reached. The table is printed in every case.`,
+replica is down, not streaming, not a replica at all, or (with --max-lag)
+further behind than that; 4 when the primary cannot be reached. The table is
+printed in every case, so the command fits a cron job or a monitoring check.`,
 		Example: `  deployctl db status -e production
   deployctl db status --replica-url postgres://app@db-2:5432/api --replica-url postgres://app@db-3:5432/api
-  deployctl db status -o json | jq '.replicas[].lag_bytes'`,
+  deployctl db status -o json | jq '.replicas[].lag_bytes'
+  deployctl db status -e production --max-lag 30s || page-oncall`,
 		Args: app.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.MaxLag < 0 {
+				return app.Usagef("invalid --max-lag %s", opts.MaxLag)
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -45,6 +52,7 @@ cannot be reached. The table is printed in every case.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&opts.ReplicaURLs, "replica-url", nil, "a replica to inspect, repeatable (default: database.replicas)")
+	cmd.Flags().DurationVar(&opts.MaxLag, "max-lag", 0, "fail (exit 1) when a replica's lag in seconds exceeds this (0: no limit)")
 	return cmd
 }
 
@@ -68,20 +76,28 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	} else if err := render(opts.IO, st); err != nil {
 		return err
 	}
-	return verdict(st)
+	return verdict(opts.IO, st, opts.MaxLag)
 }
 
-func verdict(st failover.Status) error {
+func verdict(io *ui.IOStreams, st failover.Status, maxLag time.Duration) error {
 	if !st.Primary.Reachable {
 		return st.Primary.Err()
 	}
 	if st.Primary.Role != "primary" {
 		return fmt.Errorf("%s is in recovery: it is a replica, not the primary; point DATABASE_URL at the primary", st.Primary.Server)
 	}
+	failed := false
 	for _, r := range st.Replicas {
-		if !r.Reachable || r.Role != "replica" || r.Receiver != "streaming" {
-			return app.ErrFailed
+		switch {
+		case !r.Reachable || r.Role != "replica" || r.Receiver != "streaming":
+			failed = true
+		case maxLag > 0 && r.LagSeconds != nil && *r.LagSeconds > maxLag.Seconds():
+			io.Warnf("%s lags %.1fs behind, more than --max-lag %s", r.Server, *r.LagSeconds, maxLag)
+			failed = true
 		}
+	}
+	if failed {
+		return app.ErrFailed
 	}
 	return nil
 }
