@@ -1,0 +1,111 @@
+package root
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/provider/all"
+)
+
+func newTestFactory() *app.Factory {
+	ios, _, _, _ := ui.Test()
+	f := app.NewFactory(all.Registry())
+	f.IO = ios
+	f.Environ = func() []string { return nil }
+	return f
+}
+
+func walk(c *cobra.Command, fn func(*cobra.Command)) {
+	fn(c)
+	for _, sub := range c.Commands() {
+		walk(sub, fn)
+	}
+}
+
+// Every command an operator can run shows examples in its --help.
+func TestEveryCommandHasExamples(t *testing.T) {
+	f := newTestFactory()
+	root := NewCmdRoot(f)
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	n := 0
+	walk(root, func(c *cobra.Command) {
+		if !c.Runnable() || c.Hidden || strings.HasPrefix(c.CommandPath(), "deployctl completion") || c.Name() == "help" {
+			return
+		}
+		n++
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%s has no examples in its --help", c.CommandPath())
+		}
+	})
+	if n < 30 {
+		t.Errorf("only %d runnable commands found; the tree is not assembled", n)
+	}
+}
+
+// --help of every command works without any configuration, cluster or
+// database: nothing is built before a command runs.
+func TestHelpNeedsNothing(t *testing.T) {
+	f := newTestFactory()
+	root := NewCmdRoot(f)
+	var paths [][]string
+	walk(root, func(c *cobra.Command) {
+		args := strings.Fields(c.CommandPath())[1:]
+		paths = append(paths, append(args, "--help"))
+	})
+	for _, args := range paths {
+		f := newTestFactory()
+		f.Flags.ConfigDir = t.TempDir() // no environments at all
+		code := app.Run(context.Background(), f, NewCmdRoot(f), args)
+		if code != 0 {
+			t.Errorf("deployctl %s: exit %d", strings.Join(args, " "), code)
+		}
+	}
+}
+
+func TestExitCodesTopicAndVersion(t *testing.T) {
+	ios, _, out, _ := ui.Test()
+	f := app.NewFactory(all.Registry())
+	f.IO = ios
+	if code := app.Run(context.Background(), f, NewCmdRoot(f), []string{"help", "exit-codes"}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"3    another operator holds", "4    a dependency could not be reached", "130"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help exit-codes lacks %q:\n%s", want, out)
+		}
+	}
+	out.Reset()
+	f.Flags.Output = "json"
+	if code := app.Run(context.Background(), f, NewCmdRoot(f), []string{"version", "-o", "json"}); code != 0 || !strings.Contains(out.String(), `"version": "dev"`) {
+		t.Errorf("version -o json: %d %s", code, out)
+	}
+	if code := app.Run(context.Background(), f, NewCmdRoot(f), []string{"version", "-o", "yaml"}); code != 2 {
+		t.Errorf("bad -o: exit %d, want 2", code)
+	}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		out.Reset()
+		if code := app.Run(context.Background(), f, NewCmdRoot(f), []string{"completion", shell}); code != 0 || !strings.Contains(out.String(), "deployctl") {
+			t.Errorf("completion %s: exit %d", shell, code)
+		}
+	}
+}
+
+func TestUnknownEnvironmentExits2ListingKnown(t *testing.T) {
+	ios, _, _, errOut := ui.Test()
+	f := app.NewFactory(all.Registry())
+	f.IO = ios
+	f.Environ = func() []string { return nil }
+	code := app.Run(context.Background(), f, NewCmdRoot(f), []string{"rollout", "status", "--env", "prod", "--config-dir", "../../../environments"})
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stderr %s", code, errOut)
+	}
+	if !strings.Contains(errOut.String(), "development, production, staging") {
+		t.Errorf("known environments not listed: %s", errOut)
+	}
+}
