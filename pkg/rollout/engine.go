@@ -153,13 +153,14 @@ func (e *Engine) run(ctx context.Context, r Request) (*Result, error) {
 		}
 		res.Repaired, res.Before = "repaired", s
 	}
-	if res.Plan, err = e.steps(ctx, s, r); err != nil {
-		return res, err
-	}
+	// the new image first: the readiness check is about what will serve
 	if r.Image != "" {
 		if err := e.setImage(ctx, r); err != nil {
 			return res, err
 		}
+	}
+	if res.Plan, err = e.steps(ctx, s, r); err != nil {
+		return res, err
 	}
 	res.After, err = e.apply(ctx, r, s, version, res)
 	return res, err
@@ -168,7 +169,7 @@ func (e *Engine) run(ctx context.Context, r Request) (*Result, error) {
 func (e *Engine) setImage(ctx context.Context, r Request) error {
 	is, ok := e.Router.(provider.ImageSetter)
 	if !ok {
-		return fmt.Errorf("--image: %w by this traffic provider; deploy the new version to the %s slot yourself, then run this without --image", provider.ErrUnsupported, r.Slot)
+		return fmt.Errorf("--image: %w, which does not run the slots; deploy the new version to the %s slot yourself, then run this without --image", provider.ErrUnsupported, r.Slot)
 	}
 	return is.SetImage(ctx, r.Slot, r.Image)
 }

@@ -206,3 +206,14 @@ func TestNewerStateFieldsKept(t *testing.T) {
 		t.Fatalf("rewritten state lost a newer field, the format or the revision:\n%s", data)
 	}
 }
+
+func TestImageUnsupportedChangesNothing(t *testing.T) {
+	fx := newFixture(t)
+	_, err := fx.run(t, Request{Op: OpWeight, Slot: provider.Green, Weight: 10, Image: "api:v2"})
+	if !errors.Is(err, provider.ErrUnsupported) || !strings.Contains(err.Error(), "deploy the new version to the green slot yourself") {
+		t.Fatalf("err = %v", err)
+	}
+	if w, _ := fx.router.Weights(t.Context()); w[provider.Green] != 0 {
+		t.Fatalf("weights changed: %v", w)
+	}
+}
