@@ -17,7 +17,6 @@ func Defaults() map[string]any {
 		"traffic.local.listen":          "127.0.0.1:8080",
 		"traffic.local.slots.blue.url":  "http://127.0.0.1:3001",
 		"traffic.local.slots.green.url": "http://127.0.0.1:3002",
-		"traffic.kubernetes.namespace":  "default",
 		"traffic.kubernetes.mode":       "gateway",
 		"health.path":                   "/health",
 		"health.readiness_path":         "/health/readiness",
