@@ -45,9 +45,12 @@ type Request struct {
 	Steps    []int         // OpWeight: weights of Slot, one after the other
 	Interval time.Duration // between steps, before each analysis
 	Image    string
-	DryRun   bool
-	Command  string // as the operator typed it, for the lock and the history
-	Reason   string
+	// ImageTimeout bounds the wait for the slot to get ready on Image
+	// (0: the provider's own default).
+	ImageTimeout time.Duration
+	DryRun       bool
+	Command      string // as the operator typed it, for the lock and the history
+	Reason       string
 }
 
 // Result says what happened.
@@ -171,7 +174,18 @@ func (e *Engine) setImage(ctx context.Context, r Request) error {
 	if !ok {
 		return fmt.Errorf("--image: %w, which does not run the slots; deploy the new version to the %s slot yourself, then run this without --image", provider.ErrUnsupported, r.Slot)
 	}
-	return is.SetImage(ctx, r.Slot, r.Image)
+	if r.ImageTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.ImageTimeout)
+		defer cancel()
+	}
+	if err := is.SetImage(ctx, r.Slot, r.Image); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("the %s slot did not get ready on %s within %s; traffic was not shifted (see its pods), or raise --timeout: %w", r.Slot, r.Image, r.ImageTimeout, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // apply performs the planned steps, analysing between them when asked.

@@ -21,7 +21,7 @@ func changeRun(ctx context.Context, opts *ChangeOptions, command string) error {
 	}
 	req := rollout.Request{
 		Op: opts.Op, Slot: opts.Slot, Weight: opts.Weight, Steps: opts.Steps, Interval: opts.Interval,
-		Image: opts.Image, DryRun: f.Flags.DryRun, Command: command, Reason: f.Flags.Reason,
+		Image: opts.Image, ImageTimeout: opts.Timeout, DryRun: f.Flags.DryRun, Command: command, Reason: f.Flags.Reason,
 	}
 	if len(req.Steps) > 0 {
 		cfg, _ := f.Config()

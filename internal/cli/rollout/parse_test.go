@@ -46,6 +46,8 @@ func TestParseShift(t *testing.T) {
 		{[]string{"green", "--weight", "10", "--interval", "1m"}, "usage"},
 		{[]string{}, "usage"},
 		{[]string{"green", "blue", "--weight", "1"}, "usage"},
+		{[]string{"green", "--weight", "10", "--image", "api:v2", "--timeout", "0s"}, "usage"},
+		{[]string{"green", "--weight", "10", "--image", "api:v2", "--timeout", "soon"}, "usage"},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprint(c.args), func(t *testing.T) {
@@ -65,6 +67,23 @@ func TestParseShift(t *testing.T) {
 				t.Fatalf("options %q, want %q", s, c.want)
 			}
 		})
+	}
+}
+
+func TestParseImageTimeout(t *testing.T) {
+	var got *ChangeOptions
+	run := func(o *ChangeOptions) error { got = o; return nil }
+	if err := execute(NewCmdShift(testFactory(), run), "green", "--weight", "10", "--image", "api:v2"); err != nil {
+		t.Fatal(err)
+	}
+	if got.Image != "api:v2" || got.Timeout.String() != "5m0s" {
+		t.Fatalf("image %q timeout %s; want api:v2 and the 5m default", got.Image, got.Timeout)
+	}
+	if err := execute(NewCmdShift(testFactory(), run), "green", "--weight", "10", "--image", "api:v3", "--timeout", "90s"); err != nil {
+		t.Fatal(err)
+	}
+	if got.Timeout.String() != "1m30s" {
+		t.Fatalf("timeout %s", got.Timeout)
 	}
 }
 

@@ -25,6 +25,7 @@ type ChangeOptions struct {
 	Steps    []int
 	Interval time.Duration
 	Image    string
+	Timeout  time.Duration
 
 	weight weightValue
 }
@@ -59,6 +60,7 @@ a time; a second one exits 3 naming the holder of the lock.`,
 		Example: `  deployctl rollout green --weight 10 --reason "v2 canary"
   deployctl rollout green --steps 10,50,100 --interval 2m
   deployctl rollout green --weight 50 --dry-run
+  deployctl rollout green --weight 10 --image registry.example.com/api:1.4.2 --timeout 10m
   deployctl rollout status -o json`,
 		Args: app.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -76,6 +78,7 @@ a time; a second one exits 3 naming the holder of the lock.`,
 	cmd.Flags().Var(&stepsValue{steps: &opts.Steps}, "steps", "weights for SLOT one after the other, with analysis between them (10,50,100)")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 0, "wait between a step and its analysis (default analysis.interval)")
 	cmd.Flags().StringVar(&opts.Image, "image", "", "first deploy IMG to SLOT (providers that run the slots, such as kubernetes)")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "with --image: how long to wait for SLOT to get ready on it")
 	return cmd
 }
 
@@ -90,6 +93,8 @@ func (o *ChangeOptions) validateShift() error {
 		return app.Usagef("give either --weight or --steps, not both")
 	case o.Interval < 0:
 		return app.Usagef("invalid --interval %s", o.Interval)
+	case o.Timeout <= 0:
+		return app.Usagef("invalid --timeout %s: give a positive duration such as 5m", o.Timeout)
 	case o.Interval > 0 && len(o.Steps) == 0:
 		return app.Usagef("--interval goes with --steps")
 	}

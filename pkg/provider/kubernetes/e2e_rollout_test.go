@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"reflect"
@@ -218,5 +219,24 @@ func TestE2ERolloutAbortHistoryAndHealth(t *testing.T) {
 	r := alice.run("health")
 	if r.code != 1 || !strings.Contains(r.out+r.errOut, "1/2 available") {
 		t.Fatalf("health with green half down: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+}
+
+// rollout SLOT --image … --timeout D gives up when the slot never gets
+// ready on the new image: exit 1 naming the timeout, and no traffic moved.
+func TestE2ERolloutImageTimeout(t *testing.T) {
+	e, alice := rolloutReady(t)
+	cmd := exec.Command(deployctl(t), "rollout", "green", "--weight", "10", "--image", "example/api:3.0", "--timeout", "2s")
+	cmd.Dir, cmd.Env = alice.dir, alice.env
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("want exit 1, got %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "did not get ready") || !strings.Contains(string(out), "--timeout") {
+		t.Fatalf("message does not explain the timeout:\n%s", out)
+	}
+	if w, _ := (&Router{Clients: e.c, Settings: e.s}).Weights(t.Context()); w[provider.Green] != 0 {
+		t.Fatalf("traffic shifted to a slot that never got ready: %v", w)
 	}
 }
