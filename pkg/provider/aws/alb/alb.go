@@ -156,13 +156,10 @@ func open(ctx context.Context, env provider.Env, d provider.Decode) (*Maintenanc
 	return New(ctx, env, s)
 }
 
-// NewTraffic is the family's Traffic constructor.
+// NewTraffic is the family's Traffic constructor: the Maintenance switch,
+// whose SetWeights also keeps its exception rules in step.
 func NewTraffic(ctx context.Context, env provider.Env, d provider.Decode) (provider.TrafficRouter, error) {
-	m, err := open(ctx, env, d)
-	if err != nil {
-		return nil, err
-	}
-	return m.Router, nil
+	return open(ctx, env, d)
 }
 
 // NewMaintenance is the family's Maintenance constructor.

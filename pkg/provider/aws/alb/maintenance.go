@@ -293,6 +293,29 @@ func (m *Maintenance) priorities(l *listener, n int) (int32, error) {
 	return page, nil
 }
 
+// SetWeights shifts traffic like Router.SetWeights and then gives
+// deployctl's exception rules (health paths, allow-list), if maintenance is
+// on, the traffic rule's new actions: they keep following the rollout.
+func (m *Maintenance) SetWeights(ctx context.Context, w provider.Weights) error {
+	if err := m.Router.SetWeights(ctx, w); err != nil {
+		return err
+	}
+	l, err := m.load(ctx)
+	if err != nil || len(l.exceptions) == 0 {
+		return err
+	}
+	_, acts, err := m.trafficMatch(l)
+	if err != nil {
+		return err
+	}
+	for _, r := range l.exceptions {
+		if _, err := m.API.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: r.RuleArn, Actions: acts}); err != nil {
+			return explain(m.Settings, "update the maintenance exception rules to the new weights", err)
+		}
+	}
+	return nil
+}
+
 // verify reads the listener until it reports st.
 func (m *Maintenance) verify(ctx context.Context, st provider.MaintenanceState) error {
 	got, err := m.Maintenance(ctx)

@@ -71,6 +71,26 @@ func TestMaintenanceOnAndOffRestoresTheListener(t *testing.T) {
 	}
 }
 
+func TestExceptionRulesFollowARolloutDuringMaintenance(t *testing.T) {
+	fx := newFixture(t)
+	m := fx.open(t)
+	if err := m.SetMaintenance(t.Context(), provider.MaintenanceState{On: true, Allow: []string{"192.0.2.0/24"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetWeights(t.Context(), provider.Weights{provider.Blue: 0, provider.Green: 100}); err != nil {
+		t.Fatal(err)
+	}
+	rules := fx.fake.RulesOf(listenerARN)
+	for _, r := range rules[4:] { // the pass and allow rules
+		if a := r.Actions; a.Get("member.1.ForwardConfig.TargetGroups.member.2.TargetGroupArn") != greenTG || a.Get("member.1.ForwardConfig.TargetGroups.member.2.Weight") != "100" {
+			t.Errorf("exception rule %s did not follow the rollout: %v", r.ARN, a)
+		}
+	}
+	if page := rules[3]; page.Actions.Get("member.1.Type") != "fixed-response" {
+		t.Errorf("the page rule changed: %v", page.Actions)
+	}
+}
+
 func TestMaintenanceNeedsTheTopPriority(t *testing.T) {
 	fx := newFixture(t)
 	top := fx.fake.AddRule(listenerARN, "2", hostCond("admin.example.com"), albtest.Forward(map[string]int{staticTG: 1}))
