@@ -93,6 +93,9 @@ func promoteRun(ctx context.Context, opts *PromoteOptions) error {
 	if perr != nil && !opts.Force {
 		return fmt.Errorf("cannot tell whether the primary still answers (%v): pass --force once you know it is down", perr)
 	}
+	if perr != nil {
+		opts.IO.Warnf("the primary is unknown (%v); going on because of --force", perr)
+	}
 	check, err := failover.Precheck(ctx, primary, opts.ReplicaURL)
 	rep := PromoteReport{Env: cfg.Env, Replica: check.Replica, Primary: check.Primary, PrimaryUp: check.PrimaryUp, NextSteps: []string{}}
 	if err != nil {
