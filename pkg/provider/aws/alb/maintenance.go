@@ -62,7 +62,7 @@ func (l *listener) ours(arn *string) bool {
 
 func (m *Maintenance) load(ctx context.Context) (*listener, error) {
 	l := &listener{}
-	in := &elbv2.DescribeRulesInput{ListenerArn: aws.String(m.Settings.ListenerARN)}
+	in := &elbv2.DescribeRulesInput{ListenerArn: aws.String(m.Settings.ListenerARN), PageSize: aws.Int32(400)}
 	for {
 		out, err := m.API.DescribeRules(ctx, in)
 		if err != nil {
