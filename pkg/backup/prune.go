@@ -120,10 +120,29 @@ func (p *PrunePlan) Deletions() (backups, orphans int) {
 	return backups, orphans
 }
 
-// Apply deletes what the plan says. A backup loses its manifest first, so
-// an interrupted prune leaves an orphan (removed by the next prune), never
-// a listed backup with missing parts.
-func (e *Engine) Apply(ctx context.Context, p *PrunePlan) error {
+// IncompleteAborter is the optional ability of a store to drop uploads that
+// never completed (S3 multipart uploads of a killed create), which List
+// does not show.
+type IncompleteAborter interface {
+	AbortIncomplete(ctx context.Context, before time.Time) (int, error)
+}
+
+// Apply deletes what the plan says, then aborts incomplete uploads older
+// than the grace period where the store has them; it returns how many.
+func (e *Engine) Apply(ctx context.Context, p *PrunePlan) (aborted int, err error) {
+	if err := e.deleteAll(ctx, p); err != nil {
+		return 0, err
+	}
+	if a, ok := e.Store.(IncompleteAborter); ok {
+		return a.AbortIncomplete(ctx, e.now().Add(-p.Policy.Grace))
+	}
+	return 0, nil
+}
+
+// deleteAll deletes the plan's backups and orphans. A backup loses its
+// manifest first, so an interrupted prune leaves an orphan (removed by the
+// next prune), never a listed backup with missing parts.
+func (e *Engine) deleteAll(ctx context.Context, p *PrunePlan) error {
 	for _, b := range p.Backups {
 		if b.Keep {
 			continue

@@ -93,7 +93,8 @@ func TestApplyDeletesManifestFirstAndOrphans(t *testing.T) {
 	c, err := backup.Scan(t.Context(), st)
 	must(t, err)
 	plan := backup.Plan(c, backup.Policy{Daily: 1}, time.Now().Add(48*time.Hour))
-	must(t, e.Apply(t.Context(), plan))
+	_, err = e.Apply(t.Context(), plan)
+	must(t, err)
 	objs, _ := st.List(t.Context(), "")
 	for _, o := range objs {
 		if !strings.HasPrefix(o.Name, keep.ID+"/") {

@@ -121,6 +121,10 @@ func TestKilledCreateOnS3(t *testing.T) {
 	if l := p.list(); len(l.Backups) != 0 {
 		t.Fatalf("a killed create on S3 is listed: %+v", l)
 	}
+	r := p.mustRun("backup", "prune", "--grace", "0s", "--apply", "--yes", "-o", "json")
+	if !strings.Contains(r.out, `"aborted_uploads": 1`) {
+		t.Errorf("prune does not abort the killed create's multipart upload:\n%s", r.out)
+	}
 	p.mustRun("backup", "create")
 	p.mustRun("backup", "verify")
 }

@@ -51,6 +51,9 @@ type PruneReport struct {
 	Backups []backup.PruneItem  `json:"backups"`
 	Orphans []backup.OrphanItem `json:"orphans"`
 	Broken  []string            `json:"broken"`
+	// AbortedUploads counts unfinished S3 uploads (a create killed
+	// mid-upload) older than --grace that --apply aborted.
+	AbortedUploads int `json:"aborted_uploads"`
 }
 
 // NewCmdPrune returns backup prune.
@@ -111,16 +114,19 @@ func pruneRun(ctx context.Context, opts *PruneOptions) error {
 	rep := &PruneReport{Policy: map[string]int{"daily": plan.Policy.Daily, "weekly": plan.Policy.Weekly, "monthly": plan.Policy.Monthly},
 		Backups: plan.Backups, Orphans: plan.Orphans, Broken: plan.Broken}
 	nb, no := plan.Deletions()
-	if opts.Apply && !f.Flags.DryRun && nb+no > 0 {
-		if err := opts.IO.Confirm(fmt.Sprintf("Delete %d backup(s) and %d incomplete folder(s)?", nb, no), f.Flags.Yes); err != nil {
-			return err
+	_, aborts := e.Store.(backup.IncompleteAborter)
+	if opts.Apply && !f.Flags.DryRun && (nb+no > 0 || aborts) {
+		if nb+no > 0 {
+			if err := opts.IO.Confirm(fmt.Sprintf("Delete %d backup(s) and %d incomplete folder(s)?", nb, no), f.Flags.Yes); err != nil {
+				return err
+			}
 		}
-		err := e.Apply(ctx, plan)
+		aborted, err := e.Apply(ctx, plan)
+		rep.Applied, rep.AbortedUploads = err == nil, aborted
 		f.Record(context.WithoutCancel(ctx), provider.Entry{Command: "backup prune", Before: len(plan.Backups), After: rep, Result: result(err), Detail: errText(err)})
 		if err != nil {
 			return err
 		}
-		rep.Applied = true
 	}
 	return opts.render(rep, nb, no)
 }
@@ -162,7 +168,7 @@ func (o *PruneOptions) render(rep *PruneReport, nb, no int) error {
 	}
 	switch {
 	case rep.Applied:
-		o.IO.Printf("deleted %d backup(s) and %d incomplete folder(s)\n", nb, no)
+		o.IO.Printf("deleted %d backup(s) and %d incomplete folder(s), aborted %d unfinished upload(s)\n", nb, no, rep.AbortedUploads)
 	case nb+no == 0:
 		o.IO.Printf("nothing to delete\n")
 	default:

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/deployctl/deployctl/pkg/provider"
@@ -104,5 +106,32 @@ func TestMissingBucketSaysSo(t *testing.T) {
 func TestNeedsBucket(t *testing.T) {
 	if _, err := s3store.New(t.Context(), s3store.Settings{}, func(*s3.Options) {}); err == nil {
 		t.Fatal("a store without bucket was built")
+	}
+}
+
+func TestAbortIncompleteUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	st := newStore(t, srv.URL, s3store.Settings{Bucket: bucket, Prefix: "prod"})
+	cl := s3.New(s3.Options{Region: s3test.Region}, s3test.Options(srv.URL))
+	for _, key := range []string{"prod/id1/dump.zst", "other/id2/dump.zst"} {
+		up, err := cl.CreateMultipartUpload(t.Context(), &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.UploadPart(t.Context(), &s3.UploadPartInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId,
+			PartNumber: aws.Int32(1), Body: bytes.NewReader(bytes.Repeat([]byte("x"), 1000))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := st.AbortIncomplete(t.Context(), time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("uploads younger than the limit: aborted %d, %v", n, err)
+	}
+	if n, err := st.AbortIncomplete(t.Context(), time.Now().Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("aborted %d, %v; want the one under the prefix", n, err)
+	}
+	left, err := cl.ListMultipartUploads(t.Context(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	if err != nil || len(left.Uploads) != 1 || aws.ToString(left.Uploads[0].Key) != "other/id2/dump.zst" {
+		t.Fatalf("left: %+v, %v", left, err)
 	}
 }
