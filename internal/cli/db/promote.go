@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -145,12 +146,26 @@ func promoteLocked(ctx context.Context, opts *PromoteOptions, check failover.Che
 	return nil
 }
 
+// entry is the history line: servers by host, port and database only, so
+// that the change column stays readable (and holds no user or options).
 func entry(c failover.Check, result, detail string) provider.Entry {
-	before := map[string]string{"replica": c.Replica.Server, "replay_lsn": c.Replica.LSN}
+	before := map[string]string{}
 	if c.Primary.Server != "" {
-		before["primary"] = c.Primary.Server
+		before["primary"] = serverName(c.Primary.Server)
 	}
-	return provider.Entry{Command: "db promote", Before: before, After: map[string]string{"primary": c.Replica.Server}, Result: result, Detail: detail}
+	if detail == "" {
+		detail = fmt.Sprintf("replica %s at replayed WAL %s", c.Replica.Server, c.Replica.LSN)
+	}
+	return provider.Entry{Command: "db promote", Before: before, After: map[string]string{"primary": serverName(c.Replica.Server)}, Result: result, Detail: detail}
+}
+
+// serverName is host:port/database of a (redacted) URL, or the URL itself.
+func serverName(redacted string) string {
+	u, err := url.Parse(redacted)
+	if err != nil || u.Host == "" {
+		return redacted
+	}
+	return u.Host + u.Path
 }
 
 func showCheck(io *ui.IOStreams, c failover.Check, primaryKnown bool) {
