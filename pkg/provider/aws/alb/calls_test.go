@@ -24,12 +24,16 @@ func TestAPICallsPerChange(t *testing.T) {
 	}
 	count("Weights", func() error { _, err := m.Weights(t.Context()); return err }, "DescribeRules")
 	count("Slot", func() error { _, err := m.Slot(t.Context(), provider.Green); return err }, "DescribeTargetHealth")
-	count("SetWeights", func() error { return m.SetWeights(t.Context(), provider.Weights{provider.Blue: 90, provider.Green: 10}) },
+	count("SetWeights", func() error {
+		return m.SetWeights(t.Context(), provider.Weights{provider.Blue: 90, provider.Green: 10})
+	},
 		"DescribeRules ModifyRule DescribeRules DescribeRules DescribeTags")
 	count("maintenance on", func() error {
 		return m.SetMaintenance(t.Context(), provider.MaintenanceState{On: true, Allow: []string{"10.0.0.0/8"}})
 	}, "DescribeRules DescribeTags CreateRule CreateRule CreateRule DescribeRules DescribeTags")
-	count("SetWeights in maintenance", func() error { return m.SetWeights(t.Context(), provider.Weights{provider.Blue: 50, provider.Green: 50}) },
+	count("SetWeights in maintenance", func() error {
+		return m.SetWeights(t.Context(), provider.Weights{provider.Blue: 50, provider.Green: 50})
+	},
 		"DescribeRules ModifyRule DescribeRules DescribeRules DescribeTags ModifyRule ModifyRule")
 	count("maintenance off", func() error { return m.SetMaintenance(t.Context(), provider.MaintenanceState{}) },
 		"DescribeRules DescribeTags DeleteRule DeleteRule DeleteRule DescribeRules DescribeTags")
