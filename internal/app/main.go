@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deployctl/deployctl/internal/startup"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
@@ -18,6 +19,7 @@ import (
 // newRoot builds the command tree (internal/cli/root) and reg lists the
 // provider families (pkg/provider/all).
 func Main(newRoot func(*Factory) *cobra.Command, reg *provider.Registry) int {
+	startup.Done()
 	f := NewFactory(reg)
 	return Run(context.Background(), f, newRoot(f), os.Args[1:])
 }
