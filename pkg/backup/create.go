@@ -201,9 +201,11 @@ func (e *Engine) dump(ctx context.Context, url string, snap *snapshot, m *Manife
 	pg := newTool(gctx, e.Tools.dump(), url, "--snapshot="+snap.id, "--format=custom", "--compress=0", "--no-sync")
 	out, err := pg.cmd.StdoutPipe()
 	if err != nil {
+		enc.abort()
 		return fail(err)
 	}
 	if err := pg.cmd.Start(); err != nil {
+		enc.abort()
 		return fail(fmt.Errorf("start %s: %w (install the PostgreSQL client)", e.Tools.dump(), err))
 	}
 	meter := e.meter("backup "+m.ID, 0)
@@ -234,6 +236,7 @@ func (e *Engine) pipe(pg *tool, out io.Reader, enc *encoder, pw *io.PipeWriter, 
 	}
 	if err != nil {
 		pw.CloseWithError(err)
+		enc.abort()
 		return err
 	}
 	return pw.Close()

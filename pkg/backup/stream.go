@@ -53,7 +53,7 @@ func (h *hashWriter) sum() string { return hex.EncodeToString(h.h.Sum(nil)) }
 
 // encoder compresses (all cores) and optionally encrypts into w.
 type encoder struct {
-	zw     *zstd.Encoder
+	zw     *pzstd
 	aw     io.WriteCloser
 	stored *hashWriter
 }
@@ -68,7 +68,7 @@ func newEncoder(w io.Writer, recipients []age.Recipient) (*encoder, error) {
 		}
 		e.aw, next = aw, aw
 	}
-	zw, err := zstd.NewWriter(next, zstd.WithEncoderLevel(Level), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+	zw, err := newPzstd(next, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,10 @@ func newEncoder(w io.Writer, recipients []age.Recipient) (*encoder, error) {
 
 func (e *encoder) Write(p []byte) (int, error) { return e.zw.Write(p) }
 
-// Close flushes the compressed frame and the encryption's last chunk.
+// abort stops the compression after a failure.
+func (e *encoder) abort() { e.zw.stop() }
+
+// Close flushes the compressed frames and the encryption's last chunk.
 func (e *encoder) Close() error {
 	if err := e.zw.Close(); err != nil {
 		return err
