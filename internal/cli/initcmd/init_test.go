@@ -225,7 +225,7 @@ func TestMaintenancePageIsTheDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(b) != page.DefaultTemplate {
-		t.Error("templates/maintenance.html and pkg/maintenance/page/default.html differ: keep them equal")
+		t.Error("the maintenance page's default must be the embedded templates/maintenance.html")
 	}
 	if _, err := page.New(filepath.Join("../../../templates/maintenance.html"), nil); err != nil {
 		t.Error(err)

@@ -7,7 +7,6 @@ package page
 
 import (
 	"bytes"
-	_ "embed"
 	"fmt"
 	"html/template"
 	"math"
@@ -16,14 +15,22 @@ import (
 	"strconv"
 	"time"
 
+	deployctl "github.com/deployctl/deployctl"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
-// DefaultTemplate is the page used when no template file is configured;
-// `deployctl init` writes it to templates/maintenance.html.
-//
-//go:embed default.html
-var DefaultTemplate string
+// DefaultTemplate is the page used when no template file is configured:
+// the repository's templates/maintenance.html, the same file `deployctl
+// init` writes, embedded once in the binary.
+var DefaultTemplate = mustAsset("templates/maintenance.html")
+
+func mustAsset(name string) string {
+	b, err := deployctl.Assets.ReadFile(name)
+	if err != nil {
+		panic("maintenance page: embedded " + name + " missing: " + err.Error())
+	}
+	return string(b)
+}
 
 // DefaultRetryAfter is announced when maintenance has no end time.
 const DefaultRetryAfter = 5 * time.Minute
