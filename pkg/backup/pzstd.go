@@ -22,6 +22,7 @@ type pzstd struct {
 	cur   []byte
 	sent  bool
 	queue chan *frame
+	free  chan []byte // recycled buffers: less garbage, a flat heap
 	done  chan struct{}
 	once  sync.Once
 	mu    sync.Mutex
@@ -38,7 +39,7 @@ func newPzstd(w io.Writer, workers int) (*pzstd, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pzstd{w: w, enc: enc, queue: make(chan *frame, workers), done: make(chan struct{})}
+	p := &pzstd{w: w, enc: enc, queue: make(chan *frame, workers), free: make(chan []byte, 2*workers+6), done: make(chan struct{})}
 	go p.writeLoop()
 	return p, nil
 }
@@ -50,7 +51,7 @@ func (p *pzstd) Write(b []byte) (int, error) {
 			return 0, err
 		}
 		if p.cur == nil {
-			p.cur = make([]byte, 0, ChunkSize)
+			p.cur = p.buffer()
 		}
 		k := min(len(b), ChunkSize-len(p.cur))
 		p.cur, b = append(p.cur, b[:k]...), b[k:]
@@ -67,7 +68,7 @@ func (p *pzstd) submit() {
 	f := &frame{in: p.cur, ready: make(chan struct{})}
 	p.cur, p.sent = nil, true
 	go func() {
-		f.out = p.enc.EncodeAll(f.in, make([]byte, 0, len(f.in)/2))
+		f.out = p.enc.EncodeAll(f.in, p.buffer())
 		close(f.ready)
 	}()
 	p.queue <- f
@@ -82,6 +83,24 @@ func (p *pzstd) writeLoop() {
 				p.fail(err)
 			}
 		}
+		p.recycle(f.in)
+		p.recycle(f.out)
+	}
+}
+
+func (p *pzstd) buffer() []byte {
+	select {
+	case b := <-p.free:
+		return b[:0]
+	default:
+		return make([]byte, 0, ChunkSize)
+	}
+}
+
+func (p *pzstd) recycle(b []byte) {
+	select {
+	case p.free <- b:
+	default:
 	}
 }
 
