@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/deployctl/deployctl/internal/testbin"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,18 +28,10 @@ var (
 const canary = "canary-db-9c41e7-password"
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "db-e2e")
-	if err != nil {
-		panic(err)
-	}
-	deployctl = filepath.Join(dir, "deployctl")
-	if b, err := exec.Command("go", "build", "-o", deployctl, "../../../cmd/deployctl").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build deployctl: %v\n%s", err, b)
-		os.Exit(1)
-	}
-	code := pgtest.Main(m, &pg)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbin.Main(func(b *testbin.Built) int {
+		deployctl = b.Path("deployctl")
+		return pgtest.Main(m, &pg)
+	}, "deployctl"))
 }
 
 type project struct {

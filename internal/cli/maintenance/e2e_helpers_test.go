@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/deployctl/deployctl/internal/testbin"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -26,20 +27,10 @@ import (
 var bin struct{ deployctl, demoAPI string }
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "maint-e2e")
-	if err != nil {
-		panic(err)
-	}
-	bin.deployctl, bin.demoAPI = filepath.Join(dir, "deployctl"), filepath.Join(dir, "demo-api")
-	for out, pkg := range map[string]string{bin.deployctl: "../../../cmd/deployctl", bin.demoAPI: "../../../cmd/demo-api"} {
-		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbin.Main(func(b *testbin.Built) int {
+		bin.deployctl, bin.demoAPI = b.Path("deployctl"), b.Path("demo-api")
+		return m.Run()
+	}, "deployctl", "demo-api"))
 }
 
 func freePort(t *testing.T) int {

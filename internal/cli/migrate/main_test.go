@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/deployctl/deployctl/internal/testbin"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,20 +26,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		tmp, err := os.MkdirTemp("", "dctl-migrate")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		bin = filepath.Join(tmp, "deployctl")
-		if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/deployctl").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "FAIL: build deployctl: %v\n%s", err, out)
-			return 1
-		}
+	os.Exit(testbin.Main(func(b *testbin.Built) int {
+		bin = b.Path("deployctl")
 		return pgtest.Main(m, &pg)
-	}())
+	}, "deployctl"))
 }
 
 // project is an operator's checkout: environments/development.yaml and a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/deployctl/deployctl/internal/testbin"
 	"io"
 	"net"
 	"net/http"
@@ -22,22 +23,10 @@ import (
 var deployctl, demoAPI string
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "gate-e2e")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		deployctl, demoAPI = filepath.Join(dir, "deployctl"), filepath.Join(dir, "demo-api")
-		for out, pkg := range map[string]string{deployctl: "../../../../cmd/deployctl", demoAPI: "../../../../cmd/demo-api"} {
-			if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "FAIL: build %s: %v\n%s", pkg, err, b)
-				return 1
-			}
-		}
+	os.Exit(testbin.Main(func(b *testbin.Built) int {
+		deployctl, demoAPI = b.Path("deployctl"), b.Path("demo-api")
 		return m.Run()
-	}())
+	}, "deployctl", "demo-api"))
 }
 
 func freeAddr(t *testing.T) string {

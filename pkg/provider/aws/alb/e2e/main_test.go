@@ -6,6 +6,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/deployctl/deployctl/internal/testbin"
 	"net/url"
 	"os"
 	"os/exec"
@@ -21,18 +22,10 @@ import (
 var deployctl string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "aws-e2e")
-	if err != nil {
-		panic(err)
-	}
-	deployctl = filepath.Join(dir, "deployctl")
-	if b, err := exec.Command("go", "build", "-o", deployctl, "../../../../../cmd/deployctl").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build deployctl: %v\n%s", err, b)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbin.Main(func(b *testbin.Built) int {
+		deployctl = b.Path("deployctl")
+		return m.Run()
+	}, "deployctl"))
 }
 
 const (
