@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deployctl/deployctl/internal/testbin"
 	"github.com/deployctl/deployctl/pkg/postgres/pgtest"
 )
 
@@ -23,20 +23,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		tmp, err := os.MkdirTemp("", "dctl-backup")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		bin = filepath.Join(tmp, "deployctl")
-		if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/deployctl").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "FAIL: build deployctl: %v\n%s", err, out)
-			return 1
-		}
+	os.Exit(testbin.Main(func(b *testbin.Built) int {
+		bin = b.Path("deployctl")
 		return pgtest.Main(m, &pg)
-	}())
+	}, "deployctl"))
 }
 
 // project is an operator's checkout with environments/development.yaml;
