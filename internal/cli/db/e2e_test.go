@@ -88,17 +88,9 @@ func (p *project) run(args ...string) result {
 	ctx, cancel := context.WithTimeout(p.t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, deployctl, args...)
-	cmd.Dir = p.dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + p.dir, "DEPLOYCTL_ACTOR=tester", "NO_COLOR=1"}
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		p.t.Fatalf("deployctl %v: %v", args, err)
-	}
+	cmd.Dir, cmd.Env = p.dir, testbin.OperatorEnv(p.dir)
+	rr := testbin.Run(p.t, cmd)
+	r := result{code: rr.Code, stdout: rr.Stdout, stderr: rr.Stderr}
 	if strings.Contains(r.stdout+r.stderr, canary) {
 		p.t.Fatalf("deployctl %v printed the password canary:\n%s%s", args, r.stdout, r.stderr)
 	}

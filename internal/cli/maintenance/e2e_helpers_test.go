@@ -2,7 +2,6 @@ package maintenance_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"mime"
 	"mime/quotedprintable"
-	"net"
 	"net/http"
 	"net/mail"
 	"os"
@@ -33,15 +31,7 @@ func TestMain(m *testing.M) {
 	}, "deployctl", "demo-api"))
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testbin.FreePort(t) }
 
 // project is an operator's project folder with a development environment.
 type project struct {
@@ -107,18 +97,9 @@ func (p *project) run(args ...string) result {
 	ctx, cancel := context.WithTimeout(p.t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin.deployctl, args...)
-	cmd.Dir = p.dir
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + p.dir, "DEPLOYCTL_ACTOR=tester", "NO_COLOR=1"}, p.env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		p.t.Fatalf("deployctl %v: %v", args, err)
-	}
-	return result{code, out.String(), errb.String()}
+	cmd.Dir, cmd.Env = p.dir, testbin.OperatorEnv(p.dir, p.env...)
+	r := testbin.Run(p.t, cmd)
+	return result{r.Code, r.Stdout, r.Stderr}
 }
 
 // must runs deployctl and requires exit 0.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/deployctl/deployctl/internal/testbin"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,15 +26,7 @@ func TestMain(m *testing.M) {
 	}, "deployctl", "demo-api"))
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testbin.FreePort(t) }
 
 // project is an operator's folder with a development environment whose
 // slots are demo-api v1 (blue) and v2 (green) behind `deployctl proxy`.
@@ -120,17 +111,10 @@ type result struct {
 func (p *project) run(actor string, args ...string) result {
 	p.t.Helper()
 	cmd := exec.Command(bin.deployctl, args...)
-	var out, errb bytes.Buffer
-	cmd.Dir, cmd.Stdout, cmd.Stderr = p.dir, &out, &errb
+	cmd.Dir = p.dir
 	cmd.Env = append(os.Environ(), "DEPLOYCTL_ACTOR="+actor, "NO_COLOR=1")
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		p.t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	r := testbin.Run(p.t, cmd)
+	return result{r.Code, r.Stdout, r.Stderr}
 }
 
 // must runs deployctl and fails the test unless it exits 0.

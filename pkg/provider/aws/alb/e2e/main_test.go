@@ -109,17 +109,9 @@ func (p *project) run(args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, deployctl, append([]string{"-e", "production"}, args...)...)
 	cmd.Dir = p.dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + p.dir, "DEPLOYCTL_ACTOR=tester", "NO_COLOR=1",
-		"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret", "AWS_EC2_METADATA_DISABLED=true"}
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		p.t.Fatalf("deployctl %v: %v", args, err)
-	}
+	cmd.Env = testbin.OperatorEnv(p.dir, "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret", "AWS_EC2_METADATA_DISABLED=true")
+	rr := testbin.Run(p.t, cmd)
+	r := result{code: rr.Code, stdout: rr.Stdout, stderr: rr.Stderr}
 	for _, s := range []string{r.stdout, r.stderr} {
 		if strings.Contains(s, canary) {
 			p.t.Fatalf("deployctl %v printed the secret canary:\n%s", args, s)
