@@ -51,9 +51,12 @@ type Traffic struct {
 }
 
 type LocalTraffic struct {
-	Listen string   `mapstructure:"listen"`
-	Sticky bool     `mapstructure:"sticky"`
-	Slots  URLSlots `mapstructure:"slots"`
+	Listen string `mapstructure:"listen"`
+	Sticky bool   `mapstructure:"sticky"`
+	// FastPath forwards plain HTTP/1.1 requests without net/http (false:
+	// every request through httputil.ReverseProxy).
+	FastPath bool     `mapstructure:"fast_path"`
+	Slots    URLSlots `mapstructure:"slots"`
 }
 
 type URLSlots struct {

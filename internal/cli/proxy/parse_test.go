@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/config"
 	"github.com/deployctl/deployctl/internal/ui"
 )
 
@@ -44,4 +47,29 @@ func TestParse(t *testing.T) {
 func fmtOpts(o *Options) string {
 	return "listen=" + o.Listen + " access=" + map[bool]string{true: "true", false: "false"}[o.AccessLog] +
 		" drain=" + o.Drain.String() + " poll=" + o.Poll.String()
+}
+
+func TestFastPathSetting(t *testing.T) {
+	for yaml, standard := range map[string]bool{"": false, "    fast_path: true\n": false, "    fast_path: false\n": true} {
+		dir := t.TempDir()
+		env := "traffic:\n  local:\n" + yaml + "    slots: {blue: {url: http://127.0.0.1:1}, green: {url: http://127.0.0.1:2}}\n"
+		if err := os.WriteFile(filepath.Join(dir, "development.yaml"), []byte(env), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(config.Options{Env: "development", Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.Warnings) != 0 {
+			t.Errorf("%q: warnings %v", yaml, cfg.Warnings)
+		}
+		ios, _, _, _ := ui.Test()
+		srv, _, err := newServer(cfg, &Options{IO: ios})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if srv.StandardPath != standard {
+			t.Errorf("%q: StandardPath %v, want %v", yaml, srv.StandardPath, standard)
+		}
+	}
 }

@@ -118,7 +118,7 @@ func newServer(cfg *config.Loaded, opts *Options) (*lproxy.Server, string, error
 		return nil, "", err
 	}
 	srv := &lproxy.Server{
-		Paths: lproxy.Paths{Root: statefs.Root(cfg.Path(cfg.State.Dir), cfg.Env)}, Slots: urls, Sticky: settings.Sticky,
+		Paths: lproxy.Paths{Root: statefs.Root(cfg.Path(cfg.State.Dir), cfg.Env)}, Slots: urls, Sticky: settings.Sticky, StandardPath: !settings.FastPath,
 		Maintenance: pg.Wrap, Log: slog.New(slog.NewJSONHandler(opts.IO.ErrOut, nil)), Poll: opts.Poll, Drain: opts.Drain,
 	}
 	if opts.AccessLog {

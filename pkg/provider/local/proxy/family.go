@@ -14,7 +14,9 @@ import (
 type Settings struct {
 	Listen string `mapstructure:"listen"`
 	Sticky bool   `mapstructure:"sticky"`
-	Slots  map[string]struct {
+	// FastPath is traffic.local.fast_path, on by default (see fastServer).
+	FastPath bool `mapstructure:"fast_path"`
+	Slots    map[string]struct {
 		URL string `mapstructure:"url"`
 	} `mapstructure:"slots"`
 }

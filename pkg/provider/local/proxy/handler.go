@@ -35,14 +35,14 @@ func newTransport() *http.Transport {
 // newSlotProxy forwards to one slot. The client's Host is kept, the
 // X-Forwarded-* headers are set, and responses of unknown length (streams)
 // are flushed as they come.
-func newSlotProxy(s provider.Slot, target *url.URL, tr http.RoundTripper, log *slog.Logger) *httputil.ReverseProxy {
+func newSlotProxy(s provider.Slot, target *url.URL, tr *directTransport, log *slog.Logger) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host
 		},
-		Transport:  newDirectTransport(hostPort(target), tr),
+		Transport:  tr,
 		BufferPool: bufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			log.Warn("upstream error", "slot", s, "url", target.String(), "error", err)
@@ -176,11 +176,14 @@ func (l *accessLog) wrap(next http.Handler) http.Handler {
 		}
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		e := accessEntry{Time: start.UTC(), ID: id, Remote: r.RemoteAddr, Method: r.Method, Path: r.URL.Path,
-			Status: rec.status, Bytes: rec.bytes, Slot: rec.slot, DurationMS: float64(time.Since(start).Microseconds()) / 1000}
-		line, _ := json.Marshal(e)
-		l.mu.Lock()
-		l.out.Write(append(line, '\n'))
-		l.mu.Unlock()
+		l.write(accessEntry{Time: start.UTC(), ID: id, Remote: r.RemoteAddr, Method: r.Method, Path: r.URL.Path,
+			Status: rec.status, Bytes: rec.bytes, Slot: rec.slot, DurationMS: float64(time.Since(start).Microseconds()) / 1000})
 	})
+}
+
+func (l *accessLog) write(e accessEntry) {
+	line, _ := json.Marshal(e)
+	l.mu.Lock()
+	l.out.Write(append(line, '\n'))
+	l.mu.Unlock()
 }

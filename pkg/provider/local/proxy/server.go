@@ -34,11 +34,16 @@ type Server struct {
 	Log         *slog.Logger
 	Poll        time.Duration // how often the state file is checked
 	Drain       time.Duration // how long SIGTERM waits for requests in flight
+	// StandardPath serves every request through net/http and
+	// httputil.ReverseProxy, without the fast path (see fastServer).
+	StandardPath bool
 
-	cur     atomic.Pointer[Doc]
-	started time.Time
-	listen  string
-	seen    fileID
+	cur atomic.Pointer[Doc]
+	// requests the fast path forwarded, and connections it handed to net/http
+	fastServed, handedOff atomic.Int64
+	started               time.Time
+	listen                string
+	seen                  fileID
 }
 
 func (s *Server) current() *Doc { return s.cur.Load() }
@@ -46,10 +51,19 @@ func (s *Server) current() *Doc { return s.cur.Load() }
 // Handler serves /-/health itself and everything else through the
 // maintenance page and the weighted slots.
 func (s *Server) Handler() http.Handler {
+	h, _, _ := s.handler()
+	return h
+}
+
+// handler is Handler with the connection pools of the slots and the access
+// log, which the fast path shares.
+func (s *Server) handler() (http.Handler, map[provider.Slot]*directTransport, *accessLog) {
 	tr := newTransport()
+	pools := map[provider.Slot]*directTransport{}
 	slots := map[provider.Slot]http.Handler{}
 	for slot, u := range s.Slots {
-		slots[slot] = newSlotProxy(slot, u, tr, s.Log)
+		pools[slot] = newDirectTransport(hostPort(u), tr)
+		slots[slot] = newSlotProxy(slot, u, pools[slot], s.Log)
 	}
 	var h http.Handler = &weighted{current: s.current, slots: slots, sticky: s.Sticky}
 	if s.Maintenance != nil {
@@ -62,7 +76,7 @@ func (s *Server) Handler() http.Handler {
 	if s.AccessLog != nil {
 		al = &accessLog{out: s.AccessLog}
 	}
-	return al.wrap(mux)
+	return al.wrap(mux), pools, al
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
@@ -95,13 +109,26 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if err := s.reload(true); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+	h, pools, al := s.handler()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: headerTimeout, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() { s.watch(wctx); close(watched) }()
 	defer func() { stopWatch(); <-watched }()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 2)
+	var fast *fastServer
+	if fastEligible(s) {
+		// net/http serves the connections the fast path hands over
+		names := map[provider.Slot]string{}
+		for slot, u := range s.Slots {
+			names[slot] = u.String()
+		}
+		fast = &fastServer{s: s, pools: pools, names: names, handoff: newHandoffListener(ln.Addr()), log: al, conns: map[*fastConn]bool{}}
+		go func() { errc <- srv.Serve(fast.handoff) }()
+		go func() { errc <- fast.serve(ln) }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -110,7 +137,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	s.Log.Info("draining", "timeout", s.Drain.String())
 	dctx, cancel := context.WithTimeout(context.Background(), s.Drain)
 	defer cancel()
-	if err := srv.Shutdown(dctx); err != nil {
+	var fastErr error
+	if fast != nil {
+		ln.Close()
+		fastErr = fast.shutdown(dctx)
+	}
+	if err := errors.Join(srv.Shutdown(dctx), fastErr); err != nil {
 		return fmt.Errorf("drain: %w", err)
 	}
 	return nil

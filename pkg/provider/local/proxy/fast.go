@@ -1,0 +1,441 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/deployctl/deployctl/pkg/provider"
+)
+
+// fastServer serves the proxy's connections. Plain HTTP/1.1 requests (see
+// parseRequestHead) it forwards itself, byte for byte but for the headers a
+// proxy sets: one read and one write on each side, no request or response
+// objects, and no second goroutine per request. At the first request it
+// does not take (a body in chunks, an upgrade, Expect, /-/health,
+// maintenance on, anything unusual) it hands the connection, with the bytes
+// already read, to net/http and httputil.ReverseProxy for the rest of its
+// life. Profiled on loopback, this halves the proxy's CPU per request.
+type fastServer struct {
+	s       *Server
+	pools   map[provider.Slot]*directTransport
+	names   map[provider.Slot]string // slot URLs, for the logs
+	handoff *handoffListener
+	log     *accessLog
+
+	mu      sync.Mutex
+	conns   map[*fastConn]bool // true while serving a request
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// headerTimeout bounds the time a client takes to send a request head
+// (slowloris), as net/http's ReadHeaderTimeout does on the other path.
+const headerTimeout = 10 * time.Second
+
+// fastEligible says whether the slots allow the fast path: plain http
+// slots without a path prefix, and no sticky cookies.
+func fastEligible(s *Server) bool {
+	if s.Sticky || s.StandardPath {
+		return false
+	}
+	for _, u := range s.Slots {
+		if u.Scheme != "http" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *fastServer) serve(ln net.Listener) error {
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if f.isClosing() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// out of file descriptors for a moment: wait, as net/http does
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				f.s.Log.Warn("accept failed; retrying", "error", err, "delay", delay.String())
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		fc := newFastConn(f, c)
+		f.mu.Lock()
+		if f.closing {
+			f.mu.Unlock()
+			c.Close()
+			continue
+		}
+		f.conns[fc] = false
+		f.wg.Add(1)
+		f.mu.Unlock()
+		go fc.serve()
+	}
+}
+
+func (f *fastServer) isClosing() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closing
+}
+
+// shutdown closes the idle connections, lets those serving a request finish
+// it (closing them after), and waits for them until ctx ends; then it closes
+// what is left.
+func (f *fastServer) shutdown(ctx context.Context) error {
+	f.mu.Lock()
+	f.closing = true
+	for fc, busy := range f.conns {
+		if !busy {
+			fc.c.Close()
+		}
+	}
+	f.mu.Unlock()
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		f.mu.Lock()
+		for fc := range f.conns {
+			fc.c.Close()
+		}
+		f.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// fastConn is one client connection on the fast path.
+type fastConn struct {
+	f      *fastServer
+	c      net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	remote string // the client's address, as net/http gives it
+	ip     string // the client's IP, for X-Forwarded-For
+	req    reqHead
+	resp   respHead
+	out    []byte // the head sent to the slot
+}
+
+func newFastConn(f *fastServer, c net.Conn) *fastConn {
+	fc := &fastConn{f: f, c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 16<<10), remote: c.RemoteAddr().String()}
+	fc.ip = fc.remote
+	if host, _, err := net.SplitHostPort(fc.remote); err == nil {
+		fc.ip = host
+	}
+	return fc
+}
+
+// setBusy marks the connection as serving a request, or idle; false means
+// the proxy is stopping and the connection must close.
+func (fc *fastConn) setBusy(busy bool) bool {
+	fc.f.mu.Lock()
+	defer fc.f.mu.Unlock()
+	if fc.f.closing {
+		return false
+	}
+	fc.f.conns[fc] = busy
+	return true
+}
+
+func (fc *fastConn) done(handedOff bool) {
+	fc.f.mu.Lock()
+	delete(fc.f.conns, fc)
+	fc.f.mu.Unlock()
+	if !handedOff {
+		fc.c.Close()
+	}
+	fc.f.wg.Done()
+}
+
+func (fc *fastConn) serve() {
+	handedOff := false
+	defer func() { fc.done(handedOff) }()
+	for {
+		end, err := fc.readHead()
+		if err != nil {
+			return // the client went away, or timed out sending a head
+		}
+		if !fc.setBusy(true) {
+			return
+		}
+		d := fc.f.s.current()
+		if end < 0 || !parseRequestHead(fc.peek(end), &fc.req) || (fc.f.s.Maintenance != nil && d.Maintenance.On) {
+			fc.f.s.handedOff.Add(1)
+			handedOff = fc.f.handoff.give(&handoffConn{Conn: fc.c, r: fc.br})
+			return
+		}
+		fc.f.s.fastServed.Add(1)
+		keep := fc.forward(d)
+		if !keep || !fc.setBusy(false) {
+			return
+		}
+	}
+}
+
+// readHead waits for a request head to be buffered whole and returns its
+// length, or -1 when it is not plain or does not fit the buffer (net/http
+// takes those).
+func (fc *fastConn) readHead() (int, error) {
+	if _, err := fc.br.Peek(1); err != nil { // idle until the next request starts
+		return 0, err
+	}
+	deadline := false
+	defer func() {
+		if deadline {
+			fc.c.SetReadDeadline(time.Time{})
+		}
+	}()
+	for {
+		end := headEnd(fc.peek(fc.br.Buffered()))
+		if end != 0 {
+			return end, nil
+		}
+		if fc.br.Buffered() == fc.br.Size() {
+			return -1, nil
+		}
+		if !deadline {
+			fc.c.SetReadDeadline(time.Now().Add(headerTimeout))
+			deadline = true
+		}
+		if _, err := fc.br.Peek(fc.br.Buffered() + 1); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (fc *fastConn) peek(n int) []byte {
+	b, _ := fc.br.Peek(n)
+	return b
+}
+
+// forward sends the request in fc.req to a slot picked by the weights and
+// its answer back, and says whether the client's connection stays open.
+func (fc *fastConn) forward(d *Doc) bool {
+	start := time.Now()
+	h := &fc.req
+	slot := pick(d.Weights)
+	id := string(h.id)
+	if h.id == nil {
+		id = hexID(rand.Uint64())
+	}
+	fc.out = appendRequest(fc.out[:0], h, fc.ip, id)
+	head := string(h.method) == http.MethodHead
+	length := h.length
+	// a request without a body that changes nothing may be sent twice
+	replay := length == 0 && (head || string(h.method) == http.MethodGet || string(h.method) == http.MethodOptions)
+	var logPath, method string
+	if fc.f.log != nil {
+		method, logPath = string(h.method), requestPath(h.target)
+	}
+	fc.br.Discard(h.size) // h's slices are invalid from here on
+
+	t := fc.f.pools[slot]
+	var (
+		c    *upConn
+		err  error
+		sent bool // the request body was read from the client
+	)
+	for attempt := 0; ; attempt++ {
+		var reused bool
+		c, reused, err = t.get(context.Background())
+		if err != nil {
+			break
+		}
+		c.bw.Write(fc.out)
+		if !sent && length > 0 {
+			_, err = pump(c.bw, fc.br, length)
+			sent = true
+			if err != nil && !isWriteErr(err) { // the client went away while sending its body
+				c.Close()
+				return false
+			}
+		}
+		if err == nil {
+			err = c.bw.Flush()
+		}
+		if err == nil {
+			err = readResponseHead(c.br, head, &fc.resp)
+		}
+		if err == nil {
+			break
+		}
+		c.Close()
+		c = nil
+		// A pooled connection the slot closed meanwhile fails before any
+		// answer: send again on a fresh one when that is safe.
+		if !reused || attempt > 0 || !replay {
+			break
+		}
+	}
+	closing := fc.f.isClosing()
+	if err != nil {
+		fc.f.s.Log.Warn("upstream error", "slot", slot, "url", fc.f.names[slot], "error", err)
+		keep := !closing && (length == 0 || sent)
+		fc.badGateway(slot, id, keep)
+		fc.logEntry(start, id, method, logPath, http.StatusBadGateway, 0, slot)
+		return keep
+	}
+	r := &fc.resp
+	keep := !closing && r.framing != closeBody
+	fc.bw.Write(r.out)
+	if !r.hasID {
+		fc.bw.WriteString("X-Request-Id: ")
+		fc.bw.WriteString(id)
+		fc.bw.Write(crlf)
+	}
+	if !keep {
+		fc.bw.WriteString("Connection: close\r\n")
+	}
+	fc.bw.Write(crlf)
+	var n int64
+	switch r.framing {
+	case noBody:
+		err = flush(fc.bw)
+	case lengthBody, closeBody:
+		n, err = pump(fc.bw, c.br, r.length)
+		if err == nil {
+			err = flush(fc.bw)
+		}
+	case chunkedBody:
+		n, err = copyChunked(fc.bw, c.br)
+	}
+	if err != nil {
+		if !isWriteErr(err) { // not the client going away: the slot broke off
+			fc.f.s.Log.Warn("upstream error", "slot", slot, "url", fc.f.names[slot], "error", err)
+		}
+		c.Close()
+		fc.logEntry(start, id, method, logPath, r.status, n, slot)
+		return false
+	}
+	if r.reuse {
+		t.put(c)
+	} else {
+		c.Close()
+	}
+	fc.logEntry(start, id, method, logPath, r.status, n, slot)
+	return keep
+}
+
+// appendRequest writes the head sent to the slot: the client's request
+// line and fields, then the fields the proxy sets.
+func appendRequest(b []byte, h *reqHead, ip, id string) []byte {
+	b = append(b, h.method...)
+	b = append(b, ' ')
+	b = append(b, h.target...)
+	b = append(b, " HTTP/1.1\r\n"...)
+	for _, l := range h.keep {
+		b = append(append(b, l...), crlf...)
+	}
+	if h.id == nil {
+		b = append(append(append(b, "X-Request-Id: "...), id...), crlf...)
+	}
+	b = append(append(append(b, "X-Forwarded-For: "...), ip...), crlf...)
+	b = append(append(append(b, "X-Forwarded-Host: "...), h.host...), crlf...)
+	return append(b, "X-Forwarded-Proto: http\r\n\r\n"...)
+}
+
+// badGateway answers as the ReverseProxy's error handler does.
+func (fc *fastConn) badGateway(slot provider.Slot, id string, keep bool) {
+	body := "bad gateway: slot " + string(slot) + " is not answering\n"
+	fc.bw.WriteString("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: ")
+	fc.bw.WriteString(id)
+	fc.bw.WriteString("\r\nContent-Length: ")
+	fc.bw.WriteString(strconv.Itoa(len(body)))
+	if !keep {
+		fc.bw.WriteString("\r\nConnection: close")
+	}
+	fc.bw.WriteString("\r\n\r\n")
+	fc.bw.WriteString(body)
+	fc.bw.Flush()
+}
+
+func (fc *fastConn) logEntry(start time.Time, id, method, path string, status int, n int64, slot provider.Slot) {
+	if fc.f.log == nil {
+		return
+	}
+	fc.f.log.write(accessEntry{Time: start.UTC(), ID: id, Remote: fc.remote, Method: method, Path: path,
+		Status: status, Bytes: n, Slot: slot, DurationMS: float64(time.Since(start).Microseconds()) / 1000})
+}
+
+// requestPath is the target's path, unescaped as net/http gives it.
+func requestPath(target []byte) string {
+	p := target
+	for i, c := range target {
+		if c == '?' {
+			p = target[:i]
+			break
+		}
+	}
+	s := string(p)
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
+// handoffListener gives net/http the connections the fast path hands over.
+type handoffListener struct {
+	addr net.Addr
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// give hands c to net/http; false when it has stopped.
+func (l *handoffListener) give(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+// handoffConn is the client's connection with the bytes the fast path
+// already read in front.
+type handoffConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *handoffConn) Read(p []byte) (int, error) { return c.r.Read(p) }
