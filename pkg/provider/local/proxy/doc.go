@@ -3,6 +3,11 @@
 // maintenance switch of a state document, and the Router through which
 // commands change that document and wait for the proxy's acknowledgement.
 //
+// Requests are served on two paths: plain HTTP/1.1 requests by a small
+// relay of the proxy's own (fast.go, head.go), everything else by net/http
+// and httputil.ReverseProxy (handler.go), to which the relay hands the
+// connection with the bytes it already read.
+//
 // Files in the environment's state folder:
 //
 //	state/proxy.json   the desired state (weights, maintenance), written by commands

@@ -137,7 +137,8 @@ type fastConn struct {
 }
 
 func newFastConn(f *fastServer, c net.Conn) *fastConn {
-	fc := &fastConn{f: f, c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 16<<10), remote: c.RemoteAddr().String()}
+	fc := &fastConn{f: f, c: c, br: bufio.NewReaderSize(rawReadWriter(c), 16<<10), bw: bufio.NewWriterSize(rawReadWriter(c), 16<<10),
+		remote: c.RemoteAddr().String()}
 	fc.ip = fc.remote
 	if host, _, err := net.SplitHostPort(fc.remote); err == nil {
 		fc.ip = host

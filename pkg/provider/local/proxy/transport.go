@@ -80,7 +80,8 @@ func (t *directTransport) get(ctx context.Context) (*upConn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return &upConn{Conn: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, false, nil
+	// separate raw readers and writers: a read and a write may overlap
+	return &upConn{Conn: nc, br: bufio.NewReaderSize(rawReadWriter(nc), 16<<10), bw: bufio.NewWriterSize(rawReadWriter(nc), 16<<10)}, false, nil
 }
 
 func (t *directTransport) put(c *upConn) {
