@@ -2,22 +2,27 @@
 //
 //	proxyload upstream -listen ADDR -name v1 [-delay 2ms]
 //	                                              a minimal slot answering {"version":NAME}
-//	proxyload latency -url URL -rate 1000 -duration 10s
+//	proxyload latency -url URL [-direct URL [-ref URL]] -rate 1000 -duration 10s
 //	                                              open-loop load at a fixed rate; latency percentiles as JSON
+//	                                              (with -direct/-ref: the upstream/another proxy too, interleaved)
 //	proxyload switch -deployctl BIN -dir DIR -url URL -runs 10
 //	                                              time from `rollout SLOT --weight 100` returning to the
 //	                                              proxy answering with the new slot, as JSON
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -81,53 +86,167 @@ func get(c *http.Client, url string) (string, error) {
 }
 
 // latency sends requests at a fixed rate whatever the answers' pace (open
-// loop), so a slow proxy shows in the percentiles instead of lowering the rate.
+// loop), so a slow proxy shows in the percentiles instead of lowering the
+// rate. With -direct it also sends the same rate straight to the upstream
+// (and with -ref through a reference proxy), interleaved within each
+// interval, so all sets of figures come from the same seconds of the same
+// machine: on a shared machine the tail latency of two runs a minute apart
+// differs by more than the proxy adds.
 func latency(args []string) error {
 	fs := flag.NewFlagSet("latency", flag.ExitOnError)
 	url := fs.String("url", "", "target")
+	direct := fs.String("direct", "", "the upstream itself, measured alongside")
+	ref := fs.String("ref", "", "another proxy in front of the same upstream, measured alongside (with -direct)")
 	rate := fs.Int("rate", 1000, "requests per second")
 	dur := fs.Duration("duration", 10*time.Second, "how long")
 	warm := fs.Duration("warmup", 2*time.Second, "load before measuring")
 	fs.Parse(args)
-	c := client()
-	var mu sync.Mutex
-	var lat []time.Duration
-	errs := 0
-	var wg sync.WaitGroup
+	targets := []*target{newTarget(*url)}
+	if *direct != "" {
+		targets = append(targets, newTarget(*direct))
+		if *ref != "" {
+			targets = append(targets, newTarget(*ref))
+		}
+	}
 	interval := time.Second / time.Duration(*rate)
 	start := time.Now()
 	measureFrom := start.Add(*warm)
 	for next := start; next.Before(start.Add(*warm + *dur)); next = next.Add(interval) {
-		time.Sleep(time.Until(next))
-		wg.Add(1)
-		go func(sched time.Time) {
-			defer wg.Done()
-			_, err := get(c, *url)
-			d := time.Since(sched) // from the scheduled time: no coordinated omission
-			if sched.Before(measureFrom) {
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs++
-				return
-			}
-			lat = append(lat, d)
-		}(next)
+		for i, t := range targets {
+			sched := next.Add(time.Duration(i) * interval / time.Duration(len(targets)))
+			time.Sleep(time.Until(sched))
+			t.queue <- job{sched: sched, warmup: sched.Before(measureFrom)}
+		}
 	}
-	wg.Wait()
-	slices.Sort(lat)
+	for _, t := range targets {
+		close(t.queue)
+		t.wg.Wait()
+	}
+	out := targets[0].summary(*rate)
+	if len(targets) > 1 {
+		out["direct"] = targets[1].summary(*rate)
+	}
+	if len(targets) > 2 {
+		out["ref"] = targets[2].summary(*rate)
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// A target is served by a fixed pool of keep-alive connections, each
+// speaking HTTP/1.1 by hand: a load generator that allocates and hands
+// work between goroutines per request (net/http's client) adds its own
+// scheduling noise to the tail it measures. A request waits in the queue
+// when every connection is busy, and its latency counts from its
+// scheduled time all the same.
+const conns = 32
+
+type job struct {
+	sched  time.Time
+	warmup bool
+}
+
+func newTarget(rawURL string) *target {
+	u, err := neturl.Parse(rawURL)
+	if err != nil {
+		panic(err)
+	}
+	t := &target{queue: make(chan job, 100000)}
+	req := []byte("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: proxyload\r\n\r\n")
+	for range conns {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			var c net.Conn
+			var br *bufio.Reader
+			for j := range t.queue {
+				if c == nil {
+					if c, err = net.Dial("tcp", u.Host); err != nil {
+						t.add(0, err, j.warmup)
+						c = nil
+						continue
+					}
+					br = bufio.NewReader(c)
+				}
+				err := exchange(c, br, req)
+				t.add(time.Since(j.sched), err, j.warmup)
+				if err != nil {
+					c.Close()
+					c = nil
+				}
+			}
+			if c != nil {
+				c.Close()
+			}
+		}()
+	}
+	return t
+}
+
+// exchange sends req and reads a 200 response with a Content-Length.
+func exchange(c net.Conn, br *bufio.Reader, req []byte) error {
+	if _, err := c.Write(req); err != nil {
+		return err
+	}
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if len(line) < 12 || string(line[9:12]) != "200" {
+		return fmt.Errorf("status line %q", line)
+	}
+	length := -1
+	for {
+		line, err = br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if len(line) > 16 && strings.EqualFold(string(line[:15]), "content-length:") {
+			length, _ = strconv.Atoi(strings.TrimSpace(string(line[15:])))
+		}
+	}
+	if length < 0 {
+		return fmt.Errorf("no Content-Length")
+	}
+	_, err = br.Discard(length)
+	return err
+}
+
+type target struct {
+	queue chan job
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	lat   []time.Duration
+	errs  int
+}
+
+func (t *target) add(d time.Duration, err error, warmup bool) {
+	if warmup {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil {
+		t.errs++
+		return
+	}
+	t.lat = append(t.lat, d)
+}
+
+func (t *target) summary(rate int) map[string]any {
+	slices.Sort(t.lat)
 	pct := func(p float64) float64 {
-		if len(lat) == 0 {
+		if len(t.lat) == 0 {
 			return 0
 		}
-		return float64(lat[int(float64(len(lat)-1)*p)].Microseconds()) / 1000
+		return float64(t.lat[int(float64(len(t.lat)-1)*p)].Microseconds()) / 1000
 	}
-	return json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"requests": len(lat), "errors": errs, "rate": *rate,
+	return map[string]any{
+		"requests": len(t.lat), "errors": t.errs, "rate": rate,
 		"p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1),
-	})
+	}
 }
 
 // switchTime flips all traffic between the slots and measures, after the
