@@ -267,69 +267,23 @@ const (
 	hdrHandOff            // needs net/http: body framing, upgrades, expectations
 )
 
+// requestFields sorts the request fields the proxy treats specially; all
+// others pass as they are.
+var requestFields = []struct {
+	name string
+	kind hdrKind
+}{
+	{"host", hdrHost}, {"content-length", hdrLength}, {"connection", hdrConnection}, {"x-request-id", hdrRequestID},
+	{"keep-alive", hdrDrop}, {"forwarded", hdrDrop}, {"x-forwarded-for", hdrDrop}, {"x-forwarded-host", hdrDrop}, {"x-forwarded-proto", hdrDrop},
+	{"te", hdrHandOff}, {"expect", hdrHandOff}, {"upgrade", hdrHandOff}, {"trailer", hdrHandOff}, {"transfer-encoding", hdrHandOff},
+	{"proxy-connection", hdrHandOff}, {"proxy-authenticate", hdrHandOff}, {"proxy-authorization", hdrHandOff},
+}
+
 // hopHeader sorts a request header name, case-insensitively.
 func hopHeader(name []byte) hdrKind {
-	switch len(name) {
-	case 2:
-		if bytes.EqualFold(name, []byte("te")) {
-			return hdrHandOff
-		}
-	case 4:
-		if bytes.EqualFold(name, []byte("host")) {
-			return hdrHost
-		}
-	case 6:
-		if bytes.EqualFold(name, []byte("expect")) {
-			return hdrHandOff
-		}
-	case 7:
-		if bytes.EqualFold(name, []byte("upgrade")) || bytes.EqualFold(name, []byte("trailer")) {
-			return hdrHandOff
-		}
-	case 9:
-		if bytes.EqualFold(name, []byte("forwarded")) {
-			return hdrDrop
-		}
-	case 10:
-		if bytes.EqualFold(name, []byte("connection")) {
-			return hdrConnection
-		}
-		if bytes.EqualFold(name, []byte("keep-alive")) {
-			return hdrDrop
-		}
-	case 12:
-		if bytes.EqualFold(name, []byte("x-request-id")) {
-			return hdrRequestID
-		}
-	case 14:
-		if bytes.EqualFold(name, []byte("content-length")) {
-			return hdrLength
-		}
-	case 15:
-		if bytes.EqualFold(name, []byte("x-forwarded-for")) {
-			return hdrDrop
-		}
-	case 16:
-		if bytes.EqualFold(name, []byte("x-forwarded-host")) {
-			return hdrDrop
-		}
-		if bytes.EqualFold(name, []byte("proxy-connection")) {
-			return hdrHandOff
-		}
-	case 17:
-		if bytes.EqualFold(name, []byte("transfer-encoding")) {
-			return hdrHandOff
-		}
-		if bytes.EqualFold(name, []byte("x-forwarded-proto")) {
-			return hdrDrop
-		}
-	case 18:
-		if bytes.EqualFold(name, []byte("proxy-authenticate")) {
-			return hdrHandOff
-		}
-	case 19:
-		if bytes.EqualFold(name, []byte("proxy-authorization")) {
-			return hdrHandOff
+	for _, f := range requestFields {
+		if len(f.name) == len(name) && bytes.EqualFold(name, []byte(f.name)) {
+			return f.kind
 		}
 	}
 	return hdrOther
