@@ -2,9 +2,10 @@
 //
 //	proxyload upstream -listen ADDR -name v1 [-delay 2ms]
 //	                                              a minimal slot answering {"version":NAME}
-//	proxyload latency -url URL [-direct URL [-ref URL]] -rate 1000 -duration 10s
-//	                                              open-loop load at a fixed rate; latency percentiles as JSON
-//	                                              (with -direct/-ref: the upstream/another proxy too, interleaved)
+//	proxyload latency -url URL [-direct URL] -rate 1000 -duration 10s
+//	                                              open-loop load at a fixed rate; latency percentiles and the
+//	                                              CPU time the host took (steal) as JSON (with -direct: the
+//	                                              upstream too, interleaved)
 //	proxyload switch -deployctl BIN -dir DIR -url URL -runs 10
 //	                                              time from `rollout SLOT --weight 100` returning to the
 //	                                              proxy answering with the new slot, as JSON
@@ -87,16 +88,17 @@ func get(c *http.Client, url string) (string, error) {
 
 // latency sends requests at a fixed rate whatever the answers' pace (open
 // loop), so a slow proxy shows in the percentiles instead of lowering the
-// rate. With -direct it also sends the same rate straight to the upstream
-// (and with -ref through a reference proxy), interleaved within each
-// interval, so all sets of figures come from the same seconds of the same
-// machine: on a shared machine the tail latency of two runs a minute apart
-// differs by more than the proxy adds.
+// rate. With -direct it also sends the same rate straight to the upstream,
+// interleaved within each interval, so both sets of figures come from the
+// same seconds of the same machine: on a shared machine the tail latency of
+// two runs a minute apart differs by more than the proxy adds. It reports
+// the share of CPU time the hypervisor took from this machine while it
+// measured (steal, from /proc/stat): a vCPU taken away for a few
+// milliseconds shows in p99 on every path, more on a path with more hops.
 func latency(args []string) error {
 	fs := flag.NewFlagSet("latency", flag.ExitOnError)
 	url := fs.String("url", "", "target")
 	direct := fs.String("direct", "", "the upstream itself, measured alongside")
-	ref := fs.String("ref", "", "another proxy in front of the same upstream, measured alongside (with -direct)")
 	rate := fs.Int("rate", 1000, "requests per second")
 	dur := fs.Duration("duration", 10*time.Second, "how long")
 	warm := fs.Duration("warmup", 2*time.Second, "load before measuring")
@@ -104,20 +106,22 @@ func latency(args []string) error {
 	targets := []*target{newTarget(*url)}
 	if *direct != "" {
 		targets = append(targets, newTarget(*direct))
-		if *ref != "" {
-			targets = append(targets, newTarget(*ref))
-		}
 	}
 	interval := time.Second / time.Duration(*rate)
 	start := time.Now()
 	measureFrom := start.Add(*warm)
+	var before cpuTimes
 	for next := start; next.Before(start.Add(*warm + *dur)); next = next.Add(interval) {
+		if before.total == 0 && !next.Before(measureFrom) {
+			before = readCPUTimes()
+		}
 		for i, t := range targets {
 			sched := next.Add(time.Duration(i) * interval / time.Duration(len(targets)))
 			time.Sleep(time.Until(sched))
 			t.queue <- job{sched: sched, warmup: sched.Before(measureFrom)}
 		}
 	}
+	after := readCPUTimes()
 	for _, t := range targets {
 		close(t.queue)
 		t.wg.Wait()
@@ -126,10 +130,38 @@ func latency(args []string) error {
 	if len(targets) > 1 {
 		out["direct"] = targets[1].summary(*rate)
 	}
-	if len(targets) > 2 {
-		out["ref"] = targets[2].summary(*rate)
+	out["steal_pct"] = -1.0
+	if d := after.total - before.total; before.total > 0 && d > 0 {
+		out["steal_pct"] = 100 * float64(after.steal-before.steal) / float64(d)
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+type cpuTimes struct{ steal, total uint64 }
+
+// readCPUTimes reads the machine's CPU time counters (all CPUs) from the
+// first line of /proc/stat; zero when it cannot.
+func readCPUTimes() cpuTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuTimes{}
+	}
+	var c cpuTimes
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		if i < 8 { // user nice system idle iowait irq softirq steal; guest time is within user
+			c.total += n
+		}
+		if i == 7 {
+			c.steal = n
+		}
+	}
+	return c
 }
 
 // A target is served by a fixed pool of keep-alive connections, each
