@@ -275,16 +275,19 @@ func (fc *fastConn) forward(d *Doc) bool {
 			err = c.bw.Flush()
 		}
 		if err == nil {
-			err = readResponseHead(c.br, head, &fc.resp)
+			err = readResponseHead(c.br, head, &fc.resp, fc.bw)
 		}
 		if err == nil {
 			break
 		}
 		c.Close()
 		c = nil
+		if isWriteErr(err) { // the client went away while informational answers were passed on
+			return false
+		}
 		// A pooled connection the slot closed meanwhile fails before any
 		// answer: send again on a fresh one when that is safe.
-		if !reused || attempt > 0 || !replay {
+		if !reused || attempt > 0 || !replay || fc.resp.info > 0 {
 			break
 		}
 	}

@@ -287,6 +287,7 @@ func TestFastPathResponseFraming(t *testing.T) {
 		body                 string
 		header               map[string]string // "" means absent
 		closes               bool              // the proxy closes the client's connection after
+		informational        int               // 1xx answers before the final one
 	}{
 		{name: "length", method: "GET", answer: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-App: 1\r\n\r\nhello",
 			status: 200, body: "hello", header: map[string]string{"X-App": "1", "X-Request-Id": "rid"}},
@@ -297,8 +298,8 @@ func TestFastPathResponseFraming(t *testing.T) {
 		{name: "head", method: "HEAD", answer: "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", status: 200},
 		{name: "no content", method: "GET", answer: "HTTP/1.1 204 No Content\r\n\r\n", status: 204},
 		{name: "not modified", method: "GET", answer: "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", status: 304},
-		{name: "early hints skipped", method: "GET", answer: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
-			status: 201, body: "ok"},
+		{name: "too many informational answers", method: "GET", answer: strings.Repeat("HTTP/1.1 102 Processing\r\n\r\n", 6) + "<close>",
+			status: 502, body: "bad gateway: slot blue is not answering\n", informational: 5},
 		{name: "hop-by-hop removed", method: "GET", answer: "HTTP/1.1 200 OK\r\nConnection: X-Secret, keep-alive\r\nX-Secret: s\r\nKeep-Alive: timeout=1\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n",
 			status: 200, header: map[string]string{"X-Secret": "", "Keep-Alive": "", "Upgrade": "", "Connection": ""}},
 		{name: "slot's own request id", method: "GET", answer: "HTTP/1.1 200 OK\r\nX-Request-Id: slot-id\r\nContent-Length: 0\r\n\r\n",
@@ -315,6 +316,11 @@ func TestFastPathResponseFraming(t *testing.T) {
 			p := e.start(t, func(s *Server) { s.Slots[provider.Blue] = mustURL(slot); srv = s })
 			c := dialRaw(t, p.url)
 			c.send(tc.method + " / HTTP/1.1\r\nHost: h\r\nX-Request-Id: rid\r\n\r\n")
+			for range tc.informational {
+				if resp, _ := c.read(tc.method); resp.StatusCode/100 != 1 {
+					t.Fatalf("got %d, want an informational answer first", resp.StatusCode)
+				}
+			}
 			resp, body := c.read(tc.method)
 			if resp.StatusCode != tc.status || body != tc.body {
 				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
@@ -414,5 +420,49 @@ func TestStandardPathStillServes(t *testing.T) {
 	}
 	if srv.fastServed.Load() != 0 {
 		t.Fatal("fast path used")
+	}
+}
+
+// TestInformationalAnswersPassedOn: a 103 Early Hints reaches the client
+// while the slot is still working on the final answer, on both paths,
+// without the fields that were meant for the proxy alone.
+func TestInformationalAnswersPassedOn(t *testing.T) {
+	for _, standard := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fast path", true: "standard path"}[standard], func(t *testing.T) {
+			e := newEnv(t)
+			final := make(chan struct{})
+			var once sync.Once
+			release := func() { once.Do(func() { close(final) }) }
+			e.blue.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Link", "</app.css>; rel=preload")
+				w.Header().Set("Connection", "X-Hop")
+				w.Header().Set("X-Hop", "secret")
+				w.WriteHeader(http.StatusEarlyHints)
+				w.Header().Del("Link")
+				w.Header().Del("Connection")
+				w.Header().Del("X-Hop")
+				<-final // the final answer waits until the client has seen the hints
+				io.WriteString(w, "done")
+			})
+			var srv *Server
+			p := e.start(t, func(s *Server) { s.StandardPath = standard; srv = s })
+			t.Cleanup(release) // before the proxy and the slot wait for the request in flight
+			c := dialRaw(t, p.url)
+			c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+			hints, _ := c.read("GET")
+			release()
+			if hints.StatusCode != http.StatusEarlyHints || hints.Header.Get("Link") != "</app.css>; rel=preload" {
+				t.Fatalf("first answer %d %v, want 103 with the Link field", hints.StatusCode, hints.Header)
+			}
+			if hints.Header.Get("X-Hop") != "" || hints.Header.Get("Connection") != "" {
+				t.Fatalf("hop-by-hop fields passed on: %v", hints.Header)
+			}
+			if resp, body := c.read("GET"); resp.StatusCode != 200 || body != "done" {
+				t.Fatalf("final answer %d %q", resp.StatusCode, body)
+			}
+			if fast := srv.fastServed.Load() > 0; fast == standard {
+				t.Fatalf("fast path used: %v, standard path asked: %v", fast, standard)
+			}
+		})
 	}
 }

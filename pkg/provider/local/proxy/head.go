@@ -309,6 +309,8 @@ type respHead struct {
 	length  int64
 	reuse   bool // the slot's connection may serve another request
 	hasID   bool
+	chunked bool
+	info    int      // informational answers passed on before this one
 	out     []byte   // status line and kept fields, each with CRLF; no blank line yet
 	conn    [][]byte // field names the slot's Connection header lists
 	spans   [][2]int // fields in out, for dropping those named in Connection
@@ -317,11 +319,18 @@ type respHead struct {
 
 var errBadResponse = errors.New("malformed response")
 
-// readResponseHead reads the slot's answer to a request, skipping
-// informational (1xx) answers.
-func readResponseHead(br *bufio.Reader, head bool, h *respHead) error {
-	*h = respHead{out: h.out[:0], conn: h.conn[:0], spans: h.spans[:0], scratch: h.scratch[:0], reuse: true, length: -1}
-	for {
+// maxInformational bounds the informational answers to one request, as
+// net/http's client does.
+const maxInformational = 5
+
+// readResponseHead reads the slot's answer to a request. Informational
+// answers (1xx, such as 103 Early Hints) are written to info as they come,
+// without their hop-by-hop fields, and flushed: the client gets them before
+// the final answer, as net/http's ReverseProxy passes them on. 100 Continue
+// is the exception: it answers the proxy's own request, not the client's.
+func readResponseHead(br *bufio.Reader, head bool, h *respHead, info *bufio.Writer) error {
+	for n := 0; ; n++ {
+		*h = respHead{out: h.out[:0], conn: h.conn[:0], spans: h.spans[:0], scratch: h.scratch[:0], reuse: true, length: -1, info: n}
 		line, err := readLine(br)
 		if err != nil {
 			return err
@@ -334,34 +343,67 @@ func readResponseHead(br *bufio.Reader, head bool, h *respHead) error {
 		if line[7] == '0' {
 			h.reuse = false
 		}
-		if h.status < 100 {
+		switch {
+		case h.status < 100:
 			return fmt.Errorf("%w: status %d", errBadResponse, h.status)
+		case h.status == 101:
+			return fmt.Errorf("%w: 101 Switching Protocols to a request that asked for no upgrade", errBadResponse)
+		case h.status < 200 && n == maxInformational:
+			return fmt.Errorf("%w: more than %d informational answers", errBadResponse, maxInformational)
+		}
+		h.out = append(append(h.out, line...), crlf...)
+		if err := h.readFields(br); err != nil {
+			return err
 		}
 		if h.status >= 200 {
-			h.out = append(append(h.out, line...), crlf...)
 			break
 		}
-		if h.status == 101 {
-			return fmt.Errorf("%w: 101 Switching Protocols to a request that asked for no upgrade", errBadResponse)
+		h.drop([]byte("content-length"))
+		h.drop([]byte("transfer-encoding"))
+		h.drop([]byte("trailer"))
+		for _, name := range h.conn {
+			h.drop(name)
 		}
-		for { // an informational answer's fields
-			l, err := readLine(br)
-			if err != nil {
+		if info != nil && h.status != 100 {
+			info.Write(h.out)
+			info.Write(crlf)
+			if err := flush(info); err != nil {
 				return err
-			}
-			if len(l) == 0 {
-				break
 			}
 		}
 	}
-	chunked := false
+	switch {
+	case head || h.status == 204 || h.status == 304:
+		h.framing = noBody
+	case h.chunked:
+		h.framing = chunkedBody
+		h.length = -1
+		h.drop([]byte("content-length"))
+	case h.length >= 0:
+		h.framing = lengthBody
+	default:
+		h.framing = closeBody
+		h.reuse = false
+	}
+	if !h.chunked {
+		h.drop([]byte("trailer"))
+	}
+	for _, n := range h.conn {
+		h.drop(n)
+	}
+	return nil
+}
+
+// readFields reads a response head's fields up to the blank line, keeping
+// all but the hop-by-hop ones and noting those that frame the body.
+func (h *respHead) readFields(br *bufio.Reader) error {
 	for {
 		line, err := readLine(br)
 		if err != nil {
 			return err
 		}
 		if len(line) == 0 {
-			break
+			return nil
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 || !isToken(line[:colon]) {
@@ -386,10 +428,10 @@ func readResponseHead(br *bufio.Reader, head bool, h *respHead) error {
 			bytes.EqualFold(name, []byte("upgrade")):
 			keep = false
 		case bytes.EqualFold(name, []byte("transfer-encoding")):
-			if !bytes.EqualFold(value, []byte("chunked")) || chunked {
+			if !bytes.EqualFold(value, []byte("chunked")) || h.chunked {
 				return fmt.Errorf("%w: unsupported Transfer-Encoding %q", errBadResponse, truncate(value))
 			}
-			chunked = true
+			h.chunked = true
 		case bytes.EqualFold(name, []byte("content-length")):
 			n, ok := parseLength(value)
 			if !ok || h.length >= 0 && h.length != n {
@@ -408,26 +450,6 @@ func readResponseHead(br *bufio.Reader, head bool, h *respHead) error {
 			h.spans = append(h.spans, [2]int{start, len(h.out)})
 		}
 	}
-	switch {
-	case head || h.status == 204 || h.status == 304:
-		h.framing = noBody
-	case chunked:
-		h.framing = chunkedBody
-		h.length = -1
-		h.drop([]byte("content-length"))
-	case h.length >= 0:
-		h.framing = lengthBody
-	default:
-		h.framing = closeBody
-		h.reuse = false
-	}
-	if !chunked {
-		h.drop([]byte("trailer"))
-	}
-	for _, n := range h.conn {
-		h.drop(n)
-	}
-	return nil
 }
 
 // drop removes the fields called name from the head.

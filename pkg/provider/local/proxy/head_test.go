@@ -118,7 +118,7 @@ func TestPlainTarget(t *testing.T) {
 func TestReadResponseHeadKeepsOnlyEndToEndFields(t *testing.T) {
 	raw := "HTTP/1.1 200 OK\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nX-End: 2\r\nContent-Length: 3\r\nContent-Length: 3\r\nTrailer: X-T\r\n\r\nabc"
 	var h respHead
-	if err := readResponseHead(bufio.NewReader(strings.NewReader(raw)), false, &h); err != nil {
+	if err := readResponseHead(bufio.NewReader(strings.NewReader(raw)), false, &h, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := string(h.out); got != "HTTP/1.1 200 OK\r\nX-End: 2\r\nContent-Length: 3\r\n" || h.reuse || h.framing != lengthBody || h.length != 3 {
@@ -132,11 +132,11 @@ func TestReadResponseHeadKeepsOnlyEndToEndFields(t *testing.T) {
 		"HTTP/1.1 200 OK\r\nX folded\r\n\r\n",
 		"HTTP/1.1 101 Switching Protocols\r\n\r\n",
 	} {
-		if err := readResponseHead(bufio.NewReader(strings.NewReader(bad)), false, &h); err == nil {
+		if err := readResponseHead(bufio.NewReader(strings.NewReader(bad)), false, &h, nil); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}
-	if err := readResponseHead(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Le")), false, &h); err != io.ErrUnexpectedEOF {
+	if err := readResponseHead(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Le")), false, &h, nil); err != io.ErrUnexpectedEOF {
 		t.Errorf("cut head: %v", err)
 	}
 }

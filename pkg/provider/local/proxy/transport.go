@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"strings"
 	"sync"
 	"time"
 )
@@ -116,15 +120,37 @@ func (t *directTransport) exchange(c *upConn, req *http.Request) (*http.Response
 	return resp, nil
 }
 
-// readResponse skips informational answers (100 Continue, 103 Early Hints).
+// readResponse reads the slot's answer to req. Informational answers (103
+// Early Hints, say) go to the request's Got1xxResponse trace hook, through
+// which httputil.ReverseProxy passes them on to the client, without their
+// hop-by-hop fields; but for 100 Continue, which answers the proxy's own
+// request: net/http's server has already sent the client its own.
 func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
-	for {
+	trace := httptrace.ContextClientTrace(req.Context())
+	for n := 0; ; n++ {
 		resp, err := http.ReadResponse(br, req)
 		if err != nil {
 			return nil, err
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			return resp, nil
+		}
+		if n == maxInformational {
+			return nil, fmt.Errorf("%w: more than %d informational answers", errBadResponse, maxInformational)
+		}
+		if trace != nil && trace.Got1xxResponse != nil && resp.StatusCode != http.StatusContinue {
+			h := resp.Header
+			for _, f := range h["Connection"] {
+				for _, name := range strings.Split(f, ",") {
+					h.Del(strings.TrimSpace(name))
+				}
+			}
+			for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length"} {
+				h.Del(name)
+			}
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(h)); err != nil {
+				return nil, err
+			}
 		}
 	}
 }
