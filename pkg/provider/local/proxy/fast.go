@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -134,11 +136,19 @@ type fastConn struct {
 	req    reqHead
 	resp   respHead
 	out    []byte // the head sent to the slot
+
+	// While a slot takes its time, a watcher notices the client going
+	// away and breaks off the request to the slot (see watch).
+	watch     *time.Timer
+	watchDone chan struct{}
+	watching  bool
+	up        atomic.Pointer[upConn] // the slot connection of the request being watched
+	gone      atomic.Bool            // the client went away during the request
 }
 
 func newFastConn(f *fastServer, c net.Conn) *fastConn {
 	fc := &fastConn{f: f, c: c, br: bufio.NewReaderSize(rawReadWriter(c), 16<<10), bw: bufio.NewWriterSize(rawReadWriter(c), 16<<10),
-		remote: c.RemoteAddr().String()}
+		remote: c.RemoteAddr().String(), watchDone: make(chan struct{}, 1)}
 	fc.ip = fc.remote
 	if host, _, err := net.SplitHostPort(fc.remote); err == nil {
 		fc.ip = host
@@ -275,14 +285,17 @@ func (fc *fastConn) forward(d *Doc) bool {
 			err = c.bw.Flush()
 		}
 		if err == nil {
+			fc.watchFor(c)
 			err = readResponseHead(c.br, head, &fc.resp, fc.bw)
 		}
 		if err == nil {
 			break
 		}
+		fc.unwatch()
 		c.Close()
 		c = nil
-		if isWriteErr(err) { // the client went away while informational answers were passed on
+		if fc.gone.Load() || isWriteErr(err) { // the client went away
+			fc.logEntry(start, id, method, logPath, statusClientGone, 0, slot)
 			return false
 		}
 		// A pooled connection the slot closed meanwhile fails before any
@@ -323,8 +336,9 @@ func (fc *fastConn) forward(d *Doc) bool {
 	case chunkedBody:
 		n, err = copyChunked(fc.bw, c.br)
 	}
-	if err != nil {
-		if !isWriteErr(err) { // not the client going away: the slot broke off
+	fc.unwatch()
+	if err != nil || fc.gone.Load() { // the watcher may have broken off the slot's connection: not for reuse
+		if err != nil && !isWriteErr(err) && !fc.gone.Load() { // not the client going away: the slot broke off
 			fc.f.s.Log.Warn("upstream error", "slot", slot, "url", fc.f.names[slot], "error", err)
 		}
 		c.Close()
@@ -338,6 +352,59 @@ func (fc *fastConn) forward(d *Doc) bool {
 	}
 	fc.logEntry(start, id, method, logPath, r.status, n, slot)
 	return keep
+}
+
+// statusClientGone is logged for a request whose client went away before
+// its answer was complete (nginx's 499).
+const statusClientGone = 499
+
+// watchAfter is how long a request runs before the proxy watches its
+// client's connection: quick answers never pay for the watch.
+const watchAfter = 100 * time.Millisecond
+
+// watchFor arms the watch over the request sent on the slot connection up.
+// Until unwatch, the caller must not read from the client.
+func (fc *fastConn) watchFor(up *upConn) {
+	fc.up.Store(up)
+	fc.gone.Store(false)
+	fc.watching = true
+	if fc.watch == nil {
+		fc.watch = time.AfterFunc(watchAfter, fc.watchClient)
+	} else {
+		fc.watch.Reset(watchAfter)
+	}
+}
+
+// watchClient waits for the client to send something or go away, as
+// net/http's background read does. A client that closes its connection
+// while its request runs takes the request with it: the slot's connection
+// is broken off, so a long poll or a slow report does not run on for
+// nobody.
+func (fc *fastConn) watchClient() {
+	defer func() { fc.watchDone <- struct{}{} }()
+	_, err := fc.br.Peek(1)
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		return // the next request is already arriving (pipelined), or unwatch stopped the watch
+	}
+	fc.gone.Store(true)
+	if up := fc.up.Load(); up != nil {
+		up.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+// unwatch ends the watch, waiting for a watcher that already runs.
+func (fc *fastConn) unwatch() {
+	if !fc.watching {
+		return
+	}
+	fc.watching = false
+	fc.up.Store(nil)
+	if fc.watch.Stop() {
+		return // it never started
+	}
+	fc.c.SetReadDeadline(time.Unix(1, 0)) // wakes the watcher's read
+	<-fc.watchDone
+	fc.c.SetReadDeadline(time.Time{})
 }
 
 // appendRequest writes the head sent to the slot: the client's request

@@ -466,3 +466,67 @@ func TestInformationalAnswersPassedOn(t *testing.T) {
 		})
 	}
 }
+
+// TestClientGoneCancelsSlotRequest: a client that closes its connection
+// while the slot is still working takes its request with it, on both
+// paths: the slot's request context ends, the access log says 499, and
+// the proxy's pooled connections still work.
+func TestClientGoneCancelsSlotRequest(t *testing.T) {
+	for _, standard := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fast path", true: "standard path"}[standard], func(t *testing.T) {
+			e := newEnv(t)
+			canceled := make(chan struct{}, 1)
+			e.blue.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/poll":
+					select {
+					case <-r.Context().Done():
+						canceled <- struct{}{}
+					case <-time.After(20 * time.Second):
+					}
+				case "/slow":
+					time.Sleep(3 * watchAfter)
+					io.WriteString(w, "slow")
+				default:
+					io.WriteString(w, "quick")
+				}
+			})
+			var log syncBuffer
+			var srv *Server
+			p := e.start(t, func(s *Server) { s.StandardPath = standard; s.AccessLog = &log; srv = s })
+			c := dialRaw(t, p.url)
+			c.send("GET /poll HTTP/1.1\r\nHost: h\r\n\r\n")
+			time.Sleep(3 * watchAfter) // past the moment the proxy starts watching
+			c.c.Close()
+			select {
+			case <-canceled:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the slot still works on the request of a client that went away")
+			}
+			waitFor(t, "access log entry", func() bool { return strings.Contains(log.String(), `"status":499`) })
+
+			// a slow answer to a client that stays, with a request pipelined
+			// behind it: nothing is cut short, and the order holds
+			c = dialRaw(t, p.url)
+			c.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+			if _, body := c.read("GET"); body != "slow" {
+				t.Fatalf("slow answer: %q", body)
+			}
+			if _, body := c.read("GET"); body != "quick" {
+				t.Fatalf("pipelined answer: %q", body)
+			}
+			// and a slow answer alone, then requests that are never sent
+			// twice on the pooled connections to the slot: a connection the
+			// watch had spoilt would fail them
+			for _, req := range []string{"GET /slow", "POST /", "POST /"} {
+				c.send(req + " HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx")
+				if resp, body := c.read("GET"); resp.StatusCode != 200 || body == "" {
+					t.Fatalf("%s after a watched request: %d %q", req, resp.StatusCode, body)
+				}
+			}
+			if fast := srv.fastServed.Load() > 0; fast == standard {
+				t.Fatalf("fast path used: %v, standard path asked: %v", fast, standard)
+			}
+		})
+	}
+}

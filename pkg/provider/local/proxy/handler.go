@@ -45,6 +45,10 @@ func newSlotProxy(s provider.Slot, target *url.URL, tr *directTransport, log *sl
 		Transport:  tr,
 		BufferPool: bufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil { // the client went away, and the request to the slot with it
+				w.WriteHeader(statusClientGone)
+				return
+			}
 			log.Warn("upstream error", "slot", s, "url", target.String(), "error", err)
 			http.Error(w, fmt.Sprintf("bad gateway: slot %s is not answering", s), http.StatusBadGateway)
 		},
