@@ -1,47 +1,25 @@
 package proxy
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 )
 
-// oneShotSlot answers one request per connection and then closes it
-// without saying so, as a slot whose keep-alive timeout is short does: the
-// proxy's pooled connection is dead when it reuses it.
-func oneShotSlot(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nblue")
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
-
 func TestDirectTransportRetriesClosedIdleConnection(t *testing.T) {
 	e := newEnv(t)
 	e.blue.Close()
-	u := mustURL(oneShotSlot(t))
-	p := e.start(t, func(s *Server) { s.Slots["blue"] = u })
+	// a slot that answers one request per connection and then closes it
+	// without saying so, as one whose keep-alive timeout is short does: the
+	// proxy's pooled connection is dead when it reuses it
+	answers := make([]string, 20)
+	for i := range answers {
+		answers[i] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nblue<close>"
+	}
+	slot, _ := scriptedSlot(t, answers...)
+	p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot) })
 	for i := range 20 {
 		if code, body := get(t, http.DefaultClient, p.url+"/"); code != 200 || body != "blue" {
 			t.Fatalf("request %d: %d %q", i, code, body)
