@@ -1,11 +1,14 @@
 package backup_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/deployctl/deployctl/pkg/backup"
 )
@@ -105,5 +108,55 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVerifyDropsOnlyAbandonedScratch: a verify drops the scratch databases
+// of killed verifies, and none that a running verify uses or is creating.
+func TestVerifyDropsOnlyAbandonedScratch(t *testing.T) {
+	url := pg.NewDatabase(t)
+	seed(t, url, 10)
+	e, _ := newEngine(t)
+	m := mustCreate(t, e, url)
+	ctx := t.Context()
+	const (
+		abandoned = "deployctl_verify_20260101t000000z_dead"
+		inUse     = "deployctl_verify_20260101t000000z_used" // a running verify is connected
+		creating  = "deployctl_verify_20260101t000000z_lock" // a verify holds its name's lock
+		other     = "app_deployctl_verify_x"                 // not a scratch database
+	)
+	for _, name := range []string{abandoned, inUse, creating, other} {
+		if err := pg.Exec(ctx, "postgres", "CREATE DATABASE "+name); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = pg.Exec(context.Background(), "postgres", "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	}
+	user, err := pgConnect(ctx, pg.URL(inUse))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer user.Close(context.Background())
+	locker, err := pgConnect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(context.Background())
+	if _, err := locker.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended($1, 0))", creating); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Verify(ctx, m, backup.VerifyOptions{Level: backup.LevelRestore, ServerURL: url})
+	if err != nil || !res.Verification.OK {
+		t.Fatalf("verify: %+v, %v", res, err)
+	}
+	if len(res.CleanedUp) != 1 || res.CleanedUp[0] != abandoned {
+		t.Fatalf("dropped %v, want only %s", res.CleanedUp, abandoned)
+	}
+	rows, err := user.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE '%deployctl_verify%' ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if want := []string{other, creating, inUse}; err != nil || strings.Join(left, ",") != strings.Join(want, ",") {
+		t.Fatalf("databases left: %v (%v), want %v: the verify's own scratch gone, the others kept", left, err, want)
 	}
 }

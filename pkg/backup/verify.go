@@ -28,6 +28,9 @@ type VerifyResult struct {
 	Manifest     *Manifest    `json:"-"`
 	Verification Verification `json:"verification"`
 	Problems     []string     `json:"problems"`
+	// CleanedUp names the scratch databases of killed verifies that this
+	// one dropped.
+	CleanedUp []string `json:"cleaned_up,omitempty"`
 }
 
 // Verify checks backup m at o.Level and stores the result beside it. A bad
@@ -39,7 +42,7 @@ func (e *Engine) Verify(ctx context.Context, m *Manifest, o VerifyOptions) (*Ver
 	if !m.sealed() {
 		res.Problems = append(res.Problems, fmt.Sprintf("the manifest of %s was changed after it was written (its manifest_sha256 does not match)", m.ID))
 	}
-	detail, err := e.verifyLevel(ctx, m, o)
+	detail, err := e.verifyLevel(ctx, m, o, res)
 	var p *ProblemError
 	var ps problems
 	switch {
@@ -68,7 +71,7 @@ type problems []string
 
 func (p problems) Error() string { return strings.Join(p, "; ") }
 
-func (e *Engine) verifyLevel(ctx context.Context, m *Manifest, o VerifyOptions) (string, error) {
+func (e *Engine) verifyLevel(ctx context.Context, m *Manifest, o VerifyOptions, res *VerifyResult) (string, error) {
 	switch o.Level {
 	case LevelChecksum:
 		return "size and sha256 match", e.verifyChecksum(ctx, m)
@@ -76,7 +79,8 @@ func (e *Engine) verifyLevel(ctx context.Context, m *Manifest, o VerifyOptions) 
 		return "size and sha256 match, pg_restore reads the whole archive", e.verifyArchive(ctx, m, o)
 	case LevelRestore, "":
 		o.Level = LevelRestore
-		err := e.verifyRestore(ctx, m, o)
+		var err error
+		res.CleanedUp, err = e.verifyRestore(ctx, m, o)
 		return fmt.Sprintf("size and sha256 match, restored %d tables (%d rows) into a scratch database, row counts match", len(m.Tables), m.Rows()), err
 	}
 	return "", fmt.Errorf("unknown verification level %q: use checksum, archive or restore", o.Level)
@@ -148,47 +152,120 @@ func isBrokenPipe(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "broken pipe") || strings.Contains(err.Error(), "file already closed"))
 }
 
-func (e *Engine) verifyRestore(ctx context.Context, m *Manifest, o VerifyOptions) error {
+func (e *Engine) verifyRestore(ctx context.Context, m *Manifest, o VerifyOptions) ([]string, error) {
 	if o.ServerURL == "" {
-		return errors.New("no server for the scratch database: set backup.verify_url or pass --database-url")
+		return nil, errors.New("no server for the scratch database: set backup.verify_url or pass --database-url")
 	}
-	scratch, drop, err := createScratch(ctx, o.ServerURL, m.ID)
+	scratch, drop, cleaned, err := createScratch(ctx, o.ServerURL)
 	if err != nil {
-		return err
+		return cleaned, err
 	}
 	defer drop()
 	pg := newTool(ctx, e.Tools.restore(), scratch, "--no-owner", "--no-acl", "--exit-on-error")
 	if err := e.feed(ctx, m, o.Identities, pg); err != nil {
-		return err
+		return cleaned, err
 	}
-	return compareCounts(ctx, scratch, m)
+	return cleaned, compareCounts(ctx, scratch, m)
 }
 
+// scratchPrefix starts the name of every scratch database. While a verify
+// runs, it keeps a connection open to its scratch database (and a session
+// advisory lock named after it, from before the database exists until it
+// is dropped). A verify killed outright (SIGKILL, the OOM killer, a cron
+// timeout) cannot drop its scratch database, but its connections end with
+// it: so every verify first drops the scratch databases nobody is
+// connected to, which only a killed verify leaves.
+const scratchPrefix = "deployctl_verify_"
+
 // createScratch creates an empty database on the server of url and returns
-// its URL and a function that drops it, which works after Ctrl-C too.
-func createScratch(ctx context.Context, url, id string) (string, func(), error) {
-	name := "deployctl_verify_" + strings.ToLower(strings.NewReplacer("-", "_").Replace(NewID(time.Now())))
+// its URL, a function that drops it (which works after Ctrl-C too), and the
+// names of the scratch databases left by killed verifies that it dropped.
+func createScratch(ctx context.Context, url string) (string, func(), []string, error) {
+	name := scratchPrefix + strings.ToLower(strings.NewReplacer("-", "_").Replace(NewID(time.Now())))
 	conn, err := postgres.Connect(ctx, url)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return "", nil, fmt.Errorf("create the scratch database on %s: %w", postgres.Redact(url), err)
+	var guard *pgx.Conn
+	release := func() {
+		if guard != nil {
+			guard.Close(context.Background())
+		}
+		conn.Close(context.Background())
 	}
-	scratch, err := postgres.WithDatabase(url, name)
+	cleaned, err := dropLeftScratch(ctx, conn)
 	if err != nil {
-		return "", nil, err
+		release()
+		return "", nil, cleaned, fmt.Errorf("look for scratch databases of killed verifies on %s: %w", postgres.Redact(url), err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended($1, 0))", name); err != nil {
+		release()
+		return "", nil, cleaned, fmt.Errorf("lock the scratch database's name on %s: %w", postgres.Redact(url), err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		release()
+		return "", nil, cleaned, fmt.Errorf("create the scratch database on %s: %w", postgres.Redact(url), err)
 	}
 	drop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if c, err := postgres.Connect(ctx, url); err == nil {
-			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-			c.Close(ctx)
+		defer release() // after the drop: the lock covers the database until it is gone
+		if guard != nil {
+			guard.Close(ctx)
+			guard = nil
+		}
+		if conn.IsClosed() {
+			if c, err := postgres.Connect(ctx, url); err == nil {
+				conn = c
+			}
+		}
+		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	}
+	scratch, err := postgres.WithDatabase(url, name)
+	if err == nil {
+		guard, err = postgres.Connect(ctx, scratch)
+	}
+	if err != nil {
+		drop()
+		return "", nil, cleaned, err
+	}
+	return scratch, drop, cleaned, nil
+}
+
+// dropLeftScratch drops the scratch databases nobody is connected to and
+// nobody holds the lock of. It drops without force, so a session that
+// connects meanwhile keeps its database; a database it may not drop (owned
+// by another role) it leaves.
+func dropLeftScratch(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT d.datname FROM pg_database d
+		WHERE starts_with(d.datname, $1)
+		AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)
+		ORDER BY 1`, scratchPrefix)
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	var dropped []string
+	for _, name := range names {
+		var free bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", name).Scan(&free); err != nil {
+			return dropped, err
+		}
+		if !free {
+			continue // a verify is creating it
+		}
+		_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize())
+		if _, uerr := conn.Exec(ctx, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", name); uerr != nil {
+			return dropped, uerr
+		}
+		if err == nil {
+			dropped = append(dropped, name)
 		}
 	}
-	return scratch, drop, nil
+	return dropped, nil
 }
 
 // compareCounts counts every table of the manifest in the restored database.

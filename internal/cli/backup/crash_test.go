@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -199,6 +200,34 @@ func TestInterruptedVerifyDropsScratch(t *testing.T) {
 	}
 	if l := p.list(); l.Backups[0].Verification != nil {
 		t.Errorf("an interrupted verify stored a result: %+v", l.Backups[0].Verification)
+	}
+}
+
+// TestKilledVerifyScratchDroppedByTheNext: a verify killed outright cannot
+// drop its scratch database; the next verify (from cron, say) does, and
+// says so in its JSON.
+func TestKilledVerifyScratchDroppedByTheNext(t *testing.T) {
+	p := newProject(t, "")
+	p.exec(p.url, bigSQL)
+	p.mustRun("backup", "create")
+	scratch := "SELECT count(*) FROM pg_database WHERE starts_with(datname, 'deployctl_verify_')"
+	p.killDuring("the scratch database", func() bool { return scalar(t, p.url, scratch) > 0 }, "backup", "verify")
+	waitFor(t, "the killed verify's sessions to end", func() bool { // pg_restore dies with it
+		return scalar(t, p.url, "SELECT count(*) FROM pg_stat_activity WHERE starts_with(datname, 'deployctl_verify_')") == 0
+	})
+	if n := scalar(t, p.url, scratch); n != 1 {
+		t.Fatalf("%d scratch databases after SIGKILL, want the one it left", n)
+	}
+	var rep struct {
+		OK        bool     `json:"ok"`
+		CleanedUp []string `json:"cleaned_up"`
+	}
+	must(t, json.Unmarshal([]byte(p.mustRun("backup", "verify", "-o", "json").out), &rep))
+	if !rep.OK || len(rep.CleanedUp) != 1 || !strings.HasPrefix(rep.CleanedUp[0], "deployctl_verify_") {
+		t.Fatalf("the next verify: %+v, want ok and the left scratch database dropped", rep)
+	}
+	if n := scalar(t, p.url, scratch); n != 0 {
+		t.Fatalf("%d scratch databases after the next verify", n)
 	}
 }
 

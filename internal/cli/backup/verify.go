@@ -31,6 +31,9 @@ type VerifyReport struct {
 	Verification *backup.Verification `json:"verification"`
 	Newest       *Entry               `json:"newest"` // for --max-age: the newest backup
 	Problems     []string             `json:"problems"`
+	// CleanedUp names the scratch databases left by killed verifies that
+	// this one dropped.
+	CleanedUp []string `json:"cleaned_up,omitempty"`
 }
 
 // NewCmdVerify returns backup verify.
@@ -140,6 +143,7 @@ func (o *VerifyOptions) verify(ctx context.Context, e *backup.Engine, rep *Verif
 	if err != nil {
 		return err
 	}
+	rep.CleanedUp = res.CleanedUp
 	rep.Verification = &res.Verification
 	if rep.Newest != nil && rep.Newest.ID == m.ID {
 		rep.Newest.Verification = rep.Verification
@@ -174,6 +178,11 @@ func (o *VerifyOptions) render(rep *VerifyReport) error {
 	} else {
 		for _, p := range rep.Problems {
 			fmt.Fprintln(o.IO.ErrOut, "backup verify: "+p)
+		}
+		if o.IO.StderrTTY { // cron stays quiet: the killed run was reported when it was killed
+			for _, name := range rep.CleanedUp {
+				fmt.Fprintf(o.IO.ErrOut, "note: dropped the scratch database %s, left by a verify that was killed\n", name)
+			}
 		}
 		if rep.OK && o.IO.StderrTTY && rep.Verification != nil {
 			o.IO.Printf("backup %s verified (%s): %s\n", rep.ID, rep.Verification.Level, rep.Verification.Detail)
