@@ -138,7 +138,7 @@ type fastConn struct {
 	out    []byte // the head sent to the slot
 
 	// While a slot takes its time, a watcher notices the client going
-	// away and breaks off the request to the slot (see watch).
+	// away and breaks off the request to the slot (see watchClient).
 	watch     *time.Timer
 	watchDone chan struct{}
 	watching  bool
