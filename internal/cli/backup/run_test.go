@@ -161,3 +161,23 @@ func TestRestoreIntoOwnDatabaseNeedsTheEnvironmentsName(t *testing.T) {
 		}
 	}
 }
+
+// TestCleanedUpScratchNotedOnlyOnATerminal: cron stays quiet about the
+// scratch databases of killed verifies it drops; a person is told.
+func TestCleanedUpScratchNotedOnlyOnATerminal(t *testing.T) {
+	p := newProject(t, "")
+	p.exec(p.url, seedSQL)
+	backupAt(t, p, created)
+	for _, tty := range []bool{false, true} {
+		left := "deployctl_verify_20260101t000000z_" + map[bool]string{false: "cron", true: "tty"}[tty]
+		p.exec(p.url, "CREATE DATABASE "+left)
+		code, out, errOut := runIn(p, created.Add(time.Hour), tty, "verify", "latest")
+		if code != 0 || scalar(t, p.url, "SELECT count(*) FROM pg_database WHERE datname = '"+left+"'") != 0 {
+			t.Fatalf("tty %v: exit %d, %q %q; the left scratch database must be gone", tty, code, out, errOut)
+		}
+		note := "note: dropped the scratch database " + left + ", left by a verify that was killed\n"
+		if tty != strings.Contains(errOut, note) || !tty && errOut != "" {
+			t.Errorf("tty %v: stderr %q; want the note only on a terminal", tty, errOut)
+		}
+	}
+}
