@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command evloop is a measuring prototype, not a proxy: an epoll event
 // loop on locked OS threads that relays plain HTTP/1.1 GETs (no request
 // bodies, responses with Content-Length) to one upstream, on one upstream
