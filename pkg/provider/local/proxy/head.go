@@ -358,9 +358,9 @@ func readResponseHead(br *bufio.Reader, head bool, h *respHead, info *bufio.Writ
 		if h.status >= 200 {
 			break
 		}
-		h.drop([]byte("content-length"))
-		h.drop([]byte("transfer-encoding"))
-		h.drop([]byte("trailer"))
+		for _, name := range framingFields {
+			h.drop([]byte(name))
+		}
 		for _, name := range h.conn {
 			h.drop(name)
 		}
@@ -394,6 +394,23 @@ func readResponseHead(br *bufio.Reader, head bool, h *respHead, info *bufio.Writ
 	return nil
 }
 
+// responseHopFields concern only the slot's connection to the proxy, as do
+// Connection and the fields it names: the client never gets them.
+var responseHopFields = []string{"keep-alive", "proxy-connection", "proxy-authenticate", "te", "upgrade"}
+
+// framingFields frame a final answer's body; an informational answer has
+// none, so it is passed on without them.
+var framingFields = []string{"content-length", "transfer-encoding", "trailer"}
+
+func isOneOf(name []byte, names []string) bool {
+	for _, n := range names {
+		if len(n) == len(name) && bytes.EqualFold(name, []byte(n)) {
+			return true
+		}
+	}
+	return false
+}
+
 // readFields reads a response head's fields up to the blank line, keeping
 // all but the hop-by-hop ones and noting those that frame the body.
 func (h *respHead) readFields(br *bufio.Reader) error {
@@ -423,9 +440,7 @@ func (h *respHead) readFields(br *bufio.Reader) error {
 					h.conn = append(h.conn, h.scratch[len(h.scratch)-len(tok):])
 				}
 			}
-		case bytes.EqualFold(name, []byte("keep-alive")), bytes.EqualFold(name, []byte("proxy-connection")),
-			bytes.EqualFold(name, []byte("proxy-authenticate")), bytes.EqualFold(name, []byte("te")),
-			bytes.EqualFold(name, []byte("upgrade")):
+		case isOneOf(name, responseHopFields):
 			keep = false
 		case bytes.EqualFold(name, []byte("transfer-encoding")):
 			if !bytes.EqualFold(value, []byte("chunked")) || h.chunked {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -145,7 +146,7 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 					h.Del(strings.TrimSpace(name))
 				}
 			}
-			for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length"} {
+			for _, name := range slices.Concat([]string{"connection"}, responseHopFields, framingFields) {
 				h.Del(name)
 			}
 			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(h)); err != nil {
