@@ -34,10 +34,16 @@ type fastServer struct {
 	handoff *handoffListener
 	log     *accessLog
 
+	// loops serve the connections when there are any (see evLoop);
+	// goroutines serve those they hand over
+	loops   []*evLoop
+	next    atomic.Uint32
+	loopsWG sync.WaitGroup
+
 	mu      sync.Mutex
 	conns   map[*fastConn]bool // true while serving a request
 	closing bool
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // connections of goroutines and loops
 }
 
 // headerTimeout bounds the time a client takes to send a request head
@@ -77,6 +83,10 @@ func (f *fastServer) serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		if len(f.loops) > 0 {
+			f.toLoop(c)
+			continue
+		}
 		fc := newFastConn(f, c)
 		f.mu.Lock()
 		if f.closing {
@@ -87,7 +97,7 @@ func (f *fastServer) serve(ln net.Listener) error {
 		f.conns[fc] = false
 		f.wg.Add(1)
 		f.mu.Unlock()
-		go fc.serve()
+		go fc.serve(nil, nil)
 	}
 }
 
@@ -109,8 +119,11 @@ func (f *fastServer) shutdown(ctx context.Context) error {
 		}
 	}
 	f.mu.Unlock()
+	for _, l := range f.loops {
+		l.post(func() { l.shutdown(false) })
+	}
 	done := make(chan struct{})
-	go func() { f.wg.Wait(); close(done) }()
+	go func() { f.wg.Wait(); f.loopsWG.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
@@ -120,9 +133,25 @@ func (f *fastServer) shutdown(ctx context.Context) error {
 			fc.c.Close()
 		}
 		f.mu.Unlock()
+		for _, l := range f.loops {
+			l.post(func() { l.shutdown(true) })
+		}
 		<-done
 		return ctx.Err()
 	}
+}
+
+// adopt takes a connection an event loop hands over (busy: in the middle
+// of a request); false when the proxy is stopping and it is idle.
+func (f *fastServer) adopt(fc *fastConn, busy bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing && !busy {
+		return false
+	}
+	f.conns[fc] = busy
+	f.wg.Add(1)
+	return true
 }
 
 // fastConn is one client connection on the fast path.
@@ -178,9 +207,15 @@ func (fc *fastConn) done(handedOff bool) {
 	fc.f.wg.Done()
 }
 
-func (fc *fastConn) serve() {
+// serve serves the connection's requests until it closes or goes to
+// net/http. A connection the event loop hands over in the middle of a
+// request comes with that request (ex, up) to finish first.
+func (fc *fastConn) serve(ex *exchange, up *upConn) {
 	handedOff := false
 	defer func() { fc.done(handedOff) }()
+	if up != nil && (!fc.resume(*ex, up) || !fc.setBusy(false)) {
+		return
+	}
 	for {
 		end, err := fc.readHead()
 		if err != nil {
@@ -239,28 +274,34 @@ func (fc *fastConn) peek(n int) []byte {
 	return b
 }
 
+// exchange is what the fast path keeps of a request on its way through:
+// for the answer and the access log.
+type exchange struct {
+	start        time.Time
+	id           string
+	method, path string // for the access log
+	slot         provider.Slot
+	head         bool // a HEAD request: the answer has no body
+}
+
 // forward sends the request in fc.req to a slot picked by the weights and
 // its answer back, and says whether the client's connection stays open.
 func (fc *fastConn) forward(d *Doc) bool {
-	start := time.Now()
 	h := &fc.req
-	slot := pick(d.Weights)
-	id := string(h.id)
+	ex := exchange{start: time.Now(), slot: pick(d.Weights), head: string(h.method) == http.MethodHead, id: string(h.id)}
 	if h.id == nil {
-		id = hexID(rand.Uint64())
+		ex.id = hexID(rand.Uint64())
 	}
-	fc.out = appendRequest(fc.out[:0], h, fc.ip, id)
-	head := string(h.method) == http.MethodHead
+	fc.out = appendRequest(fc.out[:0], h, fc.ip, ex.id)
 	length := h.length
 	// a request without a body that changes nothing may be sent twice
-	replay := length == 0 && (head || string(h.method) == http.MethodGet || string(h.method) == http.MethodOptions)
-	var logPath, method string
+	replay := length == 0 && (ex.head || string(h.method) == http.MethodGet || string(h.method) == http.MethodOptions)
 	if fc.f.log != nil {
-		method, logPath = string(h.method), requestPath(h.target)
+		ex.method, ex.path = string(h.method), requestPath(h.target)
 	}
 	fc.br.Discard(h.size) // h's slices are invalid from here on
 
-	t := fc.f.pools[slot]
+	t := fc.f.pools[ex.slot]
 	var (
 		c    *upConn
 		err  error
@@ -286,7 +327,7 @@ func (fc *fastConn) forward(d *Doc) bool {
 		}
 		if err == nil {
 			fc.watchFor(c)
-			err = readResponseHead(c.br, head, &fc.resp, fc.bw)
+			err = readResponseHead(c.br, ex.head, &fc.resp, fc.bw)
 		}
 		if err == nil {
 			break
@@ -295,7 +336,7 @@ func (fc *fastConn) forward(d *Doc) bool {
 		c.Close()
 		c = nil
 		if fc.gone.Load() || isWriteErr(err) { // the client went away
-			fc.logEntry(start, id, method, logPath, statusClientGone, 0, slot)
+			fc.logEntry(ex, statusClientGone, 0)
 			return false
 		}
 		// A pooled connection the slot closed meanwhile fails before any
@@ -304,27 +345,59 @@ func (fc *fastConn) forward(d *Doc) bool {
 			break
 		}
 	}
-	closing := fc.f.isClosing()
 	if err != nil {
-		fc.f.s.Log.Warn("upstream error", "slot", slot, "url", fc.f.names[slot], "error", err)
-		keep := !closing && (length == 0 || sent)
-		fc.badGateway(slot, id, keep)
-		fc.logEntry(start, id, method, logPath, http.StatusBadGateway, 0, slot)
-		return keep
+		return fc.failed(ex, err, length == 0 || sent)
 	}
+	return fc.relay(ex, c)
+}
+
+// resume takes over a request the event loop sent to a slot (see
+// evLoop.handOff): c has the slot's answer to read, from its beginning.
+func (fc *fastConn) resume(ex exchange, c *upConn) bool {
+	fc.watchFor(c)
+	err := readResponseHead(c.br, ex.head, &fc.resp, fc.bw)
+	if err != nil {
+		fc.unwatch()
+		c.Close()
+		if fc.gone.Load() || isWriteErr(err) { // the client went away
+			fc.logEntry(ex, statusClientGone, 0)
+			return false
+		}
+		return fc.failed(ex, err, true)
+	}
+	return fc.relay(ex, c)
+}
+
+// failed answers 502 for a slot that did not answer; keep says the client's
+// connection is still in step (its request body was read).
+func (fc *fastConn) failed(ex exchange, err error, keep bool) bool {
+	fc.f.s.Log.Warn("upstream error", "slot", ex.slot, "url", fc.f.names[ex.slot], "error", err)
+	keep = keep && !fc.f.isClosing()
+	fc.badGateway(ex.slot, ex.id, keep)
+	fc.logEntry(ex, http.StatusBadGateway, 0)
+	return keep
+}
+
+// relay sends the answer whose head is in fc.resp to the client, the body
+// read from c, and gives c back to the pool when it may serve again.
+func (fc *fastConn) relay(ex exchange, c *upConn) bool {
+	closing := fc.f.isClosing()
 	r := &fc.resp
 	keep := !closing && r.framing != closeBody
 	fc.bw.Write(r.out)
 	if !r.hasID {
 		fc.bw.WriteString("X-Request-Id: ")
-		fc.bw.WriteString(id)
+		fc.bw.WriteString(ex.id)
 		fc.bw.Write(crlf)
 	}
 	if !keep {
 		fc.bw.WriteString("Connection: close\r\n")
 	}
 	fc.bw.Write(crlf)
-	var n int64
+	var (
+		n   int64
+		err error
+	)
 	switch r.framing {
 	case noBody:
 		err = flush(fc.bw)
@@ -339,18 +412,18 @@ func (fc *fastConn) forward(d *Doc) bool {
 	fc.unwatch()
 	if err != nil || fc.gone.Load() { // the watcher may have broken off the slot's connection: not for reuse
 		if err != nil && !isWriteErr(err) && !fc.gone.Load() { // not the client going away: the slot broke off
-			fc.f.s.Log.Warn("upstream error", "slot", slot, "url", fc.f.names[slot], "error", err)
+			fc.f.s.Log.Warn("upstream error", "slot", ex.slot, "url", fc.f.names[ex.slot], "error", err)
 		}
 		c.Close()
-		fc.logEntry(start, id, method, logPath, r.status, n, slot)
+		fc.logEntry(ex, r.status, n)
 		return false
 	}
 	if r.reuse {
-		t.put(c)
+		fc.f.pools[ex.slot].put(c)
 	} else {
 		c.Close()
 	}
-	fc.logEntry(start, id, method, logPath, r.status, n, slot)
+	fc.logEntry(ex, r.status, n)
 	return keep
 }
 
@@ -427,25 +500,29 @@ func appendRequest(b []byte, h *reqHead, ip, id string) []byte {
 
 // badGateway answers as the ReverseProxy's error handler does.
 func (fc *fastConn) badGateway(slot provider.Slot, id string, keep bool) {
-	body := "bad gateway: slot " + string(slot) + " is not answering\n"
-	fc.bw.WriteString("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: ")
-	fc.bw.WriteString(id)
-	fc.bw.WriteString("\r\nContent-Length: ")
-	fc.bw.WriteString(strconv.Itoa(len(body)))
-	if !keep {
-		fc.bw.WriteString("\r\nConnection: close")
-	}
-	fc.bw.WriteString("\r\n\r\n")
-	fc.bw.WriteString(body)
+	fc.bw.Write(appendBadGateway(fc.out[:0], slot, id, keep))
 	fc.bw.Flush()
 }
 
-func (fc *fastConn) logEntry(start time.Time, id, method, path string, status int, n int64, slot provider.Slot) {
+func appendBadGateway(b []byte, slot provider.Slot, id string, keep bool) []byte {
+	body := "bad gateway: slot " + string(slot) + " is not answering\n"
+	b = append(b, "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: "...)
+	b = append(b, id...)
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	if !keep {
+		b = append(b, "\r\nConnection: close"...)
+	}
+	b = append(b, "\r\n\r\n"...)
+	return append(b, body...)
+}
+
+func (fc *fastConn) logEntry(ex exchange, status int, n int64) {
 	if fc.f.log == nil {
 		return
 	}
-	fc.f.log.write(accessEntry{Time: start.UTC(), ID: id, Remote: fc.remote, Method: method, Path: path,
-		Status: status, Bytes: n, Slot: slot, DurationMS: float64(time.Since(start).Microseconds()) / 1000})
+	fc.f.log.write(accessEntry{Time: ex.start.UTC(), ID: ex.id, Remote: fc.remote, Method: ex.method, Path: ex.path,
+		Status: status, Bytes: n, Slot: ex.slot, DurationMS: float64(time.Since(ex.start).Microseconds()) / 1000})
 }
 
 // requestPath is the target's path, unescaped as net/http gives it.
@@ -510,3 +587,18 @@ type handoffConn struct {
 }
 
 func (c *handoffConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// prefixReader reads pre, then r.
+type prefixReader struct {
+	pre []byte
+	r   io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
+}

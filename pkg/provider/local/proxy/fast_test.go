@@ -115,6 +115,9 @@ func TestFastPathForwardsPlainRequests(t *testing.T) {
 	if n, off := srv.fastServed.Load(), srv.handedOff.Load(); n != 3 || off != 0 {
 		t.Fatalf("fast path served %d, handed off %d; want 3 and 0", n, off)
 	}
+	if want := map[bool]int64{true: 3}[loopsOn()]; srv.loopServed.Load() != want {
+		t.Fatalf("event loop served %d, want %d", srv.loopServed.Load(), want)
+	}
 	waitFor(t, "three access log lines", func() bool { return strings.Count(log.String(), "\n") == 3 })
 	var entry accessEntry
 	json.Unmarshal([]byte(strings.Split(log.String(), "\n")[1]), &entry)

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,10 +39,16 @@ type Server struct {
 	// StandardPath serves every request through net/http and
 	// httputil.ReverseProxy, without the fast path (see fastServer).
 	StandardPath bool
+	// EventLoops is the number of event loops of the fast path (see
+	// evLoop): 0 is one per CPU on Linux, unless the environment has
+	// DEPLOYCTL_PROXY_EVENT_LOOP=off; below 0, or elsewhere, a goroutine
+	// serves each connection.
+	EventLoops int
 
 	cur atomic.Pointer[Doc]
 	// requests the fast path forwarded, and connections it handed to net/http
 	fastServed, handedOff atomic.Int64
+	loopServed            atomic.Int64 // of fastServed, by an event loop
 	started               time.Time
 	listen                string
 	seen                  fileID
@@ -124,6 +132,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			names[slot] = u.String()
 		}
 		fast = &fastServer{s: s, pools: pools, names: names, handoff: newHandoffListener(ln.Addr()), log: al, conns: map[*fastConn]bool{}}
+		if n := s.eventLoops(); n > 0 {
+			if err := fast.startLoops(n); err != nil {
+				s.Log.Warn("event loops unavailable; a goroutine serves each connection", "error", err)
+			}
+		}
 		go func() { errc <- srv.Serve(fast.handoff) }()
 		go func() { errc <- fast.serve(ln) }()
 	} else {
@@ -146,6 +159,24 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("drain: %w", err)
 	}
 	return nil
+}
+
+func (s *Server) eventLoops() int {
+	switch {
+	case !evLoopsAvailable || s.EventLoops < 0:
+		return 0
+	case s.EventLoops > 0:
+		return s.EventLoops
+	}
+	switch v := os.Getenv("DEPLOYCTL_PROXY_EVENT_LOOP"); {
+	case v == "off":
+		return 0
+	case v != "":
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			return n
+		}
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // lock takes the proxy's lock. Commands that ask "is a proxy running?" hold

@@ -1,0 +1,179 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// loopsOn says whether the proxies these tests start serve with event
+// loops: on Linux unless DEPLOYCTL_PROXY_EVENT_LOOP=off, which scripts/test
+// sets for a second run of this package, so that the goroutine fast path
+// is tested whole too.
+func loopsOn() bool {
+	return evLoopsAvailable && os.Getenv("DEPLOYCTL_PROXY_EVENT_LOOP") != "off"
+}
+
+// bodySlot makes blue answer /big/N with N bytes (Content-Length) and
+// /sum with the length and SHA-256 of the request body it got.
+func bodySlot(e *env) {
+	e.blue.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n, ok := strings.CutPrefix(r.URL.Path, "/big/"); ok {
+			size, _ := strconv.Atoi(n)
+			w.Header().Set("Content-Length", n)
+			w.Write(pattern(size))
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%d %x", len(b), sha256.Sum256(b))
+	})
+}
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i/251)
+	}
+	return b
+}
+
+// TestBodiesBothWaysOnOneConnection sends request bodies small and large,
+// whole and in pieces, and takes answers small and large, slowly, all on one
+// connection: every byte arrives, in order, and the connection goes on.
+// Bodies the event loop holds whole (up to 64 KiB) it serves itself; a
+// larger one goes to a goroutine, which streams it.
+func TestBodiesBothWaysOnOneConnection(t *testing.T) {
+	e := newEnv(t)
+	bodySlot(e)
+	var srv *Server
+	p := e.start(t, func(s *Server) { srv = s })
+	c := dialRaw(t, p.url)
+	c.c.SetDeadline(time.Now().Add(60 * time.Second))
+
+	post := func(size int, pieces int) {
+		t.Helper()
+		body := pattern(size)
+		c.send("POST /sum HTTP/1.1\r\nHost: h\r\nContent-Length: " + strconv.Itoa(size) + "\r\n\r\n")
+		for i := 0; i < pieces; i++ {
+			time.Sleep(20 * time.Millisecond)
+			c.send(string(body[i*size/pieces : (i+1)*size/pieces]))
+		}
+		want := fmt.Sprintf("%d %x", size, sha256.Sum256(body))
+		if resp, got := c.read("POST"); resp.StatusCode != 200 || got != want {
+			t.Fatalf("POST of %d bytes in %d pieces: %d %q, want %q", size, pieces, resp.StatusCode, got, want)
+		}
+	}
+	big := func(size int, slow bool) {
+		t.Helper()
+		c.send("GET /big/" + strconv.Itoa(size) + " HTTP/1.1\r\nHost: h\r\n\r\n")
+		if slow {
+			time.Sleep(300 * time.Millisecond) // the proxy meets a full socket buffer and waits
+		}
+		resp, got := c.read("GET")
+		if resp.StatusCode != 200 || !bytes.Equal([]byte(got), pattern(size)) {
+			t.Fatalf("GET of %d bytes: %d, %d bytes, equal %v", size, resp.StatusCode, len(got), bytes.Equal([]byte(got), pattern(size)))
+		}
+	}
+	post(11, 1)
+	post(40<<10, 4) // head first, the body in pieces: the loop waits for it
+	big(8<<20, true)
+	big(0, false)
+	post(60<<10, 1)
+	if loopsOn() && srv.loopServed.Load() != 5 {
+		t.Fatalf("event loop served %d of 5", srv.loopServed.Load())
+	}
+	post(300<<10, 3) // too large to hold: a goroutine streams it
+	big(1<<20, false)
+	post(0, 0)
+	if n := srv.fastServed.Load(); n != 8 || srv.handedOff.Load() != 0 {
+		t.Fatalf("fast path served %d, handed off %d; want 8 and 0", n, srv.handedOff.Load())
+	}
+	if !loopsOn() && srv.loopServed.Load() != 0 {
+		t.Fatalf("event loop served %d with loops off", srv.loopServed.Load())
+	}
+}
+
+// TestManyConnectionsAcrossLoops runs many clients at once, each with many
+// requests on its connection: each answer is its own request's.
+func TestManyConnectionsAcrossLoops(t *testing.T) {
+	e := newEnv(t)
+	echoSlot(e)
+	var srv *Server
+	p := e.start(t, func(s *Server) { srv = s })
+	const clients, each = 40, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := dialRaw(t, p.url)
+			for j := range each {
+				id := fmt.Sprintf("c%d-r%d", i, j)
+				c.send("GET /" + id + " HTTP/1.1\r\nHost: h\r\nX-Request-Id: " + id + "\r\n\r\n")
+				resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				if !strings.Contains(string(b), `"URI":"/`+id+`"`) || resp.Header.Get("X-Request-Id") != id {
+					errs <- fmt.Errorf("request %s got %s", id, b)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if want := int64(clients * each); srv.fastServed.Load() != want || loopsOn() && srv.loopServed.Load() != want {
+		t.Fatalf("fast path served %d, loops %d; want %d", srv.fastServed.Load(), srv.loopServed.Load(), want)
+	}
+}
+
+// TestHalfClosedClientGetsQuickAnswer: a client that closes its side of the
+// connection right after its request (as `nc -N` does) still gets a quick
+// answer; the request of one that waits longer than watchAfter for it is
+// broken off, as for a client that went away.
+func TestHalfClosedClientGetsQuickAnswer(t *testing.T) {
+	e := newEnv(t)
+	canceled := make(chan struct{}, 1)
+	e.blue.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/poll" {
+			select {
+			case <-r.Context().Done():
+				canceled <- struct{}{}
+			case <-time.After(20 * time.Second):
+			}
+			return
+		}
+		time.Sleep(watchAfter / 4)
+		io.WriteString(w, "quick")
+	})
+	p := e.start(t)
+	c := dialRaw(t, p.url)
+	c.send("GET /quick HTTP/1.1\r\nHost: h\r\n\r\n")
+	c.c.(interface{ CloseWrite() error }).CloseWrite()
+	if resp, body := c.read("GET"); resp.StatusCode != 200 || body != "quick" {
+		t.Fatalf("half-closed client: %d %q", resp.StatusCode, body)
+	}
+	c = dialRaw(t, p.url)
+	c.send("GET /poll HTTP/1.1\r\nHost: h\r\n\r\n")
+	c.c.(interface{ CloseWrite() error }).CloseWrite()
+	select {
+	case <-canceled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slot still works on the request of a client that went away")
+	}
+}
