@@ -418,7 +418,7 @@ func (fc *fastConn) relay(ex exchange, c *upConn) bool {
 		fc.logEntry(ex, r.status, n)
 		return false
 	}
-	if r.reuse {
+	if r.reuse && c.br.Buffered() == 0 { // more than the answer: out of step, never to be read as the next one
 		fc.f.pools[ex.slot].put(c)
 	} else {
 		c.Close()

@@ -305,6 +305,8 @@ func TestFastPathResponseFraming(t *testing.T) {
 			status: 502, body: "bad gateway: slot blue is not answering\n", informational: 5},
 		{name: "hop-by-hop removed", method: "GET", answer: "HTTP/1.1 200 OK\r\nConnection: X-Secret, keep-alive\r\nX-Secret: s\r\nKeep-Alive: timeout=1\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n",
 			status: 200, header: map[string]string{"X-Secret": "", "Keep-Alive": "", "Upgrade": "", "Connection": ""}},
+		{name: "more than its length from the slot", method: "GET", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfake",
+			status: 200, body: "ok"},
 		{name: "slot's own request id", method: "GET", answer: "HTTP/1.1 200 OK\r\nX-Request-Id: slot-id\r\nContent-Length: 0\r\n\r\n",
 			status: 200, header: map[string]string{"X-Request-Id": "slot-id"}},
 		{name: "bare LF from the slot", method: "GET", answer: "HTTP/1.1 200 OK\nContent-Length: 2\nX-A: b\n\nok", status: 200, body: "ok",

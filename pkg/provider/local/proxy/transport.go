@@ -179,7 +179,7 @@ func (b *upBody) Read(p []byte) (int, error) {
 func (b *upBody) Close() error {
 	b.once.Do(func() {
 		b.r.Close()
-		if b.stop() && b.eof && b.keep {
+		if b.stop() && b.eof && b.keep && b.c.br.Buffered() == 0 { // more than the answer: out of step
 			b.t.put(b.c)
 			return
 		}

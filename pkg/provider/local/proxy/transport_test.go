@@ -59,3 +59,18 @@ func TestHostPort(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectTransportDropsConnectionWithMoreThanTheAnswer: a slot that sends
+// more than its Content-Length is out of step; what follows must never be
+// read as the answer to the next request (a smuggled response).
+func TestDirectTransportDropsConnectionWithMoreThanTheAnswer(t *testing.T) {
+	e := newEnv(t)
+	slot, _ := scriptedSlot(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfake",
+		"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+	p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); s.StandardPath = true })
+	for _, want := range []string{"ok", "next"} {
+		if code, body := get(t, http.DefaultClient, p.url+"/"); code != 200 || body != want {
+			t.Fatalf("got %d %q, want %q", code, body, want)
+		}
+	}
+}
