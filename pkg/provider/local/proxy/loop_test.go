@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
@@ -176,4 +177,159 @@ func TestHalfClosedClientGetsQuickAnswer(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the slot still works on the request of a client that went away")
 	}
+}
+
+// TestRandomTraffic sends random requests (no body up to 200 KiB, written
+// in random pieces, some pipelined, some asking to continue) for random
+// answers (none up to 300 KiB, with a Content-Length or chunked, some after
+// 103 Early Hints, some slow), on connections that each live for a few
+// requests. Every answer must be its own request's, byte for byte, on
+// whichever path serves it: a loop, a goroutine after a hand-off in the
+// middle of a request, or net/http.
+func TestRandomTraffic(t *testing.T) {
+	e := newEnv(t)
+	e.blue.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		size, _ := strconv.Atoi(q.Get("size"))
+		body, _ := io.ReadAll(r.Body)
+		if q.Get("hint") == "1" {
+			w.Header().Set("Link", "</a.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link")
+		}
+		if d, err := time.ParseDuration(q.Get("sleep")); err == nil {
+			time.Sleep(d)
+		}
+		w.Header().Set("X-Got", fmt.Sprintf("%d %x", len(body), sha256.Sum256(body)))
+		if q.Get("chunked") != "1" {
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+		}
+		data := pattern(size)
+		for len(data) > 0 { // in pieces: chunked answers get several chunks
+			n := min(len(data), 50<<10)
+			w.Write(data[:n])
+			data = data[n:]
+			if q.Get("chunked") == "1" {
+				w.(http.Flusher).Flush()
+			}
+		}
+	})
+	var srv *Server
+	p := e.start(t, func(s *Server) { srv = s })
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	const clients, each = 8, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)))
+			var c *rawConn
+			for j := range each {
+				if j%5 == 0 {
+					if c != nil {
+						c.c.Close()
+					}
+					c = dialRaw(t, p.url)
+					c.c.SetDeadline(time.Now().Add(60 * time.Second))
+				}
+				if err := randomExchange(c, rng); err != nil {
+					errs <- fmt.Errorf("client %d request %d: %w", i, j, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if loopsOn() && srv.loopServed.Load() == 0 {
+		t.Fatal("no request served by an event loop")
+	}
+}
+
+var (
+	randomBodies  = []int{0, 0, 0, 1, 100, 4 << 10, 60 << 10, 70 << 10, 200 << 10}
+	randomAnswers = []int{0, 10, 5 << 10, 64 << 10, 300 << 10}
+)
+
+// randomExchange sends one or two (pipelined) random requests on c and
+// checks their answers.
+func randomExchange(c *rawConn, rng *rand.Rand) error {
+	type req struct {
+		method string
+		body   []byte
+		size   int
+	}
+	n := 1
+	if rng.IntN(5) == 0 {
+		n = 2
+	}
+	var reqs []req
+	var wire []byte
+	for range n {
+		r := req{method: "GET", size: randomAnswers[rng.IntN(len(randomAnswers))]}
+		if b := randomBodies[rng.IntN(len(randomBodies))]; b > 0 {
+			r.method, r.body = "POST", pattern(b)
+		} else if rng.IntN(8) == 0 {
+			r.method = "HEAD"
+		}
+		target := fmt.Sprintf("/r?size=%d", r.size)
+		if rng.IntN(3) == 0 {
+			target += "&chunked=1"
+		}
+		if rng.IntN(10) == 0 {
+			target += "&hint=1"
+		}
+		if rng.IntN(10) == 0 {
+			target += "&sleep=5ms"
+		}
+		head := r.method + " " + target + " HTTP/1.1\r\nHost: h\r\n"
+		if len(r.body) > 0 {
+			head += "Content-Length: " + strconv.Itoa(len(r.body)) + "\r\n"
+			if n == 1 && rng.IntN(10) == 0 {
+				head += "Expect: 100-continue\r\n"
+			}
+		}
+		wire = append(append(wire, head+"\r\n"...), r.body...)
+		reqs = append(reqs, r)
+	}
+	for len(wire) > 0 { // in random pieces
+		k := min(len(wire), 1+rng.IntN(max(1, len(wire)/2+1)))
+		if _, err := c.c.Write(wire[:k]); err != nil {
+			return err
+		}
+		wire = wire[k:]
+		if rng.IntN(4) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for _, r := range reqs {
+		resp, err := http.ReadResponse(c.br, &http.Request{Method: r.method})
+		for err == nil && resp.StatusCode < 200 { // 100 Continue, 103 Early Hints
+			resp, err = http.ReadResponse(c.br, &http.Request{Method: r.method})
+		}
+		if err != nil {
+			return err
+		}
+		got, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		want := pattern(r.size)
+		if r.method == "HEAD" {
+			want = nil
+		}
+		if resp.StatusCode != 200 || !bytes.Equal(got, want) {
+			return fmt.Errorf("%s of %d bytes for %d: status %d, %d bytes, equal %v", r.method, len(r.body), r.size, resp.StatusCode, len(got), bytes.Equal(got, want))
+		}
+		if sum := fmt.Sprintf("%d %x", len(r.body), sha256.Sum256(r.body)); resp.Header.Get("X-Got") != sum {
+			return fmt.Errorf("%s of %d bytes: the slot got %q, want %q", r.method, len(r.body), resp.Header.Get("X-Got"), sum)
+		}
+	}
+	return nil
 }
