@@ -413,6 +413,7 @@ func (fc *fastConn) relay(ex exchange, c *upConn) bool {
 	if err != nil || fc.gone.Load() { // the watcher may have broken off the slot's connection: not for reuse
 		if err != nil && !isWriteErr(err) && !fc.gone.Load() { // not the client going away: the slot broke off
 			fc.f.s.Log.Warn("upstream error", "slot", ex.slot, "url", fc.f.names[ex.slot], "error", err)
+			fc.bw.Flush() // what came before; the close then shows the answer is incomplete
 		}
 		c.Close()
 		fc.logEntry(ex, r.status, n)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -33,11 +34,11 @@ import (
 //
 // The loop takes what is common: a plain request head (parseRequestHead),
 // a body of known length that fits evMaxIn, and an answer with a
-// Content-Length or without a body. At anything else it hands the
-// connection to a goroutine of the fast path (fastConn), with the bytes
+// Content-Length, in chunks, or without a body. At anything else it hands
+// the connection to a goroutine of the fast path (fastConn), with the bytes
 // already read: before the request, or in its middle with the slot's
-// connection and the answer's beginning (informational answers, chunked or
-// close-delimited bodies, a malformed head). That goroutine hands on to
+// connection and the answer's beginning (informational answers, a body
+// delimited by the slot closing, a malformed head). That goroutine hands on to
 // net/http what the fast path does not take either.
 type evLoop struct {
 	f       *fastServer
@@ -93,7 +94,8 @@ type evConn struct {
 	dialSeq int // the dial the request waits for
 	up      *evUp
 	resp    respHead
-	left    int64 // body bytes still to relay
+	left    int64 // body bytes still to relay (of the current chunk when chunked)
+	chunk   chunkStep
 	n       int64 // body bytes relayed
 	keep    bool
 }
@@ -568,7 +570,7 @@ func (l *evLoop) upStep(c *evConn) bool {
 	l.hr.Reset(u.in[:end])
 	l.hbr.Reset(&l.hr)
 	r := &c.resp
-	if err := readResponseHead(l.hbr, c.ex.head, r, nil); err != nil || r.framing == chunkedBody || r.framing == closeBody {
+	if err := readResponseHead(l.hbr, c.ex.head, r, nil); err != nil || r.framing == closeBody {
 		l.handOff(c, u)
 		return false
 	}
@@ -583,7 +585,7 @@ func (l *evLoop) upStep(c *evConn) bool {
 	}
 	c.out = append(c.out, crlf...)
 	u.in = u.in[:copy(u.in, u.in[end:])]
-	c.left = 0
+	c.left, c.chunk = 0, chunkSize
 	if r.framing == lengthBody {
 		c.left = r.length
 	}
@@ -627,13 +629,23 @@ func (l *evLoop) badGateway(c *evConn, err error) {
 // bodyStep relays the answer's body, no faster than the client takes it.
 func (l *evLoop) bodyStep(c *evConn) bool {
 	u := c.up
-	if n := min(int64(len(u.in)), c.left); n > 0 {
-		c.out = append(c.out, u.in[:n]...)
-		u.in = u.in[:copy(u.in, u.in[n:])]
-		c.left -= n
-		c.n += n
+	done := false
+	if c.resp.framing == chunkedBody {
+		var err error
+		if done, err = moveChunks(c); err != nil {
+			l.cutShort(c, err)
+			return false
+		}
+	} else {
+		if n := min(int64(len(u.in)), c.left); n > 0 {
+			c.out = append(c.out, u.in[:n]...)
+			u.in = u.in[:copy(u.in, u.in[n:])]
+			c.left -= n
+			c.n += n
+		}
+		done = c.left == 0
 	}
-	if c.left == 0 {
+	if done {
 		l.finish(c)
 		return true
 	}
@@ -654,14 +666,94 @@ func (l *evLoop) bodyStep(c *evConn) bool {
 	case e == syscall.EAGAIN:
 		u.readable = false
 		return false
-	case e != 0 || n == 0: // the slot broke off: so does the client's answer
-		l.f.s.Log.Warn("upstream error", "slot", c.ex.slot, "url", l.f.names[c.ex.slot], "error", "answer cut short")
-		l.logEntry(c, c.resp.status, c.n)
-		l.closeConn(c)
+	case e != 0 || n == 0:
+		l.cutShort(c, errors.New("answer cut short"))
 		return false
 	}
 	u.in = u.in[:len(u.in)+n]
 	return true
+}
+
+// cutShort ends an answer the slot broke off (or framed wrongly): the
+// client gets what came before, then its connection closes, so that it
+// sees the answer is incomplete.
+func (l *evLoop) cutShort(c *evConn, err error) {
+	l.f.s.Log.Warn("upstream error", "slot", c.ex.slot, "url", l.f.names[c.ex.slot], "error", err)
+	if c.outOff < len(c.out) { // what came before, as far as the socket takes it now
+		rawWrite(c.fd, c.out[c.outOff:])
+	}
+	l.logEntry(c, c.resp.status, c.n)
+	l.closeConn(c)
+}
+
+// chunkStep is where a chunked body stands.
+type chunkStep int
+
+const (
+	chunkSize    chunkStep = iota // the size line of the next chunk
+	chunkData                     // c.left bytes of data
+	chunkEnd                      // the CRLF after the data
+	chunkTrailer                  // trailer fields, up to the blank line
+)
+
+// moveChunks moves what the slot sent of a chunked body to the client,
+// chunk by chunk, framed as copyChunked frames it; true at the body's end.
+func moveChunks(c *evConn) (bool, error) {
+	u := c.up
+	b, i := u.in, 0
+	defer func() { u.in = u.in[:copy(u.in, b[i:])] }()
+	for {
+		if c.chunk == chunkData {
+			n := int(min(int64(len(b)-i), c.left))
+			c.out = append(c.out, b[i:i+n]...)
+			i += n
+			c.left -= int64(n)
+			c.n += int64(n)
+			if c.left > 0 {
+				return false, nil
+			}
+			c.chunk = chunkEnd
+		}
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			if len(b)-i >= evMaxHead {
+				return false, fmt.Errorf("%w: line longer than %d bytes", errBadResponse, evMaxHead)
+			}
+			return false, nil
+		}
+		line := b[i : i+j]
+		i += j + 1
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		switch c.chunk {
+		case chunkSize:
+			size := line
+			if k := bytes.IndexByte(size, ';'); k >= 0 {
+				size = size[:k]
+			}
+			n, ok := parseHex(trimOWS(size))
+			if !ok {
+				return false, fmt.Errorf("%w: chunk size %q", errBadResponse, truncate(line))
+			}
+			c.out = append(append(c.out, line...), crlf...)
+			c.chunk, c.left = chunkData, n
+			if n == 0 {
+				c.chunk = chunkTrailer
+			}
+		case chunkEnd:
+			if len(line) != 0 {
+				return false, fmt.Errorf("%w: chunk not followed by CRLF", errBadResponse)
+			}
+			c.out = append(c.out, crlf...)
+			c.chunk = chunkSize
+		case chunkTrailer:
+			c.out = append(append(c.out, line...), crlf...)
+			if len(line) == 0 {
+				return true, nil
+			}
+		}
+	}
 }
 
 // finish ends the request: the slot's connection goes back to the pool

@@ -333,3 +333,50 @@ func randomExchange(c *rawConn, rng *rand.Rand) error {
 	}
 	return nil
 }
+
+// TestChunkedAnswersStayOnTheLoop: answers in chunks, small and large, are
+// relayed by the event loop itself, so the connection stays on it; a chunk
+// the slot frames wrongly cuts the client's answer short instead of being
+// passed on.
+func TestChunkedAnswersStayOnTheLoop(t *testing.T) {
+	e := newEnv(t)
+	e.blue.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		size, _ := strconv.Atoi(r.URL.Query().Get("size"))
+		data := pattern(size)
+		for len(data) > 0 {
+			n := min(len(data), 1000+len(data)/3)
+			w.Write(data[:n])
+			w.(http.Flusher).Flush() // no Content-Length: chunks
+			data = data[n:]
+		}
+	})
+	var srv *Server
+	p := e.start(t, func(s *Server) { srv = s })
+	c := dialRaw(t, p.url)
+	for _, size := range []int{3000, 300 << 10, 0, 70 << 10} {
+		c.send("GET /?size=" + strconv.Itoa(size) + " HTTP/1.1\r\nHost: h\r\n\r\n")
+		resp, body := c.read("GET")
+		if resp.StatusCode != 200 || body != string(pattern(size)) || size > 0 && len(resp.TransferEncoding) == 0 {
+			t.Fatalf("size %d: %d, %d bytes, chunked %v", size, resp.StatusCode, len(body), resp.TransferEncoding)
+		}
+	}
+	if want := map[bool]int64{true: 4}[loopsOn()]; srv.loopServed.Load() != want || srv.fastServed.Load() != 4 {
+		t.Fatalf("event loop served %d, fast path %d; want %d and 4", srv.loopServed.Load(), srv.fastServed.Load(), want)
+	}
+
+	p.stop(t)
+	slot, _ := scriptedSlot(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\nmore")
+	p = e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot) })
+	c = dialRaw(t, p.url)
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, err := io.ReadAll(resp.Body); err == nil || string(body) != "abc" {
+		t.Fatalf("a wrongly framed chunk: got %q, %v; want abc, then an error", body, err)
+	}
+	if _, err := c.br.ReadByte(); err != io.EOF {
+		t.Fatalf("client connection still open after a cut answer: %v", err)
+	}
+}
