@@ -203,7 +203,7 @@ func (l *evLoop) run() {
 // proxy should.
 func (l *evLoop) wait(events []syscall.EpollEvent) (int, error) {
 	if l.hot {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), hotWait, 0, 0)
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), hotWait, 0, 0)
 		switch {
 		case e == syscall.EINTR:
 			return 0, nil
