@@ -23,6 +23,31 @@ func loopsOn() bool {
 	return evLoopsAvailable && os.Getenv("DEPLOYCTL_PROXY_EVENT_LOOP") != "off"
 }
 
+// concurrently runs client(0) … client(n-1) at once and fails the test with
+// the errors they return.
+func concurrently(t *testing.T, n int, client func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := client(i); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
 // bodySlot makes blue answer /big/N with N bytes (Content-Length) and
 // /sum with the length and SHA-256 of the request body it got.
 func bodySlot(e *env) {
@@ -110,34 +135,22 @@ func TestManyConnectionsAcrossLoops(t *testing.T) {
 	var srv *Server
 	p := e.start(t, func(s *Server) { srv = s })
 	const clients, each = 40, 50
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := dialRaw(t, p.url)
-			for j := range each {
-				id := fmt.Sprintf("c%d-r%d", i, j)
-				c.send("GET /" + id + " HTTP/1.1\r\nHost: h\r\nX-Request-Id: " + id + "\r\n\r\n")
-				resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
-				if err != nil {
-					errs <- err
-					return
-				}
-				b, _ := io.ReadAll(resp.Body)
-				if !strings.Contains(string(b), `"URI":"/`+id+`"`) || resp.Header.Get("X-Request-Id") != id {
-					errs <- fmt.Errorf("request %s got %s", id, b)
-					return
-				}
+	concurrently(t, clients, func(i int) error {
+		c := dialRaw(t, p.url)
+		for j := range each {
+			id := fmt.Sprintf("c%d-r%d", i, j)
+			c.send("GET /" + id + " HTTP/1.1\r\nHost: h\r\nX-Request-Id: " + id + "\r\n\r\n")
+			resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+			b, _ := io.ReadAll(resp.Body)
+			if !strings.Contains(string(b), `"URI":"/`+id+`"`) || resp.Header.Get("X-Request-Id") != id {
+				return fmt.Errorf("request %s got %s", id, b)
+			}
+		}
+		return nil
+	})
 	if want := int64(clients * each); srv.fastServed.Load() != want || loopsOn() && srv.loopServed.Load() != want {
 		t.Fatalf("fast path served %d, loops %d; want %d", srv.fastServed.Load(), srv.loopServed.Load(), want)
 	}
@@ -219,34 +232,23 @@ func TestRandomTraffic(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	const clients, each = 8, 40
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)))
-			var c *rawConn
-			for j := range each {
-				if j%5 == 0 {
-					if c != nil {
-						c.c.Close()
-					}
-					c = dialRaw(t, p.url)
-					c.c.SetDeadline(time.Now().Add(60 * time.Second))
+	concurrently(t, clients, func(i int) error {
+		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)))
+		var c *rawConn
+		for j := range each {
+			if j%5 == 0 {
+				if c != nil {
+					c.c.Close()
 				}
-				if err := randomExchange(c, rng); err != nil {
-					errs <- fmt.Errorf("client %d request %d: %w", i, j, err)
-					return
-				}
+				c = dialRaw(t, p.url)
+				c.c.SetDeadline(time.Now().Add(60 * time.Second))
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+			if err := randomExchange(c, rng); err != nil {
+				return fmt.Errorf("client %d request %d: %w", i, j, err)
+			}
+		}
+		return nil
+	})
 	if loopsOn() && srv.loopServed.Load() == 0 {
 		t.Fatal("no request served by an event loop")
 	}
