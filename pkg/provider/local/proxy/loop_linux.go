@@ -21,10 +21,10 @@ import (
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
-// evLoop is one event loop of the fast path: an epoll set on a locked OS
-// thread that serves the plain requests of its client connections from
-// start to end, reading and writing non-blocking sockets as they become
-// ready. A goroutine per connection waits in Go's netpoller, and each of
+// evLoop is one event loop of the fast path: an epoll set, waited on by one
+// goroutine that keeps its P while events come (see wait), which serves
+// the plain requests of its client connections from start to end, reading
+// and writing non-blocking sockets as they become ready. A goroutine per connection waits in Go's netpoller, and each of
 // its two waits per request (the client's request, the slot's answer)
 // costs a wake-up through the scheduler: the netpoller's thread, a run
 // queue, often a second thread. Under load on a small machine those
