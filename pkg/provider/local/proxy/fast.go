@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -87,7 +88,7 @@ func (f *fastServer) serve(ln net.Listener) error {
 			f.toLoop(c)
 			continue
 		}
-		fc := newFastConn(f, c)
+		fc := newFastConn(f, c, nil)
 		f.mu.Lock()
 		if f.closing {
 			f.mu.Unlock()
@@ -175,8 +176,13 @@ type fastConn struct {
 	gone      atomic.Bool            // the client went away during the request
 }
 
-func newFastConn(f *fastServer, c net.Conn) *fastConn {
-	fc := &fastConn{f: f, c: c, br: bufio.NewReaderSize(rawReadWriter(c), 16<<10), bw: bufio.NewWriterSize(rawReadWriter(c), 16<<10),
+// newFastConn serves c, whose first bytes, already read, are pre.
+func newFastConn(f *fastServer, c net.Conn, pre []byte) *fastConn {
+	var r io.Reader = rawReadWriter(c)
+	if len(pre) > 0 {
+		r = io.MultiReader(bytes.NewReader(pre), r)
+	}
+	fc := &fastConn{f: f, c: c, br: bufio.NewReaderSize(r, 16<<10), bw: bufio.NewWriterSize(rawReadWriter(c), 16<<10),
 		remote: c.RemoteAddr().String(), watchDone: make(chan struct{}, 1)}
 	fc.ip = fc.remote
 	if host, _, err := net.SplitHostPort(fc.remote); err == nil {
@@ -284,21 +290,28 @@ type exchange struct {
 	head         bool // a HEAD request: the answer has no body
 }
 
-// forward sends the request in fc.req to a slot picked by the weights and
-// its answer back, and says whether the client's connection stays open.
-func (fc *fastConn) forward(d *Doc) bool {
-	h := &fc.req
+// newExchange starts the request h: its slot by the weights of d, its id
+// (the client's, or a new one), and whether it may be sent twice (it has
+// no body and changes nothing).
+func (f *fastServer) newExchange(h *reqHead, d *Doc) (exchange, bool) {
 	ex := exchange{start: time.Now(), slot: pick(d.Weights), head: string(h.method) == http.MethodHead, id: string(h.id)}
 	if h.id == nil {
 		ex.id = hexID(rand.Uint64())
 	}
-	fc.out = appendRequest(fc.out[:0], h, fc.ip, ex.id)
-	length := h.length
-	// a request without a body that changes nothing may be sent twice
-	replay := length == 0 && (ex.head || string(h.method) == http.MethodGet || string(h.method) == http.MethodOptions)
-	if fc.f.log != nil {
+	if f.log != nil {
 		ex.method, ex.path = string(h.method), requestPath(h.target)
 	}
+	replay := h.length == 0 && (ex.head || string(h.method) == http.MethodGet || string(h.method) == http.MethodOptions)
+	return ex, replay
+}
+
+// forward sends the request in fc.req to a slot picked by the weights and
+// its answer back, and says whether the client's connection stays open.
+func (fc *fastConn) forward(d *Doc) bool {
+	h := &fc.req
+	ex, replay := fc.f.newExchange(h, d)
+	fc.out = appendRequest(fc.out[:0], h, fc.ip, ex.id)
+	length := h.length
 	fc.br.Discard(h.size) // h's slices are invalid from here on
 
 	t := fc.f.pools[ex.slot]
@@ -371,7 +384,7 @@ func (fc *fastConn) resume(ex exchange, c *upConn) bool {
 // failed answers 502 for a slot that did not answer; keep says the client's
 // connection is still in step (its request body was read).
 func (fc *fastConn) failed(ex exchange, err error, keep bool) bool {
-	fc.f.s.Log.Warn("upstream error", "slot", ex.slot, "url", fc.f.names[ex.slot], "error", err)
+	fc.f.upstreamError(ex.slot, err)
 	keep = keep && !fc.f.isClosing()
 	fc.badGateway(ex.slot, ex.id, keep)
 	fc.logEntry(ex, http.StatusBadGateway, 0)
@@ -412,7 +425,7 @@ func (fc *fastConn) relay(ex exchange, c *upConn) bool {
 	fc.unwatch()
 	if err != nil || fc.gone.Load() { // the watcher may have broken off the slot's connection: not for reuse
 		if err != nil && !isWriteErr(err) && !fc.gone.Load() { // not the client going away: the slot broke off
-			fc.f.s.Log.Warn("upstream error", "slot", ex.slot, "url", fc.f.names[ex.slot], "error", err)
+			fc.f.upstreamError(ex.slot, err)
 			fc.bw.Flush() // what came before; the close then shows the answer is incomplete
 		}
 		c.Close()
@@ -519,11 +532,21 @@ func appendBadGateway(b []byte, slot provider.Slot, id string, keep bool) []byte
 }
 
 func (fc *fastConn) logEntry(ex exchange, status int, n int64) {
-	if fc.f.log == nil {
+	fc.f.logExchange(ex, fc.remote, status, n)
+}
+
+// logExchange writes the access log line of a request, when there is a log.
+func (f *fastServer) logExchange(ex exchange, remote string, status int, n int64) {
+	if f.log == nil {
 		return
 	}
-	fc.f.log.write(accessEntry{Time: ex.start.UTC(), ID: ex.id, Remote: fc.remote, Method: ex.method, Path: ex.path,
+	f.log.write(accessEntry{Time: ex.start.UTC(), ID: ex.id, Remote: remote, Method: ex.method, Path: ex.path,
 		Status: status, Bytes: n, Slot: ex.slot, DurationMS: float64(time.Since(ex.start).Microseconds()) / 1000})
+}
+
+// upstreamError logs a slot that failed a request.
+func (f *fastServer) upstreamError(slot provider.Slot, err error) {
+	f.s.Log.Warn("upstream error", "slot", slot, "url", f.names[slot], "error", err)
 }
 
 // requestPath is the target's path, unescaped as net/http gives it.
@@ -588,18 +611,3 @@ type handoffConn struct {
 }
 
 func (c *handoffConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-// prefixReader reads pre, then r.
-type prefixReader struct {
-	pre []byte
-	r   io.Reader
-}
-
-func (p *prefixReader) Read(b []byte) (int, error) {
-	if len(p.pre) > 0 {
-		n := copy(b, p.pre)
-		p.pre = p.pre[n:]
-		return n, nil
-	}
-	return p.r.Read(b)
-}

@@ -8,7 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -426,14 +426,7 @@ func (l *evLoop) idleStep(c *evConn) bool {
 // begin starts the request whose head (end bytes) and body are in c.in.
 func (l *evLoop) begin(c *evConn, d *Doc, end int) {
 	h := &c.req
-	c.ex = exchange{start: time.Now(), slot: pick(d.Weights), head: string(h.method) == http.MethodHead, id: string(h.id)}
-	if h.id == nil {
-		c.ex.id = hexID(rand.Uint64())
-	}
-	c.replay = h.length == 0 && (c.ex.head || string(h.method) == http.MethodGet || string(h.method) == http.MethodOptions)
-	if l.f.log != nil {
-		c.ex.method, c.ex.path = string(h.method), requestPath(h.target)
-	}
+	c.ex, c.replay = l.f.newExchange(h, d)
 	c.reqOut = appendRequest(c.reqOut[:0], h, c.ip, c.ex.id)
 	total := end + int(h.length)
 	c.reqOut = append(c.reqOut, c.in[end:total]...)
@@ -618,7 +611,7 @@ func (l *evLoop) upFailed(c *evConn, err error) bool {
 }
 
 func (l *evLoop) badGateway(c *evConn, err error) {
-	l.f.s.Log.Warn("upstream error", "slot", c.ex.slot, "url", l.f.names[c.ex.slot], "error", err)
+	l.f.upstreamError(c.ex.slot, err)
 	c.keep = !l.closing
 	c.out = appendBadGateway(c.out[:0], c.ex.slot, c.ex.id, c.keep)
 	c.outOff = 0
@@ -678,7 +671,7 @@ func (l *evLoop) bodyStep(c *evConn) bool {
 // client gets what came before, then its connection closes, so that it
 // sees the answer is incomplete.
 func (l *evLoop) cutShort(c *evConn, err error) {
-	l.f.s.Log.Warn("upstream error", "slot", c.ex.slot, "url", l.f.names[c.ex.slot], "error", err)
+	l.f.upstreamError(c.ex.slot, err)
 	if c.outOff < len(c.out) { // what came before, as far as the socket takes it now
 		rawWrite(c.fd, c.out[c.outOff:])
 	}
@@ -770,14 +763,7 @@ func (l *evLoop) finish(c *evConn) {
 	c.st, c.closeAfter = evIdle, !c.keep
 }
 
-func (l *evLoop) logEntry(c *evConn, status int, n int64) {
-	if l.f.log == nil {
-		return
-	}
-	ex := &c.ex
-	l.f.log.write(accessEntry{Time: ex.start.UTC(), ID: ex.id, Remote: c.remote, Method: ex.method, Path: ex.path,
-		Status: status, Bytes: n, Slot: ex.slot, DurationMS: float64(time.Since(ex.start).Microseconds()) / 1000})
-}
+func (l *evLoop) logEntry(c *evConn, status int, n int64) { l.f.logExchange(c.ex, c.remote, status, n) }
 
 // readClient reads what the client sent; false when nothing came (or there
 // is no room until the buffered request is served).
@@ -840,7 +826,7 @@ func (l *evLoop) handOff(c *evConn, u *evUp) {
 		l.fds[u.fd] = evFD{}
 		if uerr == nil {
 			raw := rawReadWriter(unc)
-			up = &upConn{Conn: unc, br: bufio.NewReaderSize(&prefixReader{pre: u.in, r: raw}, 16<<10), bw: bufio.NewWriterSize(raw, 16<<10)}
+			up = &upConn{Conn: unc, br: bufio.NewReaderSize(io.MultiReader(bytes.NewReader(u.in), raw), 16<<10), bw: bufio.NewWriterSize(raw, 16<<10)}
 		} else if err == nil {
 			err = uerr
 		}
@@ -855,9 +841,7 @@ func (l *evLoop) handOff(c *evConn, u *evUp) {
 		}
 		return
 	}
-	fc := newFastConn(l.f, nc)
-	fc.remote, fc.ip = c.remote, c.ip
-	fc.br = bufio.NewReaderSize(&prefixReader{pre: c.in, r: rawReadWriter(nc)}, 16<<10)
+	fc := newFastConn(l.f, nc, c.in)
 	if !l.f.adopt(fc, u != nil) {
 		nc.Close()
 		if up != nil {
@@ -924,24 +908,6 @@ func grow(b *[]byte, max int) bool {
 	copy(nb, *b)
 	*b = nb
 	return true
-}
-
-func rawRead(fd int, p []byte) (int, syscall.Errno) {
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		if e != syscall.EINTR {
-			return int(n), e
-		}
-	}
-}
-
-func rawWrite(fd int, p []byte) (int, syscall.Errno) {
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		if e != syscall.EINTR {
-			return int(n), e
-		}
-	}
 }
 
 // startLoops starts n event loops; the accept loop gives them the

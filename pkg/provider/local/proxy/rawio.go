@@ -43,26 +43,20 @@ func rawReadWriter(c net.Conn) io.ReadWriter {
 }
 
 func (r *rawIO) read(fd uintptr) bool {
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)))
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false // wait in the netpoller
-		}
-		r.n, r.errno = int(n), e
-		return true
+	n, e := rawRead(int(fd), r.buf)
+	if e == syscall.EAGAIN {
+		return false // wait in the netpoller
 	}
+	r.n, r.errno = n, e
+	return true
 }
 
 func (r *rawIO) write(fd uintptr) bool {
 	for r.n < len(r.buf) {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&r.buf[r.n])), uintptr(len(r.buf)-r.n))
+		n, e := rawWrite(int(fd), r.buf[r.n:])
 		switch e {
 		case 0:
-			r.n += int(n)
-		case syscall.EINTR:
+			r.n += n
 		case syscall.EAGAIN:
 			return false
 		default:
@@ -106,4 +100,24 @@ func (r *rawIO) Write(p []byte) (int, error) {
 		return n, &net.OpError{Op: "write", Net: "tcp", Err: r.errno}
 	}
 	return n, nil
+}
+
+// rawRead and rawWrite are read(2) and write(2) without the runtime's
+// syscall bookkeeping, retried on EINTR; p must not be empty.
+func rawRead(fd int, p []byte) (int, syscall.Errno) {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if e != syscall.EINTR {
+			return int(n), e
+		}
+	}
+}
+
+func rawWrite(fd int, p []byte) (int, syscall.Errno) {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if e != syscall.EINTR {
+			return int(n), e
+		}
+	}
 }
