@@ -46,6 +46,7 @@ func ExitCode(err error) int {
 		cfgErr  *config.Error
 		locked  *provider.LockedError
 		unreach *provider.UnreachableError
+		provCfg *provider.ConfigError
 	)
 	switch {
 	case err == nil:
@@ -58,7 +59,7 @@ func ExitCode(err error) int {
 		return ExitLocked
 	case errors.As(err, &unreach):
 		return ExitUnreachable
-	case errors.As(err, &usage), errors.As(err, &cfgErr), errors.Is(err, ui.ErrNoTerminal):
+	case errors.As(err, &usage), errors.As(err, &cfgErr), errors.As(err, &provCfg), errors.Is(err, ui.ErrNoTerminal):
 		return ExitUsage
 	}
 	return ExitFailed

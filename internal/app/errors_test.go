@@ -22,6 +22,7 @@ func TestExitCode(t *testing.T) {
 		{Usagef("bad flag"), 2},
 		{fmt.Errorf("load: %w", &config.Error{Msg: "unknown environment"}), 2},
 		{ui.ErrNoTerminal, 2},
+		{fmt.Errorf("s3: %w", &provider.ConfigError{Msg: "aws: no region"}), 2},
 		{fmt.Errorf("x: %w", &provider.LockedError{Holder: provider.Holder{Actor: "ana"}}), 3},
 		{fmt.Errorf("x: %w", provider.Unreachable("database", errors.New("refused"))), 4},
 		{fmt.Errorf("x: %w", context.Canceled), 130},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/deployctl/deployctl/internal/config"
 	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/history"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
@@ -48,6 +49,8 @@ type Factory struct {
 	cfg     *config.Loaded
 	cfgErr  error
 	logger  *slog.Logger
+
+	recorder *history.Recorder
 }
 
 // NewFactory returns a factory on the process's streams and environment.

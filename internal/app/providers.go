@@ -14,10 +14,19 @@ var (
 	storageFamilies = map[string]string{"file": "local", "s3": "aws"}
 )
 
-// Env is the provider.Env of the loaded configuration.
-func Env(cfg *config.Loaded) provider.Env {
-	return provider.Env{Name: cfg.Env, StateDir: cfg.Path(cfg.State.Dir), BaseDir: cfg.BaseDir}
+// Env is the provider.Env of the loaded configuration: what every provider
+// is built with, its notes shown on the command's stderr.
+func (f *Factory) Env(cfg *config.Loaded) provider.Env {
+	h := cfg.Health
+	return provider.Env{
+		Name: cfg.Env, StateDir: cfg.Path(cfg.State.Dir), BaseDir: cfg.BaseDir,
+		Health: provider.Health{Path: h.Path, ReadinessPath: h.ReadinessPath, Timeout: h.Timeout}.WithDefaults(),
+		Notef:  f.Notef,
+	}
 }
+
+// Notef shows a note to the operator on stderr.
+func (f *Factory) Notef(format string, a ...any) { f.IO.Printf("note: "+format+"\n", a...) }
 
 func (f *Factory) trafficFamily() (*provider.Family, *config.Loaded, provider.Decode, error) {
 	cfg, err := f.Config()
@@ -46,7 +55,7 @@ func (f *Factory) Traffic(ctx context.Context) (provider.TrafficRouter, error) {
 	if fam.Traffic == nil {
 		return nil, unsupported(fam, "traffic")
 	}
-	return fam.Traffic(ctx, Env(cfg), dec)
+	return fam.Traffic(ctx, f.Env(cfg), dec)
 }
 
 // Maintenance builds the environment's maintenance switch.
@@ -58,7 +67,7 @@ func (f *Factory) Maintenance(ctx context.Context) (provider.MaintenanceSwitch, 
 	if fam.Maintenance == nil {
 		return nil, unsupported(fam, "maintenance")
 	}
-	return fam.Maintenance(ctx, Env(cfg), dec)
+	return fam.Maintenance(ctx, f.Env(cfg), dec)
 }
 
 // Locker builds the environment's lock, from the traffic provider's family.
@@ -70,7 +79,7 @@ func (f *Factory) Locker(ctx context.Context) (provider.Locker, error) {
 	if fam.Locker == nil {
 		return nil, unsupported(fam, "lock")
 	}
-	return fam.Locker(ctx, Env(cfg), dec)
+	return fam.Locker(ctx, f.Env(cfg), dec)
 }
 
 // State builds the environment's state store.
@@ -82,7 +91,7 @@ func (f *Factory) State(ctx context.Context) (provider.StateStore, error) {
 	if fam.State == nil {
 		return nil, unsupported(fam, "state")
 	}
-	return fam.State(ctx, Env(cfg), dec)
+	return fam.State(ctx, f.Env(cfg), dec)
 }
 
 // History builds the environment's audit trail.
@@ -94,7 +103,7 @@ func (f *Factory) History(ctx context.Context) (provider.HistoryLog, error) {
 	if fam.History == nil {
 		return nil, unsupported(fam, "history")
 	}
-	return fam.History(ctx, Env(cfg), dec)
+	return fam.History(ctx, f.Env(cfg), dec)
 }
 
 // BackupStore builds the environment's backup storage.
@@ -111,7 +120,7 @@ func (f *Factory) BackupStore(ctx context.Context) (provider.BackupStore, error)
 	if fam.BackupStore == nil {
 		return nil, unsupported(fam, "backup storage")
 	}
-	return fam.BackupStore(ctx, Env(cfg), func(t any) error { return cfg.Decode("backup.storage", t) })
+	return fam.BackupStore(ctx, f.Env(cfg), func(t any) error { return cfg.Decode("backup.storage", t) })
 }
 
 // VariableSources builds the configured variable sources, in order.
@@ -128,7 +137,7 @@ func (f *Factory) VariableSources(ctx context.Context) ([]provider.VariableSourc
 			return nil, &config.Error{Msg: fmt.Sprintf("%s: variables.sources[%d]: %v", cfg.File, i, err)}
 		}
 		key := fmt.Sprintf("variables.sources[%d]", i)
-		src, err := ctor(ctx, Env(cfg), func(t any) error { return config.DecodeMap(raw, t, cfg.File+": "+key) })
+		src, err := ctor(ctx, f.Env(cfg), func(t any) error { return config.DecodeMap(raw, t, cfg.File+": "+key) })
 		if err != nil {
 			return nil, err
 		}

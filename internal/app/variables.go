@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/deployctl/deployctl/pkg/provider"
 )
@@ -51,31 +50,4 @@ func (f *Factory) DatabaseURL(ctx context.Context, flag string) (string, error) 
 		return v.Value, nil
 	}
 	return "", Usagef("no database URL: pass --database-url, set database.url in %s, or set %s in the environment's variables", cfg.File, cfg.Database.URLFrom)
-}
-
-// Record appends an entry to the environment's history, filling time,
-// environment, actor and reason. A history that cannot be written is
-// reported as a warning: the change itself has happened.
-func (f *Factory) Record(ctx context.Context, e provider.Entry) {
-	h, err := f.History(ctx)
-	if err != nil {
-		f.IO.Warnf("history not recorded: %v", err)
-		return
-	}
-	cfg, _ := f.Config()
-	if e.Time.IsZero() {
-		e.Time = f.Now().UTC()
-	}
-	if cfg != nil && e.Env == "" {
-		e.Env = cfg.Env
-	}
-	if e.Actor == "" {
-		e.Actor = f.Actor()
-	}
-	if e.Reason == "" {
-		e.Reason = f.Flags.Reason
-	}
-	if err := h.Append(ctx, e); err != nil {
-		f.IO.Warnf("history not recorded: %v", fmt.Errorf("append: %w", err))
-	}
 }

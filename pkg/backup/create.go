@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/deployctl/deployctl/pkg/history"
+	"github.com/deployctl/deployctl/pkg/lock"
 	"github.com/deployctl/deployctl/pkg/postgres"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
@@ -23,6 +25,28 @@ type Engine struct {
 	Now   func() time.Time
 	// Progress starts a byte meter for long work; nil shows nothing.
 	Progress func(label string, total int64) Meter
+	// Lock is the environment's lock, taken by Restore: a restore must not
+	// run beside a migration or a failover. Creating, verifying and pruning
+	// backups only write backups and run beside anything. nil: no lock
+	// (engine tests).
+	Lock *lock.Guard
+	// History records create, restore and prune; nil records nothing.
+	History *history.Recorder
+}
+
+// Summary is one backup as list, create and the history show it (CLI.md).
+type Summary struct {
+	ID           string        `json:"id"`
+	CreatedAt    time.Time     `json:"created_at"`
+	Label        string        `json:"label,omitempty"`
+	SizeBytes    int64         `json:"size_bytes"`
+	SHA256       string        `json:"sha256"`
+	Verification *Verification `json:"verification"`
+}
+
+// Summary is m as list, create and the history show it.
+func (m *Manifest) Summary() Summary {
+	return Summary{ID: m.ID, CreatedAt: m.CreatedAt, Label: m.Label, SizeBytes: m.SizeBytes, SHA256: m.SHA256, Verification: m.Verification}
 }
 
 func (e *Engine) now() time.Time {
@@ -58,8 +82,17 @@ type snapshot struct {
 // GooseTable is where the migrations record the schema version.
 const GooseTable = "goose_db_version"
 
-// Create dumps the database into the store and writes the manifest last.
+// Create dumps the database into the store and writes the manifest last;
+// the new backup is recorded in the history.
 func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Manifest, error) {
+	m, err := e.create(ctx, o)
+	if err == nil {
+		e.History.Record(ctx, provider.Entry{Command: "backup create", After: m.Summary(), Result: "ok"})
+	}
+	return m, err
+}
+
+func (e *Engine) create(ctx context.Context, o CreateOptions) (*Manifest, error) {
 	recips, err := ParseRecipients(o.Recipients)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/deployctl/deployctl/pkg/history"
+	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // Policy is how many backups to keep: the newest of each of the last
@@ -129,7 +132,38 @@ type IncompleteAborter interface {
 
 // Apply deletes what the plan says, then aborts incomplete uploads older
 // than the grace period where the store has them; it returns how many.
+// The prune is recorded in the history, failed or not.
 func (e *Engine) Apply(ctx context.Context, p *PrunePlan) (aborted int, err error) {
+	aborted, err = e.apply(ctx, p)
+	rep := p.Report()
+	rep.Applied, rep.AbortedUploads = err == nil, aborted
+	ent := provider.Entry{Command: "backup prune", Before: len(p.Backups), After: rep, Result: history.Result(err)}
+	if err != nil {
+		ent.Detail = err.Error()
+	}
+	e.History.Record(ctx, ent)
+	return aborted, err
+}
+
+// PruneReport is a prune as `backup prune -o json` and the history show it.
+type PruneReport struct {
+	Applied bool           `json:"applied"`
+	Policy  map[string]int `json:"policy"`
+	Backups []PruneItem    `json:"backups"`
+	Orphans []OrphanItem   `json:"orphans"`
+	Broken  []string       `json:"broken"`
+	// AbortedUploads counts unfinished S3 uploads (a create killed
+	// mid-upload) older than the grace period that the prune aborted.
+	AbortedUploads int `json:"aborted_uploads"`
+}
+
+// Report is p before it is applied.
+func (p *PrunePlan) Report() *PruneReport {
+	return &PruneReport{Policy: map[string]int{"daily": p.Policy.Daily, "weekly": p.Policy.Weekly, "monthly": p.Policy.Monthly},
+		Backups: p.Backups, Orphans: p.Orphans, Broken: p.Broken}
+}
+
+func (e *Engine) apply(ctx context.Context, p *PrunePlan) (int, error) {
 	if err := e.deleteAll(ctx, p); err != nil {
 		return 0, err
 	}
@@ -143,8 +177,15 @@ func (e *Engine) Apply(ctx context.Context, p *PrunePlan) (aborted int, err erro
 // manifest first, so an interrupted prune leaves an orphan (removed by the
 // next prune), never a listed backup with missing parts.
 func (e *Engine) deleteAll(ctx context.Context, p *PrunePlan) error {
-	for _, b := range p.Backups {
+	for i := range p.Backups {
+		b := &p.Backups[i]
 		if b.Keep {
+			continue
+		}
+		if busy, err := e.beingRead(ctx, b); err != nil || busy {
+			if err != nil {
+				return err
+			}
 			continue
 		}
 		if err := e.Store.Delete(ctx, b.ID+"/"+ManifestObject); err != nil {
@@ -178,4 +219,18 @@ func (e *Engine) deleteFolder(ctx context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+// beingRead keeps b when a verify or a restore holds a live read lease on
+// it, saying who in its reasons: the next prune deletes it.
+func (e *Engine) beingRead(ctx context.Context, b *PruneItem) (bool, error) {
+	ls, err := e.readers(ctx, b.ID)
+	if err != nil || len(ls) == 0 {
+		return false, err
+	}
+	b.Keep = true
+	for _, l := range ls {
+		b.Reasons = append(b.Reasons, "being read by "+l.String()+"; the next prune deletes it")
+	}
+	return true, nil
 }

@@ -13,7 +13,9 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/deployctl/deployctl/pkg/history"
 	"github.com/deployctl/deployctl/pkg/postgres"
+	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // RestoreOptions says where and how to restore.
@@ -60,7 +62,50 @@ func TargetObjects(ctx context.Context, url string) (int64, error) {
 // temporary file (its sha256 checked before the target is touched), then
 // pg_restore -j loads it, then the row counts are compared with the
 // manifest.
+//
+// It runs under the environment's lock, and its outcome is recorded in the
+// history, failed or not.
 func (e *Engine) Restore(ctx context.Context, m *Manifest, o RestoreOptions) (*RestoreResult, error) {
+	var res *RestoreResult
+	err := e.Lock.Do(ctx, "backup restore", func(ctx context.Context) error {
+		release, err := e.lease(ctx, m.ID, "backup restore")
+		if err != nil {
+			return err
+		}
+		defer release()
+		res, err = e.restore(ctx, m, o)
+		e.History.Record(ctx, restoreEntry(m, o, res, err))
+		return err
+	})
+	return res, err
+}
+
+// RestoreReport is a restore as `backup restore -o json` and the history
+// show it.
+type RestoreReport struct {
+	ID         string   `json:"id"`
+	Target     string   `json:"target"`
+	OK         bool     `json:"ok"`
+	DryRun     bool     `json:"dry_run,omitempty"`
+	DurationMS int64    `json:"duration_ms"`
+	Problems   []string `json:"problems"`
+}
+
+func restoreEntry(m *Manifest, o RestoreOptions, res *RestoreResult, err error) provider.Entry {
+	rep := RestoreReport{ID: m.ID, Target: postgres.Redact(o.TargetURL), Problems: []string{}}
+	ent := provider.Entry{Command: "backup restore", After: &rep, Result: history.Result(err)}
+	if err != nil {
+		ent.Detail = err.Error()
+		return ent
+	}
+	rep.Problems, rep.OK, rep.DurationMS = res.Problems, len(res.Problems) == 0, res.Duration.Milliseconds()
+	if !rep.OK {
+		ent.Result = "failed"
+	}
+	return ent
+}
+
+func (e *Engine) restore(ctx context.Context, m *Manifest, o RestoreOptions) (*RestoreResult, error) {
 	start := e.now()
 	res := &RestoreResult{Manifest: m, Target: postgres.Redact(o.TargetURL), Problems: []string{}}
 	n, err := TargetObjects(ctx, o.TargetURL)

@@ -36,7 +36,37 @@ type VerifyResult struct {
 // Verify checks backup m at o.Level and stores the result beside it. A bad
 // backup is reported in Problems; an error means the verification could
 // not run (storage or database unreachable, interrupted).
+//
+// It holds a read lease on the backup while it runs, so that a prune keeps
+// it; a backup deleted all the same fails the verify (ErrBackupGone).
 func (e *Engine) Verify(ctx context.Context, m *Manifest, o VerifyOptions) (*VerifyResult, error) {
+	release, err := e.lease(ctx, m.ID, "backup verify")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	res, err := e.verify(ctx, m, o)
+	if err == nil && !e.exists(ctx, m.ID) {
+		return nil, fmt.Errorf("backup %s: %w", m.ID, ErrBackupGone)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := SaveVerification(ctx, e.Store, m.ID, res.Verification); err != nil {
+		return nil, fmt.Errorf("store the verification result: %w", err)
+	}
+	m.Verification = &res.Verification
+	return res, nil
+}
+
+// exists reports whether backup id still has its manifest (an unreadable
+// store counts as there: the verify's own result says more).
+func (e *Engine) exists(ctx context.Context, id string) bool {
+	_, err := Load(ctx, e.Store, id)
+	return !errors.Is(err, ErrNoBackup)
+}
+
+func (e *Engine) verify(ctx context.Context, m *Manifest, o VerifyOptions) (*VerifyResult, error) {
 	start := e.now()
 	res := &VerifyResult{Manifest: m, Problems: []string{}}
 	if !m.sealed() {
@@ -59,10 +89,6 @@ func (e *Engine) Verify(ctx context.Context, m *Manifest, o VerifyOptions) (*Ver
 	} else {
 		res.Verification.Detail += fmt.Sprintf(" (%s)", e.now().Sub(start).Round(100*time.Millisecond))
 	}
-	if err := SaveVerification(ctx, e.Store, m.ID, res.Verification); err != nil {
-		return nil, fmt.Errorf("store the verification result: %w", err)
-	}
-	m.Verification = &res.Verification
 	return res, nil
 }
 

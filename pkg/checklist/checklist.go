@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/deployctl/deployctl/pkg/history"
+	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // Status is the verdict of one check.
@@ -88,6 +91,8 @@ type Runner struct {
 	Waivers []Waiver
 	Timeout time.Duration // per check; 0 for none
 	Now     func() time.Time
+	// History records every run and its verdicts; nil records nothing.
+	History *history.Recorder
 }
 
 // Run runs the checks whose id is in only (all when only is empty) and
@@ -110,7 +115,32 @@ func (r *Runner) Run(ctx context.Context, env string, only []string) Report {
 			rep.OK = false
 		}
 	}
+	if ctx.Err() == nil {
+		r.History.Record(ctx, rep.entry(only))
+	}
 	return rep
+}
+
+// entry is the history line of a run: every verdict, and what failed.
+func (rep Report) entry(only []string) provider.Entry {
+	verdicts := map[string]Status{}
+	var failed []string
+	for _, c := range rep.Checks {
+		verdicts[c.ID] = c.Status
+		if c.Status == Fail {
+			failed = append(failed, c.ID)
+		}
+	}
+	n := rep.Counts()
+	e := provider.Entry{Command: "checklist", After: verdicts, Result: "ok",
+		Detail: fmt.Sprintf("%d passed, %d warned, %d failed, %d skipped", n[Pass], n[Warn], n[Fail], n[Skip])}
+	if len(only) > 0 {
+		e.Command = "checklist --only " + strings.Join(only, ",")
+	}
+	if !rep.OK {
+		e.Result, e.Detail = "failed", e.Detail+"; failed: "+strings.Join(failed, ", ")
+	}
+	return e
 }
 
 func (r *Runner) selected(only []string) []Check {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deployctl/deployctl/pkg/history"
+	"github.com/deployctl/deployctl/pkg/lock"
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
 )
@@ -96,13 +98,12 @@ func newEnv(t *testing.T) *env {
 	dir := filepath.Join(t.TempDir(), "dev")
 	v := &env{sw: &memSwitch{}, clk: &clock{t: t0}, dir: dir, history: &statefs.History{Dir: dir}}
 	v.e = &Engine{
-		Switch: v.sw, Locker: &statefs.Locker{Dir: dir}, State: &statefs.Store{Dir: filepath.Join(dir, "state")},
-		Holder: func(c string) provider.Holder { return provider.Holder{Actor: "ann", Command: c, PID: 1, Since: t0} },
-		Record: func(ctx context.Context, e provider.Entry) {
-			e.Actor, e.Time = "ann", v.clk.Now()
-			if err := v.history.Append(ctx, e); err != nil {
-				t.Errorf("history: %v", err)
-			}
+		Switch: v.sw, State: &statefs.Store{Dir: filepath.Join(dir, "state")},
+		Lock: &lock.Guard{Locker: &statefs.Locker{Dir: dir},
+			Holder: func(c string) provider.Holder { return provider.Holder{Actor: "ann", Command: c, PID: 1, Since: t0} }},
+		History: &history.Recorder{
+			Open:  func(context.Context) (provider.HistoryLog, error) { return v.history, nil },
+			Actor: "ann", Now: v.clk.Now, Warnf: func(format string, a ...any) { t.Errorf("history: "+format, a...) },
 		},
 		Env: "production", Actor: "ann", Now: v.clk.Now,
 	}

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/deployctl/deployctl/pkg/history"
+	"github.com/deployctl/deployctl/pkg/lock"
 	"github.com/deployctl/deployctl/pkg/maintenance/page"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
@@ -21,11 +23,12 @@ import (
 // the others are needed only by the operations that use them.
 type Engine struct {
 	Switch provider.MaintenanceSwitch
-	Locker provider.Locker // on, off, run
-	Holder func(command string) provider.Holder
-	State  provider.StateStore                         // schedule, list, cancel, status
-	Router provider.TrafficRouter                      // run: health of the slots in service
-	Record func(ctx context.Context, e provider.Entry) // the audit trail; nil: none
+	// Lock is the environment's lock: on, off, schedule and cancel hold it
+	// (run holds it while switching). nil: no lock (engine tests).
+	Lock    *lock.Guard
+	State   provider.StateStore    // schedule, list, cancel, status
+	Router  provider.TrafficRouter // run: health of the slots in service
+	History *history.Recorder      // the audit trail; nil: none
 	// Notify announces a window; nil or NotifyTo empty: windows are recorded unannounced.
 	Notify   func(ctx context.Context, subject, body string) error
 	NotifyTo []string
@@ -91,11 +94,7 @@ func (e *Engine) logf(format string, a ...any) {
 	}
 }
 
-func (e *Engine) record(ctx context.Context, ent provider.Entry) {
-	if e.Record != nil {
-		e.Record(ctx, ent)
-	}
-}
+func (e *Engine) record(ctx context.Context, ent provider.Entry) { e.History.Record(ctx, ent) }
 
 // ValidateOn checks a request before anything is touched.
 func ValidateOn(r OnRequest, now time.Time) error {
@@ -110,15 +109,7 @@ func ValidateOn(r OnRequest, now time.Time) error {
 
 // locked runs fn under the environment lock.
 func (e *Engine) locked(ctx context.Context, command string, fn func() error) error {
-	if e.Locker == nil {
-		return fn()
-	}
-	release, err := e.Locker.Acquire(ctx, e.Holder(command))
-	if err != nil {
-		return err
-	}
-	defer func() { _ = release() }()
-	return fn()
+	return e.Lock.Do(ctx, command, func(context.Context) error { return fn() })
 }
 
 // On switches maintenance on, or updates the message, end or allow-list of

@@ -57,6 +57,18 @@ func overlapping(ws []Window, start, end time.Time) error {
 // Schedule records a window and announces it. The announcement goes first:
 // when it fails nothing is recorded, so the command can simply be re-run.
 func (e *Engine) Schedule(ctx context.Context, r ScheduleRequest) (Scheduled, error) {
+	if r.DryRun {
+		return e.schedule(ctx, r)
+	}
+	var out Scheduled
+	err := e.locked(ctx, "maintenance schedule", func() (err error) {
+		out, err = e.schedule(ctx, r)
+		return err
+	})
+	return out, err
+}
+
+func (e *Engine) schedule(ctx context.Context, r ScheduleRequest) (Scheduled, error) {
 	if err := ValidateSchedule(r, e.now()); err != nil {
 		return Scheduled{}, err
 	}
@@ -97,6 +109,18 @@ func (e *Engine) Schedule(ctx context.Context, r ScheduleRequest) (Scheduled, er
 // Cancel removes a window. An announced window gets a cancellation notice;
 // when that cannot be sent the window is still cancelled and Logf says so.
 func (e *Engine) Cancel(ctx context.Context, id string, dryRun bool) (Window, error) {
+	if dryRun {
+		return e.cancel(ctx, id, true)
+	}
+	var w Window
+	err := e.locked(ctx, "maintenance cancel", func() (err error) {
+		w, err = e.cancel(ctx, id, false)
+		return err
+	})
+	return w, err
+}
+
+func (e *Engine) cancel(ctx context.Context, id string, dryRun bool) (Window, error) {
 	ws, _, err := e.loadWindows(ctx)
 	if err != nil {
 		return Window{}, err

@@ -17,7 +17,7 @@ type DownOptions struct {
 // Down rolls back applied migrations, newest first, one goose call each.
 func (e *Engine) Down(ctx context.Context, o DownOptions) (*Result, error) {
 	res := &Result{Database: e.DB.Name()}
-	err := e.locked(ctx, func(st *State) error {
+	err := e.changing(ctx, "migrate down", func(st *State) error {
 		res.From, res.To = st.Current(), st.Current()
 		if err := e.preconditions(st, o.AllowChanged); err != nil {
 			return err
@@ -40,7 +40,7 @@ func (e *Engine) Down(ctx context.Context, o DownOptions) (*Result, error) {
 			res.To = st.Current()
 		}
 		return nil
-	})
+	}, resultEntry(res))
 	return res, err
 }
 
@@ -106,7 +106,7 @@ func (e *Engine) downOne(ctx context.Context, p *goose.Provider, tr *stmtTracker
 // Redo rolls back the newest applied migration and applies it again.
 func (e *Engine) Redo(ctx context.Context, allowChanged bool) (*Result, error) {
 	res := &Result{Database: e.DB.Name()}
-	err := e.locked(ctx, func(st *State) error {
+	err := e.changing(ctx, "migrate redo", func(st *State) error {
 		res.From, res.To = st.Current(), st.Current()
 		if err := e.preconditions(st, allowChanged); err != nil {
 			return err
@@ -130,6 +130,6 @@ func (e *Engine) Redo(ctx context.Context, allowChanged bool) (*Result, error) {
 		up, err := e.applyRun(ctx, p, tr, todo[:1])
 		res.Applied = append(res.Applied, up...)
 		return err
-	})
+	}, resultEntry(res))
 	return res, err
 }

@@ -2,11 +2,14 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/deployctl/deployctl/pkg/history"
+	"github.com/deployctl/deployctl/pkg/lock"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
@@ -23,6 +26,84 @@ type Engine struct {
 	// Notef writes a note for people (stderr).
 	Notef func(format string, a ...any)
 	Now   func() time.Time
+	// Lock is the environment's lock, taken before the database's own by
+	// every changing operation, so that a migration never runs into a
+	// database that a restore or a failover is changing. nil: only the
+	// database lock (engine tests, rehearsals on a scratch copy).
+	Lock *lock.Guard
+	// History records every changing operation; nil records nothing.
+	History *history.Recorder
+}
+
+// changing runs fn as the changing operation command: under the
+// environment's lock, then the database's, recording what entry returns
+// (skipped when it returns false) whether fn failed or not.
+func (e *Engine) changing(ctx context.Context, command string, fn func(st *State) error, entry func(err error) (provider.Entry, bool)) error {
+	return e.envLocked(ctx, command, func(ctx context.Context) error {
+		err := e.locked(ctx, fn)
+		if ent, ok := entry(err); ok {
+			ent.Command = command
+			e.History.Record(ctx, ent)
+		}
+		return err
+	})
+}
+
+// envLocked runs fn under the environment's lock. Another migrate command
+// holding it is waited for, up to the lock timeout, as the database lock is:
+// two pods that run `migrate up` at start-up apply each migration once and
+// both succeed. Any other holder (a restore, a failover, a rollout) is
+// refused at once with its *provider.LockedError (exit 3).
+func (e *Engine) envLocked(ctx context.Context, command string, fn func(ctx context.Context) error) error {
+	now := e.Now
+	if now == nil {
+		now = time.Now
+	}
+	deadline := now().Add(e.lockTimeout())
+	waited := false
+	for {
+		ran := false
+		err := e.Lock.Do(ctx, command, func(ctx context.Context) error { ran = true; return fn(ctx) })
+		var le *provider.LockedError
+		if ran || !errors.As(err, &le) || !strings.HasPrefix(le.Holder.Command, "migrate ") || !now().Before(deadline) {
+			return err
+		}
+		if !waited && e.OnWait != nil {
+			e.OnWait(le.Holder)
+		}
+		waited = true
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (e *Engine) lockTimeout() time.Duration {
+	if e.LockTimeout <= 0 {
+		return DefaultLockTimeout
+	}
+	return e.LockTimeout
+}
+
+// resultEntry is the history entry of up, down and redo: recorded when a
+// migration ran or the operation failed.
+func resultEntry(res *Result) func(err error) (provider.Entry, bool) {
+	return func(err error) (provider.Entry, bool) {
+		ent := provider.Entry{Before: res.From, After: res.To, Detail: "database " + res.Database, Result: history.Result(err)}
+		if err != nil {
+			ent.Detail = firstLine(err.Error())
+		}
+		return ent, len(res.Applied) > 0 || err != nil
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 func (e *Engine) notef(format string, a ...any) {
@@ -43,11 +124,7 @@ func (e *Engine) byVersion(v int64) (Migration, bool) {
 // locked runs fn under the migration lock, with deployctl's tables in place
 // and versions applied before deployctl adopted.
 func (e *Engine) locked(ctx context.Context, fn func(st *State) error) error {
-	timeout := e.LockTimeout
-	if timeout <= 0 {
-		timeout = DefaultLockTimeout
-	}
-	release, err := e.DB.Lock(ctx, timeout, e.OnWait)
+	release, err := e.DB.Lock(ctx, e.lockTimeout(), e.OnWait)
 	if err != nil {
 		return err
 	}

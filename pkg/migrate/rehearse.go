@@ -15,7 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deployctl/deployctl/pkg/history"
 	"github.com/deployctl/deployctl/pkg/postgres"
+	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // Rehearser rehearses the pending migrations of a database on a scratch
@@ -35,6 +37,8 @@ type Rehearser struct {
 	// PgDump and PgRestore name the programs; default: found on PATH, else
 	// in /usr/lib/postgresql/*/bin.
 	PgDump, PgRestore string
+	// History records every finished rehearsal; nil records nothing.
+	History *history.Recorder
 }
 
 func (r *Rehearser) notef(format string, a ...any) {
@@ -46,6 +50,15 @@ func (r *Rehearser) notef(format string, a ...any) {
 // Run rehearses. The returned Rehearsal is filled even when a migration
 // failed (OK false, Error set); err is for failures of the rehearsal itself.
 func (r *Rehearser) Run(ctx context.Context) (*Rehearsal, error) {
+	reh, err := r.run(ctx)
+	if err == nil {
+		r.History.Record(ctx, provider.Entry{Command: "migrate rehearse", Result: map[bool]string{true: "ok", false: "failed"}[reh.OK],
+			Detail: "set " + reh.SetHash + " on a copy of " + reh.Database})
+	}
+	return reh, err
+}
+
+func (r *Rehearser) run(ctx context.Context) (*Rehearsal, error) {
 	src, err := Open(ctx, r.URL, r.AppName)
 	if err != nil {
 		return nil, err

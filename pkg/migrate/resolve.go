@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/deployctl/deployctl/pkg/history"
+	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // Resolution is the outcome of Resolve.
@@ -26,7 +29,7 @@ func (e *Engine) Resolve(ctx context.Context, version int64, applied bool, reaso
 	if applied {
 		out.Resolution = "applied"
 	}
-	err := e.locked(ctx, func(st *State) error {
+	err := e.changing(ctx, "migrate resolve", func(st *State) error {
 		r, ok := st.Records[version]
 		m, hasFile := e.byVersion(version)
 		switch {
@@ -42,7 +45,7 @@ func (e *Engine) Resolve(ctx context.Context, version int64, applied bool, reaso
 			out.File = m.File
 		}
 		return e.resolveTx(ctx, out, m, hasFile)
-	})
+	}, out.entry)
 	return out, err
 }
 
@@ -89,4 +92,14 @@ func setGooseVersion(ctx context.Context, tx *sql.Tx, version int64, applied boo
 		_, err = tx.ExecContext(ctx, "DELETE FROM "+GooseTable+" WHERE version_id = $1", version)
 	}
 	return err
+}
+
+// entry is the history entry of a resolution, failed or not.
+func (r *Resolution) entry(err error) (provider.Entry, bool) {
+	if err != nil {
+		return provider.Entry{Result: history.Result(err), Detail: err.Error()}, true
+	}
+	return provider.Entry{Result: "ok", Detail: r.File,
+		Before: map[string]any{"version": r.Version, "state": r.Was},
+		After:  map[string]any{"version": r.Version, "state": r.Resolution}}, true
 }

@@ -47,7 +47,7 @@ func PendingUpTo(migs []Migration, st *State, to int64) ([]Migration, error) {
 // Up applies the pending migrations up to o.To under the lock.
 func (e *Engine) Up(ctx context.Context, o UpOptions) (*Result, error) {
 	res := &Result{Database: e.DB.Name()}
-	err := e.locked(ctx, func(st *State) error {
+	err := e.changing(ctx, "migrate up", func(st *State) error {
 		res.From, res.To = st.Current(), st.Current()
 		if err := e.preconditions(st, o.AllowChanged); err != nil {
 			return err
@@ -65,7 +65,7 @@ func (e *Engine) Up(ctx context.Context, o UpOptions) (*Result, error) {
 			res.To = applied[n-1].Version
 		}
 		return err
-	})
+	}, resultEntry(res))
 	return res, err
 }
 

@@ -49,3 +49,21 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 func Unreachable(what string, err error) error {
 	return &UnreachableError{What: what, Err: err}
 }
+
+// ConfigError is a provider setting that is missing or unusable: the
+// operator fixes the environment file or the provider's own environment
+// (AWS_REGION, a kubeconfig); retrying cannot help. The CLI maps it to exit
+// code 2.
+type ConfigError struct {
+	Msg string
+	Err error // the underlying library's error, if any
+}
+
+func (e *ConfigError) Error() string {
+	if e.Err == nil {
+		return e.Msg
+	}
+	return e.Msg + ": " + e.Err.Error()
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }

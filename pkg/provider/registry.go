@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Decode fills the provider's own settings struct from its configuration
@@ -11,11 +12,50 @@ import (
 // free of any configuration library.
 type Decode func(target any) error
 
-// Env tells a provider which environment it serves and where local files go.
+// Env is everything a provider is given when it is built, besides its own
+// settings: which environment it serves, where local files go, how slots
+// are probed, and where its notes for the operator go. Nothing reaches a
+// provider later by type assertion.
 type Env struct {
 	Name     string
 	StateDir string // the environment's local state folder
 	BaseDir  string // the folder relative paths are resolved against
+	Health   Health
+	// Notef shows a note to the operator (stderr); nil drops notes.
+	Notef func(format string, a ...any)
+}
+
+// Health is the environment's health section: the paths a slot answers
+// liveness and readiness on, and how long a probe may take. Zero fields
+// mean the defaults of DefaultHealth.
+type Health struct {
+	Path          string
+	ReadinessPath string
+	Timeout       time.Duration
+}
+
+// DefaultHealth is the reference deployment's health endpoints.
+var DefaultHealth = Health{Path: "/health", ReadinessPath: "/health/readiness", Timeout: 5 * time.Second}
+
+// WithDefaults fills the zero fields of h from DefaultHealth.
+func (h Health) WithDefaults() Health {
+	if h.Path == "" {
+		h.Path = DefaultHealth.Path
+	}
+	if h.ReadinessPath == "" {
+		h.ReadinessPath = DefaultHealth.ReadinessPath
+	}
+	if h.Timeout <= 0 {
+		h.Timeout = DefaultHealth.Timeout
+	}
+	return h
+}
+
+// Note shows a note to the operator, if the environment has a way to.
+func (e Env) Note(format string, a ...any) {
+	if e.Notef != nil {
+		e.Notef(format, a...)
+	}
 }
 
 // Family is one provider family: the constructors of the abilities it has.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deployctl/deployctl/pkg/analysis"
+	"github.com/deployctl/deployctl/pkg/history"
 	"github.com/deployctl/deployctl/pkg/lock"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
@@ -17,7 +18,7 @@ type Engine struct {
 	Router   provider.TrafficRouter
 	Locker   provider.Locker
 	Store    provider.StateStore
-	History  provider.HistoryLog
+	History  *history.Recorder // nil records nothing
 	Analyzer analysis.Analyzer // needed for Steps only
 	Env      string
 	Holder   provider.Holder // who runs this; Command is set per operation
@@ -273,14 +274,8 @@ func (e *Engine) setAndVerify(ctx context.Context, w provider.Weights) error {
 }
 
 func (e *Engine) record(ctx context.Context, r Request, before, after provider.Weights, result, detail string) {
-	if e.History == nil {
-		return
-	}
-	err := e.History.Append(ctx, provider.Entry{
+	e.History.Record(ctx, provider.Entry{
 		Time: e.Now().UTC(), Env: e.Env, Actor: e.Holder.Actor, Command: r.Command,
 		Before: before, After: after, Reason: r.Reason, Result: result, Detail: detail,
 	})
-	if err != nil {
-		e.notef("history not recorded: %v", err)
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deployctl/deployctl/pkg/analysis"
+	"github.com/deployctl/deployctl/pkg/history"
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local/proxy"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
@@ -42,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 		provider.Blue: slotServer(t, fx.ready[provider.Blue]), provider.Green: slotServer(t, fx.ready[provider.Green])})
 	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	fx.e = &Engine{
-		Router: fx.router, Locker: &statefs.Locker{Dir: root}, Store: &statefs.Store{Dir: root + "/state"}, History: fx.hist,
+		Router: fx.router, Locker: &statefs.Locker{Dir: root}, Store: &statefs.Store{Dir: root + "/state"}, History: &history.Recorder{Open: func(context.Context) (provider.HistoryLog, error) { return fx.hist, nil }},
 		Env: "test", Holder: provider.Holder{Actor: "ann", PID: 42}, Now: func() time.Time { return now },
 		Sleep: func(context.Context, time.Duration) error { return nil },
 	}

@@ -4,7 +4,6 @@ package backup
 
 import (
 	"context"
-	"time"
 
 	"filippo.io/age"
 	"github.com/spf13/cobra"
@@ -66,7 +65,7 @@ func engine(ctx context.Context, f *app.Factory) (*backup.Engine, *config.Loaded
 	if err != nil {
 		return nil, nil, err
 	}
-	e := &backup.Engine{Store: st, Now: f.Now,
+	e := &backup.Engine{Store: st, Now: f.Now, History: f.Recorder(),
 		Progress: func(label string, total int64) backup.Meter { return f.IO.NewProgress(label, total) }}
 	return e, cfg, nil
 }
@@ -80,15 +79,6 @@ func identities(cfg *config.Loaded, m *backup.Manifest) ([]age.Identity, error) 
 }
 
 // Entry is one backup in the JSON of list and create (CLI.md).
-type Entry struct {
-	ID           string               `json:"id"`
-	CreatedAt    time.Time            `json:"created_at"`
-	Label        string               `json:"label,omitempty"`
-	SizeBytes    int64                `json:"size_bytes"`
-	SHA256       string               `json:"sha256"`
-	Verification *backup.Verification `json:"verification"`
-}
+type Entry = backup.Summary
 
-func entry(m backup.Manifest) Entry {
-	return Entry{ID: m.ID, CreatedAt: m.CreatedAt, Label: m.Label, SizeBytes: m.SizeBytes, SHA256: m.SHA256, Verification: m.Verification}
-}
+func entry(m backup.Manifest) Entry { return m.Summary() }

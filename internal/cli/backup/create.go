@@ -11,7 +11,6 @@ import (
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/backup"
 	"github.com/deployctl/deployctl/pkg/postgres"
-	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // CreateOptions are the options of backup create.
@@ -63,7 +62,6 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	f.Record(ctx, provider.Entry{Command: "backup create", After: entry(*m), Result: "ok"})
 	if f.Flags.JSON() {
 		return opts.IO.JSON(entry(*m))
 	}

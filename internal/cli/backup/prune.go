@@ -12,7 +12,6 @@ import (
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/backup"
-	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
@@ -45,16 +44,7 @@ type PruneOptions struct {
 }
 
 // PruneReport is the JSON of backup prune.
-type PruneReport struct {
-	Applied bool                `json:"applied"`
-	Policy  map[string]int      `json:"policy"`
-	Backups []backup.PruneItem  `json:"backups"`
-	Orphans []backup.OrphanItem `json:"orphans"`
-	Broken  []string            `json:"broken"`
-	// AbortedUploads counts unfinished S3 uploads (a create killed
-	// mid-upload) older than --grace that --apply aborted.
-	AbortedUploads int `json:"aborted_uploads"`
-}
+type PruneReport = backup.PruneReport
 
 // NewCmdPrune returns backup prune.
 func NewCmdPrune(f *app.Factory, runF func(*PruneOptions) error) *cobra.Command {
@@ -111,8 +101,7 @@ func pruneRun(ctx context.Context, opts *PruneOptions) error {
 	}
 	r := cfg.Backup.Retention
 	plan := backup.Plan(c, opts.policy([3]int{r.Daily, r.Weekly, r.Monthly}), f.Now())
-	rep := &PruneReport{Policy: map[string]int{"daily": plan.Policy.Daily, "weekly": plan.Policy.Weekly, "monthly": plan.Policy.Monthly},
-		Backups: plan.Backups, Orphans: plan.Orphans, Broken: plan.Broken}
+	rep := plan.Report()
 	nb, no := plan.Deletions()
 	_, aborts := e.Store.(backup.IncompleteAborter)
 	if opts.Apply && !f.Flags.DryRun && (nb+no > 0 || aborts) {
@@ -123,26 +112,12 @@ func pruneRun(ctx context.Context, opts *PruneOptions) error {
 		}
 		aborted, err := e.Apply(ctx, plan)
 		rep.Applied, rep.AbortedUploads = err == nil, aborted
-		f.Record(context.WithoutCancel(ctx), provider.Entry{Command: "backup prune", Before: len(plan.Backups), After: rep, Result: result(err), Detail: errText(err)})
+		nb, no = plan.Deletions() // a backup being read was kept after all
 		if err != nil {
 			return err
 		}
 	}
 	return opts.render(rep, nb, no)
-}
-
-func result(err error) string {
-	if err != nil {
-		return "failed"
-	}
-	return "ok"
-}
-
-func errText(err error) string {
-	if err != nil {
-		return err.Error()
-	}
-	return ""
 }
 
 func (o *PruneOptions) render(rep *PruneReport, nb, no int) error {

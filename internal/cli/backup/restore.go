@@ -11,7 +11,6 @@ import (
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/backup"
 	"github.com/deployctl/deployctl/pkg/postgres"
-	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // RestoreOptions are the options of backup restore.
@@ -27,14 +26,7 @@ type RestoreOptions struct {
 }
 
 // RestoreReport is the JSON of backup restore.
-type RestoreReport struct {
-	ID         string   `json:"id"`
-	Target     string   `json:"target"`
-	OK         bool     `json:"ok"`
-	DryRun     bool     `json:"dry_run,omitempty"`
-	DurationMS int64    `json:"duration_ms"`
-	Problems   []string `json:"problems"`
-}
+type RestoreReport = backup.RestoreReport
 
 // NewCmdRestore returns backup restore.
 func NewCmdRestore(f *app.Factory, fl *DBFlags, runF func(*RestoreOptions) error) *cobra.Command {
@@ -100,22 +92,18 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) error {
 	if err := opts.confirm(cfg.Env, own, m, rep.Target); err != nil {
 		return err
 	}
-	release, err := lock(ctx, f)
-	if err != nil {
+	if e.Lock, err = f.Guard(ctx); err != nil {
 		return err
 	}
-	defer release()
 	ids, err := identities(cfg, m)
 	if err != nil {
 		return err
 	}
 	res, err := e.Restore(ctx, m, backup.RestoreOptions{TargetURL: target, Clean: opts.Clean, Jobs: opts.Jobs, KeepOwners: opts.KeepOwners, Identities: ids})
 	if err != nil {
-		f.Record(context.WithoutCancel(ctx), provider.Entry{Command: "backup restore", After: rep, Result: "failed", Detail: err.Error()})
 		return err
 	}
 	rep.Problems, rep.OK, rep.DurationMS = res.Problems, len(res.Problems) == 0, res.Duration.Milliseconds()
-	f.Record(ctx, provider.Entry{Command: "backup restore", After: rep, Result: map[bool]string{true: "ok", false: "failed"}[rep.OK]})
 	return opts.render(rep)
 }
 
@@ -142,22 +130,6 @@ func (o *RestoreOptions) confirm(env string, own bool, m *backup.Manifest, targe
 }
 
 // lock takes the environment's lock for the restore.
-func lock(ctx context.Context, f *app.Factory) (func(), error) {
-	l, err := f.Locker(ctx)
-	if err != nil {
-		return nil, err
-	}
-	release, err := l.Acquire(ctx, f.Holder("backup restore"))
-	if err != nil {
-		return nil, err
-	}
-	return func() {
-		if err := release(); err != nil {
-			f.IO.Warnf("release the lock: %v", err)
-		}
-	}, nil
-}
-
 func (o *RestoreOptions) render(rep *RestoreReport) error {
 	if o.Factory.Flags.JSON() {
 		if err := o.IO.JSON(rep); err != nil {

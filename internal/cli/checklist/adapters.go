@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/config"
@@ -64,22 +63,10 @@ func (m *migrationsEvidence) Rehearsal(ctx context.Context, hash string) (*check
 // the active slot of the rollout state.
 type standbyProbe struct{ f *app.Factory }
 
-// healthSetter is a router whose probes take the environment's health section.
-type healthSetter interface {
-	SetHealth(liveness, readiness string, timeout time.Duration)
-}
-
 func (s *standbyProbe) Standby(ctx context.Context) (provider.SlotStatus, error) {
-	cfg, err := s.f.Config()
-	if err != nil {
-		return provider.SlotStatus{}, err
-	}
 	router, err := s.f.Traffic(ctx)
 	if err != nil {
 		return provider.SlotStatus{}, err
-	}
-	if hs, ok := router.(healthSetter); ok {
-		hs.SetHealth(cfg.Health.Path, cfg.Health.ReadinessPath, cfg.Health.Timeout)
 	}
 	active, err := activeSlot(ctx, s.f, router)
 	if err != nil {

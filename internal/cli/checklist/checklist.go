@@ -6,7 +6,6 @@ package checklist
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,7 +13,6 @@ import (
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/checklist"
-	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // Options are the options of checklist.
@@ -101,33 +99,10 @@ func run(ctx context.Context, opts *Options) error {
 	if err := render(opts, rep); err != nil {
 		return err
 	}
-	record(ctx, f, opts.Only, rep)
 	if !rep.OK {
 		return app.ErrFailed
 	}
 	return nil
-}
-
-// record puts the run and every verdict in the history.
-func record(ctx context.Context, f *app.Factory, only []string, rep checklist.Report) {
-	verdicts := map[string]checklist.Status{}
-	var failed []string
-	for _, c := range rep.Checks {
-		verdicts[c.ID] = c.Status
-		if c.Status == checklist.Fail {
-			failed = append(failed, c.ID)
-		}
-	}
-	n := rep.Counts()
-	e := provider.Entry{Command: "checklist", After: verdicts, Result: "ok",
-		Detail: fmt.Sprintf("%d passed, %d warned, %d failed, %d skipped", n[checklist.Pass], n[checklist.Warn], n[checklist.Fail], n[checklist.Skip])}
-	if len(only) > 0 {
-		e.Command = "checklist --only " + strings.Join(only, ",")
-	}
-	if !rep.OK {
-		e.Result, e.Detail = "failed", e.Detail+"; failed: "+strings.Join(failed, ", ")
-	}
-	f.Record(ctx, e)
 }
 
 func render(opts *Options, rep checklist.Report) error {

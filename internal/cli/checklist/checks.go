@@ -37,7 +37,7 @@ func newRunner(ctx context.Context, f *app.Factory) (*checklist.Runner, error) {
 		checklist.MonitoringCheck{URL: monitoringURL(cfg), Alerts: c.Monitoring.Alerts, Now: f.Now}.Check(),
 		checklist.BackupsCheck{Evidence: &backupEvidence{f: f}, Where: storageName(cfg), MaxAge: c.Backups.MaxAge, Now: f.Now}.Check(),
 	}
-	return &checklist.Runner{Checks: checks, Waivers: waivers, Timeout: c.Timeout, Now: f.Now}, nil
+	return &checklist.Runner{Checks: checks, Waivers: waivers, Timeout: c.Timeout, Now: f.Now, History: f.Recorder()}, nil
 }
 
 func waiverSpecs(ws []config.Waiver) []checklist.WaiverSpec {

@@ -1,9 +1,10 @@
 package checklist_test
 
 import (
-	"github.com/deployctl/deployctl/internal/testbin"
 	"os"
 	"testing"
+
+	"github.com/deployctl/deployctl/internal/testbin"
 
 	"github.com/deployctl/deployctl/pkg/postgres/pgtest"
 )

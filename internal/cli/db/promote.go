@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -109,63 +108,37 @@ func promoteRun(ctx context.Context, opts *PromoteOptions) error {
 	if f.Flags.DryRun {
 		rep.DryRun = true
 		opts.IO.Printf("dry run: %s would be promoted; nothing was changed\n", check.Replica.Server)
-		f.Record(ctx, entry(check, "dry-run", ""))
+		e, err := engine(ctx, f)
+		if err != nil {
+			return err
+		}
+		e.DryRun(ctx, check)
 		return output(opts, rep)
 	}
 	q := fmt.Sprintf("Promote %s to be the primary of %s? The old primary must never take writes again.", check.Replica.Server, cfg.Env)
 	if err := opts.IO.ConfirmTyped(q, cfg.Env, f.Flags.Yes); err != nil {
 		return err
 	}
-	if err := promoteLocked(ctx, opts, check); err != nil {
+	e, err := engine(ctx, f)
+	if err != nil {
+		return err
+	}
+	e.Progress = opts.IO.Printf
+	if err := e.Promote(ctx, check, opts.ReplicaURL, opts.Wait); err != nil {
 		return err
 	}
 	rep.Promoted, rep.NextSteps = true, nextSteps(cfg.Database.URLFrom, check.Replica.Server)
 	return output(opts, rep)
 }
 
-// promoteLocked promotes under the environment's lock and records the result.
-func promoteLocked(ctx context.Context, opts *PromoteOptions, check failover.Check) error {
-	f := opts.Factory
-	locker, err := f.Locker(ctx)
+// engine is the failover engine: the environment's lock where its
+// provider has one, and its history.
+func engine(ctx context.Context, f *app.Factory) (*failover.Engine, error) {
+	guard, err := f.Guard(ctx)
 	if err != nil && !errors.Is(err, provider.ErrUnsupported) {
-		return err
+		return nil, err
 	}
-	if locker != nil {
-		release, err := locker.Acquire(ctx, f.Holder("db promote "+check.Replica.Server))
-		if err != nil {
-			return err
-		}
-		defer func() { _ = release() }()
-	}
-	opts.IO.Printf("promoting %s …\n", check.Replica.Server)
-	if err := failover.Promote(ctx, opts.ReplicaURL, opts.Wait); err != nil {
-		f.Record(ctx, entry(check, "failed", err.Error()))
-		return err
-	}
-	f.Record(ctx, entry(check, "ok", ""))
-	return nil
-}
-
-// entry is the history line: servers by host, port and database only, so
-// that the change column stays readable (and holds no user or options).
-func entry(c failover.Check, result, detail string) provider.Entry {
-	before := map[string]string{}
-	if c.Primary.Server != "" {
-		before["primary"] = serverName(c.Primary.Server)
-	}
-	if detail == "" {
-		detail = fmt.Sprintf("replica %s at replayed WAL %s", c.Replica.Server, c.Replica.LSN)
-	}
-	return provider.Entry{Command: "db promote", Before: before, After: map[string]string{"primary": serverName(c.Replica.Server)}, Result: result, Detail: detail}
-}
-
-// serverName is host:port/database of a (redacted) URL, or the URL itself.
-func serverName(redacted string) string {
-	u, err := url.Parse(redacted)
-	if err != nil || u.Host == "" {
-		return redacted
-	}
-	return u.Host + u.Path
+	return &failover.Engine{Lock: guard, History: f.Recorder()}, nil
 }
 
 func showCheck(io *ui.IOStreams, c failover.Check, primaryKnown bool) {

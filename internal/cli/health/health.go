@@ -4,7 +4,6 @@ package health
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -40,10 +39,6 @@ type Report struct {
 // liveness is a router that can probe liveness too (the local proxy's).
 type liveness interface {
 	Liveness(ctx context.Context, s provider.Slot) (provider.SlotStatus, error)
-}
-
-type healthSetter interface {
-	SetHealth(liveness, readiness string, timeout time.Duration)
 }
 
 // NewCmdHealth returns the health command.
@@ -82,9 +77,6 @@ func run(ctx context.Context, opts *Options) error {
 	router, err := f.Traffic(ctx)
 	if err != nil {
 		return err
-	}
-	if hs, ok := router.(healthSetter); ok {
-		hs.SetHealth(cfg.Health.Path, cfg.Health.ReadinessPath, cfg.Health.Timeout)
 	}
 	slots := provider.Slots
 	if opts.Slot != "" {

@@ -37,7 +37,7 @@ func NewCmdCancel(f *app.Factory, runF func(*CancelOptions) error) *cobra.Comman
 
 func cancelRun(ctx context.Context, opts *CancelOptions) error {
 	f := opts.Factory
-	e, err := engine(ctx, f, needs{state: true, notify: !f.Flags.DryRun})
+	e, err := engine(ctx, f, needs{lock: true, state: true, notify: !f.Flags.DryRun})
 	if err != nil {
 		return err
 	}

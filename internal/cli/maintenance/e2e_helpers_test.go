@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/deployctl/deployctl/internal/testbin"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deployctl/deployctl/internal/testbin"
 
 	"github.com/deployctl/deployctl/pkg/maintenance/page"
 )

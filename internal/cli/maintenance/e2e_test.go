@@ -227,3 +227,22 @@ func TestE2ERunHealthFailureStaysOn(t *testing.T) {
 		t.Fatal("maintenance was switched off although blue is not ready")
 	}
 }
+
+// The readiness check after the command probes health.readiness_path as the
+// environment sets it, not the default path: a slot that answers only the
+// default path is not ready for an environment that names another one.
+func TestE2ERunProbesTheConfiguredReadinessPath(t *testing.T) {
+	p := newProject(t, projectOpts{})
+	p.startSlots()
+	p.env = append(p.env, "DEPLOYCTL_HEALTH_READINESS_PATH=/health/not-here")
+	r := p.run("maintenance", "run", "--health-timeout", "1s", "--", "true")
+	if r.code != 1 || !strings.Contains(r.stderr, "blue is not ready") {
+		t.Fatalf("readiness on a path the slot does not serve: exit %d %q", r.code, r.stderr)
+	}
+	if p.status()["on"] != true {
+		t.Fatal("maintenance was switched off although readiness_path does not answer")
+	}
+	p.must("maintenance", "off")
+	p.env = p.env[:len(p.env)-1]
+	p.must("maintenance", "run", "--", "true")
+}

@@ -58,11 +58,11 @@ func engine(ctx context.Context, f *app.Factory, n needs) (*maintenance.Engine, 
 		return nil, err
 	}
 	e := &maintenance.Engine{
-		Switch: sw, Holder: f.Holder, Record: f.Record, Env: cfg.Env, Actor: f.Actor(), Now: f.Now,
+		Switch: sw, History: f.Recorder(), Env: cfg.Env, Actor: f.Actor(), Now: f.Now,
 		Logf: func(format string, a ...any) { f.IO.Printf(format+"\n", a...) },
 	}
 	if n.lock {
-		if e.Locker, err = f.Locker(ctx); err != nil {
+		if e.Lock, err = f.Guard(ctx); err != nil {
 			return nil, err
 		}
 	}

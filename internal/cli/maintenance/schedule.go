@@ -80,7 +80,7 @@ func (o *ScheduleOptions) validate(now time.Time) error {
 
 func scheduleRun(ctx context.Context, opts *ScheduleOptions) error {
 	f := opts.Factory
-	e, err := engine(ctx, f, needs{state: true, notify: !f.Flags.DryRun})
+	e, err := engine(ctx, f, needs{lock: true, state: true, notify: !f.Flags.DryRun})
 	if err != nil {
 		return err
 	}

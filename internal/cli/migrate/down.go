@@ -73,9 +73,6 @@ func downRun(ctx context.Context, opts *DownOptions) error {
 		return err
 	}
 	res, err := e.Down(ctx, migrate.DownOptions{To: opts.To, AllowChanged: opts.AllowChanged})
-	if res != nil && (len(res.Applied) > 0 || err != nil) {
-		record(ctx, f, "migrate down", res, err)
-	}
 	if rerr := renderResult(opts.IO, f.Flags.JSON(), res, err); rerr != nil {
 		return rerr
 	}

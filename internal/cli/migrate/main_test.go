@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/deployctl/deployctl/internal/testbin"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deployctl/deployctl/internal/testbin"
 
 	"github.com/jackc/pgx/v5"
 

@@ -101,42 +101,21 @@ func engine(ctx context.Context, f *app.Factory, fl *DBFlags, command string, lo
 	if err != nil {
 		return nil, err
 	}
+	guard, err := f.Guard(ctx)
+	if err != nil {
+		return nil, err
+	}
 	db, err := open(ctx, f, fl, command)
 	if err != nil {
 		return nil, err
 	}
 	return &migrate.Engine{
 		DB: db, Dir: d, Migrations: migs, LockTimeout: lockTimeout, Now: f.Now,
+		Lock: guard, History: f.Recorder(),
 		Notef: func(format string, a ...any) { f.IO.Printf(format, a...) },
 		OnWait: func(h provider.Holder) {
 			f.IO.Printf("waiting up to %s for the migration lock held by %s (pid %d on %s, running %q) since %s\n",
 				lockTimeout, h.Actor, h.PID, h.Host, h.Command, h.Since.UTC().Format(time.RFC3339))
 		},
 	}, nil
-}
-
-// record appends a changing command to the history.
-func record(ctx context.Context, f *app.Factory, command string, res *migrate.Result, err error) {
-	e := provider.Entry{Command: command, Result: "ok"}
-	if res != nil {
-		e.Before, e.After = res.From, res.To
-		e.Detail = "database " + res.Database
-	}
-	if err != nil {
-		e.Result = "failed"
-		if errors.Is(err, context.Canceled) {
-			e.Result = "interrupted"
-		}
-		e.Detail = firstLine(err.Error())
-	}
-	f.Record(context.WithoutCancel(ctx), e)
-}
-
-func firstLine(s string) string {
-	for i, c := range s {
-		if c == '\n' {
-			return s[:i]
-		}
-	}
-	return s
 }

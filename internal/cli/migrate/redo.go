@@ -57,9 +57,6 @@ func redoRun(ctx context.Context, opts *RedoOptions) error {
 		return err
 	}
 	res, err := e.Redo(ctx, opts.AllowChanged)
-	if res != nil && (len(res.Applied) > 0 || err != nil) {
-		record(ctx, f, "migrate redo", res, err)
-	}
 	if rerr := renderResult(opts.IO, f.Flags.JSON(), res, err); rerr != nil {
 		return rerr
 	}

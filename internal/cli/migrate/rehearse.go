@@ -68,8 +68,8 @@ func rehearseRun(ctx context.Context, opts *RehearseOptions) error {
 		return err
 	}
 	r := &migrate.Rehearser{URL: url, Dir: d, Migrations: migs, Now: f.Now,
-		AppName: migrate.AppName(f.Holder("migrate rehearse")),
-		Notef:   func(format string, a ...any) { f.IO.Printf(format, a...) }}
+		AppName: migrate.AppName(f.Holder("migrate rehearse")), History: f.Recorder(),
+		Notef: func(format string, a ...any) { f.IO.Printf(format, a...) }}
 	if opts.FromBackup != "" {
 		if r.Fill, err = fromBackup(ctx, f, opts.FromBackup); err != nil {
 			return err
@@ -82,8 +82,6 @@ func rehearseRun(ctx context.Context, opts *RehearseOptions) error {
 	if err := migrate.SaveRehearsal(ctx, store, reh); err != nil {
 		return fmt.Errorf("save the rehearsal: %w", err)
 	}
-	f.Record(ctx, provider.Entry{Command: "migrate rehearse", Result: map[bool]string{true: "ok", false: "failed"}[reh.OK],
-		Detail: "set " + reh.SetHash + " on a copy of " + reh.Database})
 	if err := renderRehearsal(opts.IO, f.Flags.JSON(), reh); err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
-	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // ResolveOptions are the options of migrate resolve.
@@ -85,15 +84,9 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 		return nil
 	}
 	res, err := e.Resolve(ctx, opts.Version, opts.Applied, f.Flags.Reason, f.Actor())
-	entry := provider.Entry{Command: "migrate resolve", Result: "ok"}
 	if err != nil {
-		entry.Result, entry.Detail = "failed", err.Error()
-		f.Record(context.WithoutCancel(ctx), entry)
 		return err
 	}
-	entry.Before, entry.After = map[string]any{"version": res.Version, "state": res.Was}, map[string]any{"version": res.Version, "state": res.Resolution}
-	entry.Detail = res.File
-	f.Record(ctx, entry)
 	if f.Flags.JSON() {
 		return opts.IO.JSON(res)
 	}

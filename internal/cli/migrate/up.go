@@ -78,9 +78,6 @@ func upRun(ctx context.Context, opts *UpOptions) error {
 	}
 	defer e.DB.Close()
 	res, err := e.Up(ctx, migrate.UpOptions{To: opts.To, AllowChanged: opts.AllowChanged})
-	if res != nil && (len(res.Applied) > 0 || err != nil) {
-		record(ctx, f, "migrate up", res, err)
-	}
 	if rerr := renderResult(opts.IO, f.Flags.JSON(), res, err); rerr != nil {
 		return rerr
 	}

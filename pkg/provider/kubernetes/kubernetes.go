@@ -111,9 +111,9 @@ func newTraffic(ctx context.Context, env provider.Env, d provider.Decode) (provi
 		return nil, err
 	}
 	if s.Mode == ModeService {
-		return &ServiceRouter{Clients: c, Settings: s}, nil
+		return &ServiceRouter{Clients: c, Settings: s, Notef: env.Notef}, nil
 	}
-	return &Router{Clients: c, Settings: s}, nil
+	return &Router{Clients: c, Settings: s, Notef: env.Notef}, nil
 }
 
 func newMaintenance(ctx context.Context, env provider.Env, d provider.Decode) (provider.MaintenanceSwitch, error) {
@@ -127,7 +127,7 @@ func newMaintenance(ctx context.Context, env provider.Env, d provider.Decode) (p
 	if s.MaintenanceService == "" {
 		return nil, fmt.Errorf("traffic.kubernetes: set maintenance_service in the environment file (deployctl render provides one)")
 	}
-	return &Maintenance{Router: &Router{Clients: c, Settings: s}}, nil
+	return &Maintenance{Router: &Router{Clients: c, Settings: s, Notef: env.Notef}}, nil
 }
 
 func newLocker(ctx context.Context, env provider.Env, d provider.Decode) (provider.Locker, error) {
@@ -135,7 +135,9 @@ func newLocker(ctx context.Context, env provider.Env, d provider.Decode) (provid
 	if err != nil {
 		return nil, err
 	}
-	return NewLocker(c, env.Name), nil
+	l := NewLocker(c, env.Name)
+	l.Notef = env.Notef
+	return l, nil
 }
 
 func newState(ctx context.Context, env provider.Env, d provider.Decode) (provider.StateStore, error) {

@@ -26,11 +26,9 @@ type Locker struct {
 	Name     string        // the Lease's name
 	Duration time.Duration // how long a holder stays valid without renewing
 	Now      func() time.Time
-	notef    func(format string, a ...any)
+	// Notef warns the operator when renewing keeps failing; nil drops it.
+	Notef func(format string, a ...any)
 }
-
-// SetNotes lets the command warn on stderr when renewing keeps failing.
-func (l *Locker) SetNotes(f func(format string, a ...any)) { l.notef = f }
 
 var (
 	_ provider.Locker        = (*Locker)(nil)
@@ -163,8 +161,8 @@ func (l *Locker) renewLoop(ctx context.Context, mu *sync.Mutex, cur **coordv1.Le
 			*cur, lastOK = out, l.Now()
 		}
 		mu.Unlock()
-		if err != nil && !errors.Is(err, context.Canceled) && l.Now().Sub(lastOK) > l.Duration && l.notef != nil {
-			l.notef("the lock could not be renewed for %s, so another operator may take it over: %v", l.Duration, l.Clients.explain(err, "renew", l.lease()))
+		if err != nil && !errors.Is(err, context.Canceled) && l.Now().Sub(lastOK) > l.Duration && l.Notef != nil {
+			l.Notef("the lock could not be renewed for %s, so another operator may take it over: %v", l.Duration, l.Clients.explain(err, "renew", l.lease()))
 		}
 	}
 }

@@ -29,7 +29,7 @@ type Router struct {
 	// beforeWrite runs between the read and the write (tests use it to make
 	// somebody else change the route meanwhile).
 	beforeWrite func()
-	notef       func(format string, a ...any)
+	Notef       func(format string, a ...any) // progress for the operator
 }
 
 var _ provider.TrafficRouter = (*Router)(nil)
@@ -126,11 +126,8 @@ func (r *Router) Slot(ctx context.Context, s provider.Slot) (provider.SlotStatus
 // SetImage changes the image of the slot's Deployment and waits until the
 // slot is ready on it (up to ctx's deadline, else DefaultImageTimeout).
 func (r *Router) SetImage(ctx context.Context, s provider.Slot, image string) error {
-	return deployImage(ctx, r.Clients, r.Settings, s, image, r.notef)
+	return deployImage(ctx, r.Clients, r.Settings, s, image, r.Notef)
 }
-
-// SetNotes lets the command show progress on stderr.
-func (r *Router) SetNotes(f func(format string, a ...any)) { r.notef = f }
 
 // ruleError is a refusal decided from the route's content: not retried,
 // not explained as an API error.

@@ -17,7 +17,7 @@ import (
 type ServiceRouter struct {
 	Clients  *Clients
 	Settings Settings
-	notef    func(format string, a ...any)
+	Notef    func(format string, a ...any) // progress for the operator
 }
 
 var _ provider.TrafficRouter = (*ServiceRouter)(nil)
@@ -103,8 +103,5 @@ func (r *ServiceRouter) Slot(ctx context.Context, s provider.Slot) (provider.Slo
 // SetImage changes the image of the slot's Deployment and waits until the
 // slot is ready on it (up to ctx's deadline, else DefaultImageTimeout).
 func (r *ServiceRouter) SetImage(ctx context.Context, s provider.Slot, image string) error {
-	return deployImage(ctx, r.Clients, r.Settings, s, image, r.notef)
+	return deployImage(ctx, r.Clients, r.Settings, s, image, r.Notef)
 }
-
-// SetNotes lets the command show progress on stderr.
-func (r *ServiceRouter) SetNotes(f func(format string, a ...any)) { r.notef = f }

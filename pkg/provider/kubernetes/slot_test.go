@@ -39,8 +39,7 @@ func TestSetImageWaitsForReadiness(t *testing.T) {
 	ctx := t.Context()
 	srv.MarkReady(t, e.ns, "api-green")
 	var notes []string
-	r := &Router{Clients: e.c, Settings: e.s}
-	r.SetNotes(func(format string, a ...any) { notes = append(notes, fmt.Sprintf(format, a...)) })
+	r := &Router{Clients: e.c, Settings: e.s, Notef: func(format string, a ...any) { notes = append(notes, fmt.Sprintf(format, a...)) }}
 	done := make(chan error, 1)
 	go func() { done <- r.SetImage(ctx, provider.Green, "example/api:2.0") }()
 	waitFor(t, 10*time.Second, func() bool {

@@ -7,14 +7,13 @@ package alb
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/aws/awsconf"
 )
 
 // Settings is the traffic.aws-alb section.
@@ -114,19 +113,12 @@ type MaintenanceAPI interface {
 	addTags
 }
 
-// NewClient builds the ELBv2 client with the default credential chain
-// (environment, shared config and profile, instance or task role).
+// NewClient builds the ELBv2 client from awsconf.Load; opts run after the
+// endpoint setting, so tests can replace anything.
 func NewClient(ctx context.Context, s Settings, opts ...func(*elbv2.Options)) (*elbv2.Client, error) {
-	var load []func(*awsconfig.LoadOptions) error
-	if s.Region != "" {
-		load = append(load, awsconfig.WithRegion(s.Region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
+	cfg, err := awsconf.Load(ctx, s.Region, "traffic.aws-alb.region")
 	if err != nil {
-		return nil, fmt.Errorf("aws configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return nil, errors.New("no AWS region: set traffic.aws-alb.region or AWS_REGION")
+		return nil, err
 	}
 	return elbv2.NewFromConfig(cfg, append([]func(*elbv2.Options){func(o *elbv2.Options) {
 		if s.Endpoint != "" {
@@ -144,6 +136,8 @@ func New(ctx context.Context, env provider.Env, s Settings, opts ...func(*elbv2.
 	if err != nil {
 		return nil, err
 	}
+	// The region may have come from AWS_REGION or the profile; errors name it.
+	s.Region = c.Options().Region
 	r := &Router{API: c, Settings: s, ReadBack: 20, ReadBackDelay: 250 * time.Millisecond}
 	return &Maintenance{Router: r, API: c, Env: env.Name}, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -29,14 +28,19 @@ type Locker struct {
 // DefaultTTL is how long a lock outlives its last renewal.
 const DefaultTTL = 2 * time.Minute
 
-// NewS3Locker returns a locker on b with the default TTL; notes go to stderr.
+// NewS3Locker returns a locker on b with the default TTL; set Notef for
+// the operator's notes.
 func NewS3Locker(b *Bucket) *Locker {
-	return &Locker{B: b, TTL: DefaultTTL, Now: time.Now, Notef: func(format string, a ...any) {
-		fmt.Fprintf(os.Stderr, "note: "+format+"\n", a...)
-	}}
+	return &Locker{B: b, TTL: DefaultTTL, Now: time.Now}
 }
 
 var _ provider.LockInspector = (*Locker)(nil)
+
+func (l *Locker) note(format string, a ...any) {
+	if l.Notef != nil {
+		l.Notef(format, a...)
+	}
+}
 
 const lockKey = "lock.json"
 
@@ -76,7 +80,7 @@ func (l *Locker) Acquire(ctx context.Context, h provider.Holder) (func() error, 
 			return nil, &provider.LockedError{Holder: *cur}
 		}
 		if etag, err = l.write(ctx, h, "", curTag); err == nil {
-			l.Notef("took over the lock of %s (pid %d on %s, %q): it expired at %s without renewal", cur.Actor, cur.PID, cur.Host, cur.Command, cur.Expires.UTC().Format(time.RFC3339))
+			l.note("took over the lock of %s (pid %d on %s, %q): it expired at %s without renewal", cur.Actor, cur.PID, cur.Host, cur.Command, cur.Expires.UTC().Format(time.RFC3339))
 			return l.keep(h, etag), nil
 		}
 		if !errors.Is(err, errPrecondition) {
@@ -110,7 +114,7 @@ func (l *Locker) keep(h provider.Holder, etag string) func() error {
 			if err == nil {
 				etag = next
 			} else if errors.Is(err, errPrecondition) {
-				l.Notef("lost the lock: somebody took it over; the running command is no longer protected")
+				l.note("lost the lock: somebody took it over; the running command is no longer protected")
 				mu.Unlock()
 				return
 			}

@@ -16,12 +16,12 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/aws/awsconf"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
 )
 
@@ -58,13 +58,9 @@ func NewBucket(ctx context.Context, env provider.Env, s Settings, opts ...func(*
 	if region == "" {
 		region = s.Region
 	}
-	var load []func(*awsconfig.LoadOptions) error
-	if region != "" {
-		load = append(load, awsconfig.WithRegion(region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
+	cfg, err := awsconf.Load(ctx, region, "traffic.aws-alb.state.region (or traffic.aws-alb.region)")
 	if err != nil {
-		return nil, fmt.Errorf("aws configuration: %w", err)
+		return nil, err
 	}
 	c := s3.NewFromConfig(cfg, append([]func(*s3.Options){func(o *s3.Options) {
 		if s.State.Endpoint != "" {
@@ -97,7 +93,9 @@ func NewLocker(ctx context.Context, env provider.Env, d provider.Decode) (provid
 	if b == nil || err != nil {
 		return orLocal(err, statefs.NewLocker, ctx, env, d)
 	}
-	return NewS3Locker(b), nil
+	l := NewS3Locker(b)
+	l.Notef = env.Notef
+	return l, nil
 }
 
 // NewState is the aws family's StateStore: S3 with state.bucket, else local.

@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -23,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/aws/awsconf"
 )
 
 // Settings is the backup.storage section for provider "s3".
@@ -51,8 +51,7 @@ type Store struct {
 
 var _ provider.BackupStore = (*Store)(nil)
 
-// Open builds the store from backup.storage with the default AWS credential
-// chain (environment, shared config, instance role).
+// Open builds the store from backup.storage, configured by awsconf.Load.
 func Open(ctx context.Context, _ provider.Env, d provider.Decode) (provider.BackupStore, error) {
 	var s Settings
 	if err := d(&s); err != nil {
@@ -72,16 +71,9 @@ func New(ctx context.Context, s Settings, opts ...func(*s3.Options)) (*Store, er
 	default:
 		return nil, fmt.Errorf("backup.storage.sse %q: use AES256, aws:kms or leave it empty", s.SSE)
 	}
-	var load []func(*awsconfig.LoadOptions) error
-	if s.Region != "" {
-		load = append(load, awsconfig.WithRegion(s.Region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
+	cfg, err := awsconf.Load(ctx, s.Region, "backup.storage.region")
 	if err != nil {
-		return nil, fmt.Errorf("aws configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
+		return nil, err
 	}
 	client := s3.NewFromConfig(cfg, append([]func(*s3.Options){func(o *s3.Options) {
 		if s.Endpoint != "" {

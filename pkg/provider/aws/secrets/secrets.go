@@ -14,12 +14,12 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/aws/awsconf"
 )
 
 // Settings is a `type: aws-secrets` entry of variables.sources.
@@ -53,23 +53,18 @@ func Open(ctx context.Context, _ provider.Env, d provider.Decode) (provider.Vari
 	return New(ctx, s)
 }
 
-// New builds the source with the default credential chain; opts adjust the
-// client (tests set credentials).
+// New builds the source, configured by awsconf.Load; opts adjust the client
+// (tests set credentials).
 func New(ctx context.Context, s Settings, opts ...func(*sm.Options)) (*Source, error) {
 	if s.SecretID == "" {
 		return nil, errors.New("variables source aws-secrets: set secret_id (the secret's name or ARN)")
 	}
-	var load []func(*awsconfig.LoadOptions) error
-	if s.Region != "" {
-		load = append(load, awsconfig.WithRegion(s.Region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
+	cfg, err := awsconf.Load(ctx, s.Region, "region in the aws-secrets source of "+s.SecretID)
 	if err != nil {
-		return nil, fmt.Errorf("aws configuration: %w", err)
+		return nil, err
 	}
-	if cfg.Region == "" {
-		return nil, fmt.Errorf("variables source aws-secrets %s: no region: set region or AWS_REGION", s.SecretID)
-	}
+	// The region may have come from AWS_REGION or the profile; errors name it.
+	s.Region = cfg.Region
 	c := sm.NewFromConfig(cfg, append([]func(*sm.Options){func(o *sm.Options) {
 		if s.Endpoint != "" {
 			o.BaseEndpoint = aws.String(s.Endpoint)

@@ -20,14 +20,12 @@ type Router struct {
 	Paths Paths
 	Store provider.StateStore
 	Slots map[provider.Slot]string // base URLs
-	// Health settings for Slot and Liveness; SetHealth fills them from the
-	// environment's health section.
-	LivenessPath, ReadinessPath string
-	ProbeTimeout                time.Duration
-	AckTimeout                  time.Duration
-	HTTP                        *http.Client
-	Notef                       func(format string, a ...any)
-	Now                         func() time.Time
+	// Health is what Slot and Liveness probe: the environment's health section.
+	Health     provider.Health
+	AckTimeout time.Duration
+	HTTP       *http.Client
+	Notef      func(format string, a ...any)
+	Now        func() time.Time
 }
 
 var (
@@ -39,21 +37,8 @@ var (
 func NewRouter(root string, slots map[provider.Slot]string) *Router {
 	return &Router{
 		Paths: Paths{Root: root}, Store: &statefs.Store{Dir: Paths{Root: root}.StateDir()}, Slots: slots,
-		LivenessPath: "/health", ReadinessPath: "/health/readiness", ProbeTimeout: 5 * time.Second,
+		Health:     provider.DefaultHealth,
 		AckTimeout: 3 * time.Second, HTTP: &http.Client{}, Now: time.Now,
-	}
-}
-
-// SetHealth sets the probe paths and timeout (from the health section).
-func (r *Router) SetHealth(liveness, readiness string, timeout time.Duration) {
-	if liveness != "" {
-		r.LivenessPath = liveness
-	}
-	if readiness != "" {
-		r.ReadinessPath = readiness
-	}
-	if timeout > 0 {
-		r.ProbeTimeout = timeout
 	}
 }
 
@@ -211,6 +196,3 @@ func (r *Router) waitAck(ctx context.Context, rev int64) error {
 		}
 	}
 }
-
-// SetNotes sends the Router's notes (no proxy running) to notef.
-func (r *Router) SetNotes(notef func(format string, a ...any)) { r.Notef = notef }

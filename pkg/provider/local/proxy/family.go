@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
@@ -39,7 +38,8 @@ func DecodeSettings(d provider.Decode) (*Settings, map[provider.Slot]*url.URL, e
 	return s, urls, nil
 }
 
-// NewRouterFor builds the Router of an environment; notes go to stderr.
+// NewRouterFor builds the Router of an environment: its health section
+// probes the slots and its notes reach the operator.
 func NewRouterFor(env provider.Env, d provider.Decode) (*Router, error) {
 	_, urls, err := DecodeSettings(d)
 	if err != nil {
@@ -50,7 +50,7 @@ func NewRouterFor(env provider.Env, d provider.Decode) (*Router, error) {
 		slots[s] = u.String()
 	}
 	r := NewRouter(statefs.Root(env.StateDir, env.Name), slots)
-	r.Notef = func(format string, a ...any) { fmt.Fprintf(os.Stderr, "note: "+format+"\n", a...) }
+	r.Health, r.Notef = env.Health.WithDefaults(), env.Notef
 	return r, nil
 }
 

@@ -15,12 +15,12 @@ import (
 // Slot probes the slot's readiness path; the version comes from the
 // probe's JSON body ("version"), as demo-api and most health endpoints give it.
 func (r *Router) Slot(ctx context.Context, s provider.Slot) (provider.SlotStatus, error) {
-	return r.probe(ctx, s, r.ReadinessPath)
+	return r.probe(ctx, s, r.Health.ReadinessPath)
 }
 
 // Liveness probes the slot's liveness path.
 func (r *Router) Liveness(ctx context.Context, s provider.Slot) (provider.SlotStatus, error) {
-	return r.probe(ctx, s, r.LivenessPath)
+	return r.probe(ctx, s, r.Health.Path)
 }
 
 func (r *Router) probe(ctx context.Context, s provider.Slot, path string) (provider.SlotStatus, error) {
@@ -29,7 +29,7 @@ func (r *Router) probe(ctx context.Context, s provider.Slot, path string) (provi
 	if !ok {
 		return st, fmt.Errorf("unknown slot %q (slots: blue, green)", s)
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.ProbeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, r.Health.Timeout)
 	defer cancel()
 	url := strings.TrimRight(base, "/") + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

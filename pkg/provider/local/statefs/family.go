@@ -2,8 +2,6 @@ package statefs
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/deployctl/deployctl/pkg/provider"
@@ -12,11 +10,9 @@ import (
 // The constructors local.Family wires in. They need nothing from the
 // configuration beyond the state folder.
 
-// NewLocker is the local family's Locker: take-over notes go to stderr.
+// NewLocker is the local family's Locker: take-over notes go to the operator.
 func NewLocker(_ context.Context, env provider.Env, _ provider.Decode) (provider.Locker, error) {
-	return &Locker{Dir: Root(env.StateDir, env.Name), Notef: func(format string, a ...any) {
-		fmt.Fprintf(os.Stderr, "note: "+format+"\n", a...)
-	}}, nil
+	return &Locker{Dir: Root(env.StateDir, env.Name), Notef: env.Notef}, nil
 }
 
 // NewState is the local family's StateStore.

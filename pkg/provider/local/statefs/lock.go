@@ -107,6 +107,3 @@ func (l *Locker) Holder(ctx context.Context) (*provider.Holder, error) {
 	h := l.currentHolder()
 	return &h, nil
 }
-
-// SetNotes sends take-over notes to notef.
-func (l *Locker) SetNotes(notef func(format string, a ...any)) { l.Notef = notef }
