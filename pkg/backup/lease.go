@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -91,8 +92,8 @@ func (e *Engine) readers(ctx context.Context, id string) ([]Lease, error) {
 	var out []Lease
 	for _, o := range objs {
 		l, err := e.readLease(ctx, o.Name)
-		if err != nil || !l.Expires.After(e.now()) {
-			continue // unreadable or expired: a reader that is gone
+		if err != nil || !l.Expires.After(e.now()) || l.gone() {
+			continue // unreadable, expired, or its process is gone
 		}
 		out = append(out, l)
 	}
@@ -111,4 +112,15 @@ func (e *Engine) readLease(ctx context.Context, name string) (Lease, error) {
 		return l, err
 	}
 	return l, json.Unmarshal(raw, &l)
+}
+
+// gone reports a lease whose reader ran on this host and no longer runs (a
+// killed verify or restore): it need not be waited out.
+func (l Lease) gone() bool {
+	host, _ := os.Hostname()
+	if l.Host != host || l.PID <= 0 || l.PID == os.Getpid() {
+		return false
+	}
+	err := syscall.Kill(l.PID, 0)
+	return errors.Is(err, syscall.ESRCH)
 }
