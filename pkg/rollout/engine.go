@@ -261,14 +261,14 @@ func (e *Engine) change(ctx context.Context, r Request, s, next State, version s
 // setAndVerify sets w and reads the weights back from the data plane.
 func (e *Engine) setAndVerify(ctx context.Context, w provider.Weights) error {
 	if err := e.Router.SetWeights(ctx, w); err != nil {
-		return fmt.Errorf("set weights %s: %w", FormatWeights(w), err)
+		return fmt.Errorf("set weights %s: %w", w.String(), err)
 	}
 	got, err := e.Router.Weights(ctx)
 	if err != nil {
 		return fmt.Errorf("read the weights back: %w", err)
 	}
 	if !sameWeights(got, w) {
-		return fmt.Errorf("the weights read back as %s, not the %s just set; the change did not take effect: run `deployctl rollout status` and retry", FormatWeights(got), FormatWeights(w))
+		return fmt.Errorf("the weights read back as %s, not the %s just set; the change did not take effect: run `deployctl rollout status` and retry", got.String(), w.String())
 	}
 	return nil
 }

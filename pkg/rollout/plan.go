@@ -20,7 +20,7 @@ func (e *Engine) steps(ctx context.Context, s State, r Request) ([]Step, error) 
 		return e.weightSteps(ctx, s, r)
 	case OpPromote:
 		if s.Candidate == "" {
-			return nil, fmt.Errorf("%w: no candidate slot to promote (active is %s at %s); start one with `deployctl rollout %s --weight 10`", ErrNothing, s.Active, FormatWeights(s.Weights), s.Active.Other())
+			return nil, fmt.Errorf("%w: no candidate slot to promote (active is %s at %s); start one with `deployctl rollout %s --weight 10`", ErrNothing, s.Active, s.Weights.String(), s.Active.Other())
 		}
 		if err := e.ready(ctx, s.Candidate); err != nil {
 			return nil, err
@@ -60,7 +60,7 @@ func (e *Engine) weightSteps(ctx context.Context, s State, r Request) ([]Step, e
 	var out []Step
 	before := s.Weights
 	for _, n := range weights {
-		after := provider.Weights{r.Slot: n, r.Slot.Other(): 100 - n}
+		after := provider.Split(r.Slot, n)
 		out = append(out, Step{Before: before, After: after, Active: s.Active})
 		before = after
 	}
@@ -107,7 +107,7 @@ func (e *Engine) repair(ctx context.Context, s State, version string) (State, st
 	if err != nil {
 		return s, version, err
 	}
-	detail := fmt.Sprintf("interrupted (pid %d, %s); the data plane serves %s: %s", p.PID, p.Actor, FormatWeights(actual), how)
+	detail := fmt.Sprintf("interrupted (pid %d, %s); the data plane serves %s: %s", p.PID, p.Actor, actual.String(), how)
 	e.notef("repaired the interrupted %q: %s", p.Command, detail)
 	e.record(ctx, Request{Command: p.Command + " (repair)"}, before.Weights, actual, "interrupted", detail)
 	return fixed, version, nil

@@ -124,8 +124,8 @@ func (s State) check() error {
 	if s.Candidate != "" && !s.Candidate.Valid() {
 		return fmt.Errorf("candidate slot %q is not blue or green", s.Candidate)
 	}
-	if s.Weights[provider.Blue]+s.Weights[provider.Green] != 100 {
-		return fmt.Errorf("weights %v do not sum to 100", s.Weights)
+	if err := s.Weights.Validate(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -168,9 +168,4 @@ func save(ctx context.Context, st provider.StateStore, s State, version string) 
 
 func sameWeights(a, b provider.Weights) bool {
 	return a[provider.Blue] == b[provider.Blue] && a[provider.Green] == b[provider.Green]
-}
-
-// FormatWeights is "blue 90 / green 10".
-func FormatWeights(w provider.Weights) string {
-	return fmt.Sprintf("blue %d / green %d", w[provider.Blue], w[provider.Green])
 }

@@ -38,7 +38,7 @@ func renderResult(opts *ChangeOptions, res *rollout.Result) error {
 	if res.DryRun {
 		fmt.Fprintln(out, "plan (dry run, nothing changed):")
 		for i, st := range res.Plan {
-			fmt.Fprintf(out, "  %d. %s → %s%s\n", i+1, rollout.FormatWeights(st.Before), rollout.FormatWeights(st.After), note(st))
+			fmt.Fprintf(out, "  %d. %s → %s%s\n", i+1, st.Before.String(), st.After.String(), note(st))
 		}
 		return nil
 	}
@@ -48,13 +48,13 @@ func renderResult(opts *ChangeOptions, res *rollout.Result) error {
 	last := res.Plan[len(res.Plan)-1]
 	if opts.Op == rollout.OpWeight {
 		fmt.Fprintf(out, "%s gets %d%%: weights %s, read back from the data plane; %s stays active\n",
-			opts.Slot, res.After.Weights[opts.Slot], rollout.FormatWeights(res.After.Weights), res.After.Active)
+			opts.Slot, res.After.Weights[opts.Slot], res.After.Weights.String(), res.After.Active)
 		if res.After.Candidate != "" && res.After.Weights[res.After.Candidate] == 100 {
 			fmt.Fprintf(out, "next: deployctl rollout promote (makes %s active)\n", res.After.Candidate)
 		}
 		return nil
 	}
-	fmt.Fprintf(out, "weights %s, read back from the data plane; %s\n", rollout.FormatWeights(res.After.Weights), last.Note)
+	fmt.Fprintf(out, "weights %s, read back from the data plane; %s\n", res.After.Weights.String(), last.Note)
 	return nil
 }
 
@@ -88,7 +88,7 @@ func renderGate(opts *ChangeOptions, res *rollout.Result, ge *rollout.GateError)
 	}
 	fmt.Fprintf(w, "error: %s\n", ge.Error())
 	if res != nil {
-		fmt.Fprintf(w, "%s is active; weights %s\n", res.After.Active, rollout.FormatWeights(res.After.Weights))
+		fmt.Fprintf(w, "%s is active; weights %s\n", res.After.Active, res.After.Weights.String())
 	}
 }
 

@@ -70,9 +70,9 @@ func renderStatus(io *ui.IOStreams, env string, st *rollout.Status) {
 	if candidate == "" {
 		candidate = "none"
 	}
-	fmt.Fprintf(w, "environment  %s\nactive       %s\ncandidate    %s\nweights      %s\n", env, st.Active, candidate, rollout.FormatWeights(st.Weights))
+	fmt.Fprintf(w, "environment  %s\nactive       %s\ncandidate    %s\nweights      %s\n", env, st.Active, candidate, st.Weights.String())
 	if st.Drift {
-		fmt.Fprintf(w, "drift        %s: the rollout state says %s; the next rollout command sets them again\n", th.Status("warn"), rollout.FormatWeights(st.Stored))
+		fmt.Fprintf(w, "drift        %s: the rollout state says %s; the next rollout command sets them again\n", th.Status("warn"), st.Stored.String())
 	}
 	t := io.NewTable("SLOT", "WEIGHT", "READY", "VERSION", "LATENCY", "DETAIL")
 	for _, s := range provider.Slots {

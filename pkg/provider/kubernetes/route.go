@@ -87,7 +87,7 @@ func (r *Router) Weights(ctx context.Context) (provider.Weights, error) {
 // SetWeights writes w into every rule that forwards to the slot Services and
 // checks the stored route carries them.
 func (r *Router) SetWeights(ctx context.Context, w provider.Weights) error {
-	if err := checkWeights(w); err != nil {
+	if err := w.Validate(); err != nil {
 		return err
 	}
 	out, err := r.modify(ctx, func(u *unstructured.Unstructured) error {
@@ -106,14 +106,6 @@ func (r *Router) SetWeights(ctx context.Context, w provider.Weights) error {
 	if got[provider.Blue] != w[provider.Blue] || got[provider.Green] != w[provider.Green] {
 		return fmt.Errorf("%s stored weights blue %d, green %d instead of blue %d, green %d; check for an admission webhook or controller rewriting it",
 			r.route(), got[provider.Blue], got[provider.Green], w[provider.Blue], w[provider.Green])
-	}
-	return nil
-}
-
-func checkWeights(w provider.Weights) error {
-	b, g := w[provider.Blue], w[provider.Green]
-	if b < 0 || g < 0 || b+g != 100 {
-		return fmt.Errorf("weights blue %d, green %d must be between 0 and 100 and sum to 100", b, g)
 	}
 	return nil
 }

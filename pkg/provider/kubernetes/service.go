@@ -64,7 +64,7 @@ func (r *ServiceRouter) weightsOf(ctx context.Context, sel map[string]string) (p
 
 // SetWeights points the Service at the slot that gets 100.
 func (r *ServiceRouter) SetWeights(ctx context.Context, w provider.Weights) error {
-	if err := checkWeights(w); err != nil {
+	if err := w.Validate(); err != nil {
 		return err
 	}
 	target := provider.Blue

@@ -143,28 +143,11 @@ func (r *Router) Weights(ctx context.Context) (provider.Weights, error) {
 	return r.weightsOf(acts)
 }
 
-func validWeights(w provider.Weights) error {
-	sum := 0
-	for s, v := range w {
-		if !s.Valid() {
-			return fmt.Errorf("unknown slot %q: use blue and green", s)
-		}
-		if v < 0 || v > 100 {
-			return fmt.Errorf("weight %d of %s: use 0 to 100", v, s)
-		}
-		sum += v
-	}
-	if sum != 100 {
-		return fmt.Errorf("weights %v sum to %d, not 100", w, sum)
-	}
-	return nil
-}
-
 // SetWeights rewrites the forward action's target groups (keeping its
 // stickiness and every other action) and returns once the load balancer
 // reports the new weights.
 func (r *Router) SetWeights(ctx context.Context, w provider.Weights) error {
-	if err := validWeights(w); err != nil {
+	if err := w.Validate(); err != nil {
 		return err
 	}
 	acts, err := r.actions(ctx)

@@ -108,7 +108,7 @@ func (r *Router) Weights(ctx context.Context) (provider.Weights, error) {
 
 // SetWeights stores w and waits for the proxy to serve it.
 func (r *Router) SetWeights(ctx context.Context, w provider.Weights) error {
-	if err := CheckWeights(w); err != nil {
+	if err := w.Validate(); err != nil {
 		return err
 	}
 	rev, err := r.update(ctx, func(d *Doc) {

@@ -17,7 +17,6 @@ package proxy
 
 import (
 	"encoding/json"
-	"fmt"
 	"path/filepath"
 	"time"
 
@@ -95,33 +94,10 @@ func ParseDoc(data []byte) (*Doc, error) {
 	if d.Weights == nil {
 		d.Weights = DefaultDoc().Weights
 	}
-	if err := CheckWeights(d.Weights); err != nil {
+	if err := d.Weights.Validate(); err != nil {
 		return nil, err
 	}
 	return d, nil
-}
-
-// CheckWeights accepts weights of the two slots, each 0..100, summing to 100.
-func CheckWeights(w provider.Weights) error {
-	sum := 0
-	for s, n := range w {
-		if !s.Valid() {
-			return fmt.Errorf("unknown slot %q in weights (slots: blue, green)", s)
-		}
-		if n < 0 || n > 100 {
-			return fmt.Errorf("weight of %s is %d; weights are 0 to 100", s, n)
-		}
-		sum += n
-	}
-	if sum != 100 {
-		return fmt.Errorf("weights %s sum to %d, not 100", FormatWeights(w), sum)
-	}
-	return nil
-}
-
-// FormatWeights is "blue 90 / green 10".
-func FormatWeights(w provider.Weights) string {
-	return fmt.Sprintf("blue %d / green %d", w[provider.Blue], w[provider.Green])
 }
 
 // Ack is what the running proxy serves, written after each change it applies.

@@ -248,7 +248,7 @@ func (s *Server) reload(first bool) error {
 		}
 	}
 	s.cur.Store(d)
-	s.Log.Info("serving", "revision", d.Revision, "weights", FormatWeights(d.Weights), "maintenance", d.Maintenance.On)
+	s.Log.Info("serving", "revision", d.Revision, "weights", d.Weights.String(), "maintenance", d.Maintenance.On)
 	return s.ack(d)
 }
 

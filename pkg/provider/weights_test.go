@@ -1,0 +1,40 @@
+package provider
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestWeightsValidate(t *testing.T) {
+	cases := []struct {
+		w    Weights
+		want string // "" for valid
+	}{
+		{Weights{Blue: 90, Green: 10}, ""},
+		{Weights{Green: 100}, ""}, // blue left out counts as 0
+		{Weights{Blue: 100, Green: 0}, ""},
+		{Weights{Blue: 90, Green: 9}, "sum to 100"},
+		{Weights{Blue: 101, Green: -1}, "between 0 and 100"},
+		{Weights{Blue: -10, Green: 110}, "between 0 and 100"},
+		{Weights{Blue: 50, Green: 50, "red": 0}, `unknown slot "red"`},
+		{Weights{}, "sum to 100"},
+	}
+	for _, c := range cases {
+		err := c.w.Validate()
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v, want valid", map[Slot]int(c.w), err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: %v, want an error with %q", map[Slot]int(c.w), err, c.want)
+		}
+	}
+}
+
+func TestWeightsStringAndSplit(t *testing.T) {
+	if got := Split(Green, 10).String(); got != "blue 90 / green 10" {
+		t.Errorf("Split(green, 10) = %q", got)
+	}
+	if got := Split(Blue, 100).String(); got != "blue 100 / green 0" {
+		t.Errorf("Split(blue, 100) = %q", got)
+	}
+}
