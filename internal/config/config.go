@@ -230,7 +230,6 @@ func underFreeForm(k string) bool {
 // Process-level variables that are not configuration keys.
 var processVars = map[string]bool{
 	"DEPLOYCTL_ENV": true, "DEPLOYCTL_CONFIG_DIR": true, "DEPLOYCTL_ACTOR": true,
-	"DEPLOYCTL_OUTPUT": true, "DEPLOYCTL_LOG_FORMAT": true, "DEPLOYCTL_NO_UPDATE": true,
 }
 
 func unknownEnvKeys(environ []string) []string {

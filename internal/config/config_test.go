@@ -170,3 +170,19 @@ func TestUnquotedDatesStayStrings(t *testing.T) {
 		t.Fatalf("waivers %+v", ws)
 	}
 }
+
+// The proxy's event loops are a configuration key like any other: its
+// variable is no unknown key. A variable that nothing reads is one.
+func TestEventLoopsIsAKey(t *testing.T) {
+	l, err := load(t, "testdata/envs", "staging", "DEPLOYCTL_TRAFFIC_LOCAL_EVENT_LOOPS=off", "DEPLOYCTL_NO_UPDATE=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(l.Warnings, "\n")
+	if strings.Contains(all, "EVENT_LOOPS") || !strings.Contains(all, "DEPLOYCTL_NO_UPDATE") {
+		t.Errorf("warnings:\n%s", all)
+	}
+	if l.Traffic.Local.EventLoops != "off" {
+		t.Errorf("traffic.local.event_loops = %q, want off", l.Traffic.Local.EventLoops)
+	}
+}

@@ -16,6 +16,7 @@ func Defaults() map[string]any {
 		"traffic.provider":              "local",
 		"traffic.local.listen":          "127.0.0.1:8080",
 		"traffic.local.fast_path":       true,
+		"traffic.local.event_loops":     "auto",
 		"traffic.local.slots.blue.url":  "http://127.0.0.1:3001",
 		"traffic.local.slots.green.url": "http://127.0.0.1:3002",
 		"traffic.kubernetes.mode":       "gateway",

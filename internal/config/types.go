@@ -55,8 +55,11 @@ type LocalTraffic struct {
 	Sticky bool   `mapstructure:"sticky"`
 	// FastPath forwards plain HTTP/1.1 requests without net/http (false:
 	// every request through httputil.ReverseProxy).
-	FastPath bool     `mapstructure:"fast_path"`
-	Slots    URLSlots `mapstructure:"slots"`
+	FastPath bool `mapstructure:"fast_path"`
+	// EventLoops: auto (one per CPU, Linux), off (a goroutine per
+	// connection) or a number of loops.
+	EventLoops string   `mapstructure:"event_loops"`
+	Slots      URLSlots `mapstructure:"slots"`
 }
 
 type URLSlots struct {

@@ -113,12 +113,13 @@ func newServer(cfg *config.Loaded, opts *Options) (*lproxy.Server, string, error
 	if err != nil {
 		return nil, "", &config.Error{Msg: fmt.Sprintf("%s: %v", cfg.File, err)}
 	}
+	loops, _ := lproxy.ParseEventLoops(settings.EventLoops) // checked by DecodeSettings
 	pg, err := maintenancePage(cfg, opts.IO)
 	if err != nil {
 		return nil, "", err
 	}
 	srv := &lproxy.Server{
-		Paths: lproxy.Paths{Root: statefs.Root(cfg.Path(cfg.State.Dir), cfg.Env)}, Slots: urls, Sticky: settings.Sticky, StandardPath: !settings.FastPath,
+		Paths: lproxy.Paths{Root: statefs.Root(cfg.Path(cfg.State.Dir), cfg.Env)}, Slots: urls, Sticky: settings.Sticky, StandardPath: !settings.FastPath, EventLoops: loops,
 		Maintenance: pg.Wrap, Log: slog.New(slog.NewJSONHandler(opts.IO.ErrOut, nil)), Poll: opts.Poll, Drain: opts.Drain,
 	}
 	if opts.AccessLog {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
@@ -15,7 +16,10 @@ type Settings struct {
 	Sticky bool   `mapstructure:"sticky"`
 	// FastPath is traffic.local.fast_path, on by default (see fastServer).
 	FastPath bool `mapstructure:"fast_path"`
-	Slots    map[string]struct {
+	// EventLoops is traffic.local.event_loops: auto (one per CPU), off (a
+	// goroutine per connection) or a number; see ParseEventLoops.
+	EventLoops string `mapstructure:"event_loops"`
+	Slots      map[string]struct {
 		URL string `mapstructure:"url"`
 	} `mapstructure:"slots"`
 }
@@ -24,6 +28,9 @@ type Settings struct {
 func DecodeSettings(d provider.Decode) (*Settings, map[provider.Slot]*url.URL, error) {
 	s := &Settings{}
 	if err := d(s); err != nil {
+		return nil, nil, err
+	}
+	if _, err := ParseEventLoops(s.EventLoops); err != nil {
 		return nil, nil, err
 	}
 	urls := map[provider.Slot]*url.URL{}
@@ -62,4 +69,21 @@ func NewTraffic(_ context.Context, env provider.Env, d provider.Decode) (provide
 // NewMaintenance is the local family's MaintenanceSwitch.
 func NewMaintenance(_ context.Context, env provider.Env, d provider.Decode) (provider.MaintenanceSwitch, error) {
 	return NewRouterFor(env, d)
+}
+
+// ParseEventLoops reads traffic.local.event_loops as Server.EventLoops:
+// "" or "auto" is 0 (one loop per CPU), "off" is -1, a positive number is
+// that many loops.
+func ParseEventLoops(v string) (int, error) {
+	switch v {
+	case "", "auto":
+		return 0, nil
+	case "off":
+		return -1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("traffic.local.event_loops %q: use auto, off or a number of loops", v)
+	}
+	return n, nil
 }

@@ -73,7 +73,8 @@ func (e *env) start(t *testing.T, configure ...func(*Server)) *running {
 	s := &Server{
 		Paths: Paths{Root: e.root}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Poll: 10 * time.Millisecond, Drain: 5 * time.Second,
-		Slots: map[provider.Slot]*url.URL{provider.Blue: mustURL(e.blue.URL), provider.Green: mustURL(e.green.URL)},
+		Slots:      map[provider.Slot]*url.URL{provider.Blue: mustURL(e.blue.URL), provider.Green: mustURL(e.green.URL)},
+		EventLoops: testEventLoops(t),
 	}
 	for _, c := range configure {
 		c(s)

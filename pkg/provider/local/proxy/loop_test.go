@@ -15,12 +15,24 @@ import (
 	"time"
 )
 
-// loopsOn says whether the proxies these tests start serve with event
-// loops: on Linux unless DEPLOYCTL_PROXY_EVENT_LOOP=off, which scripts/test
-// sets for a second run of this package, so that the goroutine fast path
-// is tested whole too.
+// testLoops is traffic.local.event_loops for the proxies these tests
+// start, taken from the variable that overrides that key for the binary:
+// scripts/test sets DEPLOYCTL_TRAFFIC_LOCAL_EVENT_LOOPS=off for a second
+// run of this package, so that the goroutine fast path is tested whole too.
+const testLoops = "DEPLOYCTL_TRAFFIC_LOCAL_EVENT_LOOPS"
+
+func testEventLoops(t *testing.T) int {
+	n, err := ParseEventLoops(os.Getenv(testLoops))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// loopsOn says whether the proxies these tests start serve with event loops.
 func loopsOn() bool {
-	return evLoopsAvailable && os.Getenv("DEPLOYCTL_PROXY_EVENT_LOOP") != "off"
+	n, err := ParseEventLoops(os.Getenv(testLoops))
+	return evLoopsAvailable && err == nil && n >= 0
 }
 
 // concurrently runs client(0) … client(n-1) at once and fails the test with

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -40,9 +39,8 @@ type Server struct {
 	// httputil.ReverseProxy, without the fast path (see fastServer).
 	StandardPath bool
 	// EventLoops is the number of event loops of the fast path (see
-	// evLoop): 0 is one per CPU on Linux, unless the environment has
-	// DEPLOYCTL_PROXY_EVENT_LOOP=off; below 0, or elsewhere, a goroutine
-	// serves each connection.
+	// evLoop), traffic.local.event_loops: 0 is one per CPU on Linux; below
+	// 0, or elsewhere, a goroutine serves each connection.
 	EventLoops int
 
 	cur atomic.Pointer[Doc]
@@ -167,14 +165,6 @@ func (s *Server) eventLoops() int {
 		return 0
 	case s.EventLoops > 0:
 		return s.EventLoops
-	}
-	switch v := os.Getenv("DEPLOYCTL_PROXY_EVENT_LOOP"); {
-	case v == "off":
-		return 0
-	case v != "":
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			return n
-		}
 	}
 	return runtime.GOMAXPROCS(0)
 }
