@@ -105,11 +105,14 @@ func TestE2ELockedExits3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, verb := range []string{"on", "off"} {
-		r := p.run("maintenance", verb)
+	for _, args := range [][]string{{"on"}, {"off"}, {"run", "--", "touch", "ran"}, {"schedule", "--start", "2h", "--duration", "30m"}, {"cancel", "mw-none"}} {
+		r := p.run(append([]string{"maintenance"}, args...)...)
 		if r.code != 3 || !strings.Contains(r.stderr, "bob") || !strings.Contains(r.stderr, "release 1.4") {
-			t.Errorf("%s while locked: exit %d %q", verb, r.code, r.stderr)
+			t.Errorf("%s while locked: exit %d %q", args[0], r.code, r.stderr)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, "ran")); err == nil {
+		t.Error("maintenance run ran its command although it could not switch maintenance on")
 	}
 	release()
 	p.must("maintenance", "on")
