@@ -1,14 +1,13 @@
 package migrate
 
 import (
-	"flag"
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // Each file of testdata/lint exercises one rule (or shows what it must not
 // flag); its findings are compared with testdata/lint/<file>.golden.
@@ -24,7 +23,7 @@ func TestLintGolden(t *testing.T) {
 				b.WriteString(f.String() + "\n")
 			}
 			golden := filepath.Join("testdata", "lint", strings.TrimSuffix(m.File, ".sql")+".golden")
-			if *update {
+			if *testkit.Update {
 				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
 					t.Fatal(err)
 				}

@@ -1,35 +1,14 @@
 package backup
 
 import (
-	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"testing"
 	"time"
 
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/backup"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from %s:\n%s", name, p, got)
-	}
-}
 
 func sampleEntries() []Entry {
 	at := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
@@ -47,10 +26,10 @@ func TestListGolden(t *testing.T) {
 	if err := renderList(ios, sampleEntries(), time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "list", out.Bytes())
+	testkit.Golden(t, "list"+".golden", out.Bytes())
 	ios, _, out, _ = ui.Test()
 	if err := ios.JSON(ListReport{Backups: sampleEntries()}); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "list-json", out.Bytes())
+	testkit.Golden(t, "list-json"+".golden", out.Bytes())
 }

@@ -1,11 +1,11 @@
 package checklist_test
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,8 +19,6 @@ import (
 	"github.com/deployctl/deployctl/pkg/provider/local"
 	"github.com/deployctl/deployctl/pkg/rollout"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
@@ -56,26 +54,6 @@ func runChecklist(t *testing.T, f *app.Factory, args ...string) error {
 	return cmd.ExecuteContext(t.Context())
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run with -update after checking):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 // goldenProject: tests pass, security finds a vulnerability, performance
 // passes from its summary, migrations are pending, rollback passes,
 // monitoring passes against a real Prometheus, backups are waived.
@@ -107,7 +85,7 @@ func TestChecklistGolden(t *testing.T) {
 				t.Fatalf("err %v, want app.ErrFailed (exit 1)", err)
 			}
 			ext := map[string]string{"table": "txt", "json": "json", "junit": "xml"}[out]
-			golden(t, "checklist."+ext+".golden", p.normalize(stdout.String(), promURL, "{{PROM}}"))
+			testkit.Golden(t, "checklist."+ext+".golden", p.normalize(stdout.String(), promURL, "{{PROM}}"))
 		})
 	}
 }

@@ -1,19 +1,15 @@
 package db
 
 import (
-	"bytes"
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/postgres/failover"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func ptr[T any](v T) *T { return &v }
 
@@ -34,31 +30,14 @@ func sample() failover.Status {
 	}
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 func TestStatusGolden(t *testing.T) {
 	ios, _, out, _ := ui.Test()
 	if err := render(ios, sample()); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status.golden", out.Bytes())
+	testkit.Golden(t, "status.golden", out.Bytes())
 	b, _ := json.MarshalIndent(sample(), "", "  ")
-	golden(t, "status.json.golden", append(b, '\n'))
+	testkit.Golden(t, "status.json.golden", append(b, '\n'))
 	if err := verdict(ios, sample(), 0); err == nil {
 		t.Error("a status with a replica down must fail")
 	}

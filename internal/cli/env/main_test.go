@@ -2,7 +2,6 @@ package env
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,8 +16,6 @@ import (
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 var (
 	pg     *pgtest.Cluster
@@ -120,23 +117,6 @@ func runBin(t *testing.T, dir string, env []string, args ...string) result {
 }
 
 // golden compares got with testdata/NAME.golden (-update rewrites it).
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 // project writes files (path → content) under a new temp folder.
 func project(t *testing.T, files map[string]string) string {

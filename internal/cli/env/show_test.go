@@ -1,6 +1,8 @@
 package env
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"encoding/json"
 	"strings"
 	"testing"
@@ -14,7 +16,7 @@ func TestShowGolden(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %v", r.code, r.err)
 	}
-	golden(t, "show_bad", r.out)
+	testkit.Golden(t, "show_bad"+".golden", r.out)
 	for _, secret := range []string{"your-secret-key", "postgres:postgres", "typo-of-a-secret", "EMAIL_PASSWORD=password"} {
 		if strings.Contains(r.out, secret) {
 			t.Errorf("show leaks %q:\n%s", secret, r.out)
@@ -106,7 +108,7 @@ func TestDiff(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %v", r.code, r.err)
 	}
-	golden(t, "diff", r.out)
+	testkit.Golden(t, "diff"+".golden", r.out)
 	if !strings.Contains(r.errOut, "warning: JWT_SECRET: the same secret is set in staging and production") {
 		t.Errorf("reused secret warning: %q", r.errOut)
 	}

@@ -1,6 +1,8 @@
 package env
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"encoding/json"
 	"strings"
 	"testing"
@@ -63,7 +65,7 @@ func TestValidateGolden(t *testing.T) {
 			if r.errOut != "" {
 				t.Errorf("stderr: %s", r.errOut)
 			}
-			golden(t, c.name, r.out)
+			testkit.Golden(t, c.name+".golden", r.out)
 			if c.output == "json" {
 				var doc struct {
 					Env       string `json:"env"`

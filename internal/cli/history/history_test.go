@@ -1,9 +1,10 @@
 package history_test
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,26 +17,6 @@ import (
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		_ = os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run with -update after checking):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
@@ -120,7 +101,7 @@ func TestHistoryTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "history.txt.golden", out)
+	testkit.Golden(t, "history.txt.golden", out)
 }
 
 func TestHistoryJSONFilters(t *testing.T) {

@@ -1,9 +1,10 @@
 package maintenance
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,8 +18,6 @@ import (
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // memSwitch keeps the switch in memory, so output tests need no proxy.
 type memSwitch struct {
@@ -63,24 +62,6 @@ func goldenFactory(t *testing.T) (*app.Factory, *bytes.Buffer, *bytes.Buffer, *t
 	return f, out, errOut, &clock
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update after checking):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 func TestGoldenOutputs(t *testing.T) {
 	f, out, _, clock := goldenFactory(t)
 	steps := []struct {
@@ -107,7 +88,7 @@ func TestGoldenOutputs(t *testing.T) {
 		if err := execute(cmd, s.args...); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		golden(t, s.name, out.Bytes())
+		testkit.Golden(t, s.name+".golden", out.Bytes())
 	}
 	*clock = clock.Add(45 * time.Minute) // past --until
 	out.Reset()
@@ -117,7 +98,7 @@ func TestGoldenOutputs(t *testing.T) {
 	if err := execute(cmd); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status-expired.json", out.Bytes())
+	testkit.Golden(t, "status-expired.json"+".golden", out.Bytes())
 	out.Reset()
 	f.Flags.Output = "table"
 	cmd = NewCmdStatus(f, nil)
@@ -125,5 +106,5 @@ func TestGoldenOutputs(t *testing.T) {
 	if err := execute(cmd); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status-expired.txt", out.Bytes())
+	testkit.Golden(t, "status-expired.txt"+".golden", out.Bytes())
 }

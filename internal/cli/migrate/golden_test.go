@@ -1,16 +1,13 @@
 package migrate_test
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 var (
 	reURL  = regexp.MustCompile(`postgres://postgres:xxxxx@127\.0\.0\.1:\d+/\w+\?sslmode=disable`)
@@ -21,19 +18,7 @@ var (
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	got = reTime.ReplaceAllString(reURL.ReplaceAllString(got, "postgres://postgres:xxxxx@HOST/DB"), "TIME")
-	got = reMS.ReplaceAllString(got, "Nms")
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		must(t, os.MkdirAll("testdata", 0o755))
-		must(t, os.WriteFile(path, []byte(got), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from %s:\n%s", name, path, got)
-	}
+	testkit.Golden(t, name+".golden", reMS.ReplaceAllString(got, "Nms"))
 }
 
 // The outputs scripts rely on: plan, status and validate as tables and JSON.

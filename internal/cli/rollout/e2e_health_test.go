@@ -1,16 +1,15 @@
 package rollout_test
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestE2EHealth: both slots probed; a dead slot makes it exit 1.
 func TestE2EHealth(t *testing.T) {
@@ -55,7 +54,7 @@ func TestE2EStatusJSONGolden(t *testing.T) {
 		out = regexp.MustCompile(m.re).ReplaceAllString(out, m.with)
 	}
 	golden := filepath.Join("testdata", "status.json.golden")
-	if *update {
+	if *testkit.Update {
 		os.MkdirAll("testdata", 0o755)
 		os.WriteFile(golden, []byte(out), 0o644)
 	}
