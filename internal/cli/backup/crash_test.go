@@ -1,6 +1,8 @@
 package backup_test
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -27,13 +29,7 @@ INSERT INTO blobs SELECT g, md5(random()::text) || md5(random()::text) || md5(ra
 // waitFor polls cond until it holds or 30 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 30*time.Second, cond)
 }
 
 // killDuring starts deployctl args and SIGKILLs it once cond holds.

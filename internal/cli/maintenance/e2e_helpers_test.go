@@ -1,6 +1,8 @@
 package maintenance_test
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -166,13 +168,7 @@ func (p *project) startSlots(blueArgs ...string) {
 
 func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, limit, cond)
 }
 
 // assertNoSecret fails when secret appears in any file under dir.

@@ -1,6 +1,8 @@
 package migrate_test
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"bytes"
 	"context"
 	"errors"
@@ -133,13 +135,7 @@ func (p *project) scalar(sql string, args ...any) any {
 
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, limit, cond)
 }
 
 func wantContains(t *testing.T, what, got string, wants ...string) {

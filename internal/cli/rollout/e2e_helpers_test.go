@@ -1,10 +1,11 @@
 package rollout_test
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/deployctl/deployctl/internal/testbin"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deployctl/deployctl/internal/testbin"
 )
 
 // bin holds the binaries built once for the package.
@@ -148,13 +151,7 @@ func (p *project) stateFile(name string) string {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 15*time.Second, cond)
 }
 
 // version asks the proxy once and returns the version that answered.

@@ -1,6 +1,8 @@
 package kubernetes
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"encoding/json"
 	"errors"
 	"testing"
@@ -99,11 +101,5 @@ func leaseRenewTime(t *testing.T, ns string) time.Time {
 
 func waitFor(t *testing.T, d time.Duration, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "the condition", d, ok)
 }

@@ -1,10 +1,11 @@
 package e2e_test
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/deployctl/deployctl/internal/testbin"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deployctl/deployctl/internal/testbin"
 
 	"github.com/deployctl/deployctl/pkg/analysis/prometheus/promtest"
 )
@@ -69,13 +72,7 @@ func daemon(t *testing.T, dir, url string, name string, args ...string) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 30*time.Second, cond)
 }
 
 // load sends requests through the proxy until stopped (at most 20000, one

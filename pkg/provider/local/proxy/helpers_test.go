@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"github.com/deployctl/deployctl/internal/testkit"
+
 	"context"
 	"fmt"
 	"io"
@@ -107,13 +109,7 @@ func mustURL(s string) *url.URL { u, _ := url.Parse(s); return u }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 10*time.Second, cond)
 }
 
 func get(t *testing.T, c *http.Client, url string) (int, string) {
