@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,16 +13,9 @@ import (
 	"time"
 )
 
-// startProxy runs `deployctl proxy` for the project. Until the proxy
-// command exists the test is skipped on a developer machine and fails in CI.
+// startProxy runs `deployctl proxy` for the project until the test ends.
 func (p *project) startProxy() {
 	p.t.Helper()
-	if err := exec.Command(bin.deployctl, "proxy", "--help").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			p.t.Fatalf("deployctl proxy is needed: %v", err)
-		}
-		p.t.Skip("SKIP (developer machine only): deployctl proxy is not built in yet")
-	}
 	startDaemon(p.t, p.dir, []string{"DEPLOYCTL_ACTOR=proxy"}, p.proxy+"/-/health", bin.deployctl, "proxy")
 }
 
