@@ -31,10 +31,18 @@ func TestWeightsValidate(t *testing.T) {
 }
 
 func TestWeightsStringAndSplit(t *testing.T) {
-	if got := Split(Green, 10).String(); got != "blue 90 / green 10" {
-		t.Errorf("Split(green, 10) = %q", got)
+	cases := []struct {
+		w    Weights
+		want string
+	}{
+		{Split(Green, 10), "blue 90 / green 10"},
+		{Split(Blue, 100), "blue 100 / green 0"},
+		{Weights{Green: 100}, "blue 0 / green 100"}, // a missing slot prints as 0
+		{Weights{}, "blue 0 / green 0"},
 	}
-	if got := Split(Blue, 100).String(); got != "blue 100 / green 0" {
-		t.Errorf("Split(blue, 100) = %q", got)
+	for _, c := range cases {
+		if got := c.w.String(); got != c.want {
+			t.Errorf("%v.String() = %q, want %q", map[Slot]int(c.w), got, c.want)
+		}
 	}
 }
