@@ -67,7 +67,7 @@ func NewFactory(reg *provider.Registry) *Factory {
 // Config loads the environment's configuration once, printing its warnings.
 func (f *Factory) Config() (*config.Loaded, error) {
 	f.cfgOnce.Do(func() {
-		f.cfg, f.cfgErr = config.Load(config.Options{Env: f.Flags.Env, Dir: f.Flags.ConfigDir, Environ: f.Environ()})
+		f.cfg, f.cfgErr = config.Load(config.Options{Env: f.Flags.Env, Dir: f.Flags.ConfigDir, Environ: f.Environ(), Providers: f.Registry})
 		if f.cfgErr == nil {
 			for _, w := range f.cfg.Warnings {
 				f.IO.Warnf("%s", w)

@@ -8,12 +8,6 @@ import (
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
-// The family that provides each configured provider name.
-var (
-	trafficFamilies = map[string]string{"local": "local", "kubernetes": "kubernetes", "aws-alb": "aws"}
-	storageFamilies = map[string]string{"file": "local", "s3": "aws"}
-)
-
 // Env is the provider.Env of the loaded configuration: what every provider
 // is built with, its notes shown on the command's stderr.
 func (f *Factory) Env(cfg *config.Loaded) provider.Env {
@@ -34,9 +28,9 @@ func (f *Factory) trafficFamily() (*provider.Family, *config.Loaded, provider.De
 		return nil, nil, nil, err
 	}
 	name := cfg.Traffic.Provider
-	fam, err := f.Registry.Family(trafficFamilies[name])
+	fam, err := f.Registry.TrafficProvider(name)
 	if err != nil {
-		return nil, nil, nil, &config.Error{Msg: fmt.Sprintf("traffic.provider %q: %v", name, err)}
+		return nil, nil, nil, &config.Error{Msg: err.Error()}
 	}
 	key := "traffic." + name
 	return fam, cfg, func(target any) error { return cfg.Decode(key, target) }, nil
@@ -112,15 +106,33 @@ func (f *Factory) BackupStore(ctx context.Context) (provider.BackupStore, error)
 	if err != nil {
 		return nil, err
 	}
-	name := cfg.Backup.Storage.Provider
-	fam, err := f.Registry.Family(storageFamilies[name])
+	fam, err := f.Registry.StorageProvider(cfg.Backup.Storage.Provider)
 	if err != nil {
-		return nil, &config.Error{Msg: fmt.Sprintf("backup.storage.provider %q: %v", name, err)}
+		return nil, &config.Error{Msg: err.Error()}
 	}
 	if fam.BackupStore == nil {
 		return nil, unsupported(fam, "backup storage")
 	}
 	return fam.BackupStore(ctx, f.Env(cfg), func(t any) error { return cfg.Decode("backup.storage", t) })
+}
+
+// StorageName names the environment's backup storage for people, as its
+// provider's settings describe themselves ("folder backups", "s3://b/p").
+func (f *Factory) StorageName() string {
+	cfg, err := f.Config()
+	if err != nil {
+		return "backup storage"
+	}
+	name := cfg.Backup.Storage.Provider
+	fam, err := f.Registry.StorageProvider(name)
+	if err != nil {
+		return name
+	}
+	s := fam.StorageConfig.Settings()
+	if str, ok := s.(fmt.Stringer); ok && cfg.Decode("backup.storage", s) == nil {
+		return str.String()
+	}
+	return name
 }
 
 // VariableSources builds the configured variable sources, in order.

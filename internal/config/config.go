@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/viper"
 	"gopkg.in/yaml.v3"
 
+	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
@@ -35,6 +36,9 @@ type Options struct {
 	Env     string   // environment name
 	Dir     string   // config dir; default "environments"
 	Environ []string // os.Environ() in production; tests pass their own
+	// Providers are the provider families: they own the traffic.<name> and
+	// backup.storage sections, their keys, defaults and checks.
+	Providers *provider.Registry
 }
 
 // Loaded is a loaded environment: the typed config, warnings for people,
@@ -53,6 +57,9 @@ func Load(o Options) (*Loaded, error) {
 	if err := checkEnvName(o.Env); err != nil {
 		return nil, err
 	}
+	if o.Providers == nil {
+		return nil, errorf("config: no provider registry (a programming error)")
+	}
 	file := filepath.Join(o.Dir, o.Env+".yaml")
 	raw, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
@@ -65,7 +72,8 @@ func Load(o Options) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := newViper(o.Environ)
+	keys := Keys(o.Providers)
+	v := newViper(o.Environ, keys, Defaults(o.Providers))
 	if err := v.ReadConfig(bytes.NewReader(raw)); err != nil {
 		return nil, errorf("%s: %v", file, err)
 	}
@@ -76,8 +84,8 @@ func Load(o Options) (*Loaded, error) {
 	abs, _ := filepath.Abs(o.Dir)
 	cfg.Env, cfg.Dir, cfg.BaseDir, cfg.File = o.Env, o.Dir, filepath.Dir(abs), file
 	l := &Loaded{Config: cfg, v: v}
-	l.Warnings = append(unknownFileKeys(file, fileKeys), unknownEnvKeys(o.Environ)...)
-	if err := cfg.validate(); err != nil {
+	l.Warnings = append(unknownFileKeys(file, fileKeys, keys), unknownEnvKeys(o.Environ, keys)...)
+	if err := l.validate(o.Providers); err != nil {
 		return nil, errorf("%s: %v", file, err)
 	}
 	return l, nil
@@ -139,15 +147,15 @@ func flatten(prefix string, m map[string]any, out *[]string) {
 	}
 }
 
-func newViper(environ []string) *viper.Viper {
+func newViper(environ, keys []string, defaults map[string]any) *viper.Viper {
 	v := viper.NewWithOptions(viper.EnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_")))
 	v.SetConfigType("yaml")
 	v.SetEnvPrefix(EnvPrefix)
 	env := envMap(environ)
-	for key, def := range Defaults() {
+	for key, def := range defaults {
 		v.SetDefault(key, def)
 	}
-	for _, key := range Keys() {
+	for _, key := range keys {
 		name := EnvName(key)
 		if val, ok := env[name]; ok {
 			v.Set(key, val)
@@ -172,39 +180,90 @@ func envMap(environ []string) map[string]string {
 	return m
 }
 
-// Keys lists every configuration key, from the Config struct's tags.
-func Keys() []string {
+// Keys lists every configuration key: the Config struct's tags, then those
+// of the settings of each section the registry's families own.
+func Keys(reg *provider.Registry) []string {
+	seen := map[string]bool{}
 	var keys []string
-	walkKeys("", reflect.TypeOf(Config{}), &keys)
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	walkKeys("", reflect.TypeOf(Config{}), add)
+	for _, sec := range providerSections(reg) {
+		walkKeys(sec.prefix, reflect.TypeOf(sec.Settings()), add)
+	}
 	sort.Strings(keys)
 	return keys
 }
 
-func walkKeys(prefix string, t reflect.Type, out *[]string) {
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// field is one mapstructure-tagged field: its key, or squash for an
+// embedded struct whose keys are its parent's.
+func field(f reflect.StructField) (key string, squash bool) {
+	name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+	if opts == "squash" {
+		return "", true
+	}
+	return name, false
+}
+
+func join(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+func walkKeys(prefix string, t reflect.Type, add func(string)) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		tag := f.Tag.Get("mapstructure")
-		if tag == "-" || tag == "" {
-			continue
+		key, squash := field(f)
+		switch {
+		case squash:
+			walkKeys(prefix, f.Type, add)
+		case key == "-" || key == "":
+		case f.Type.Kind() == reflect.Struct && f.Type != durationType:
+			walkKeys(join(prefix, key), f.Type, add)
+		default:
+			add(join(prefix, key))
 		}
-		key := tag
-		if prefix != "" {
-			key = prefix + "." + tag
+	}
+}
+
+// walkValues records the non-zero leaves of v under their keys.
+func walkValues(prefix string, v reflect.Value, out map[string]any) {
+	for v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f, fv := t.Field(i), v.Field(i)
+		key, squash := field(f)
+		switch {
+		case squash:
+			walkValues(prefix, fv, out)
+		case key == "-" || key == "":
+		case f.Type.Kind() == reflect.Struct && f.Type != durationType:
+			walkValues(join(prefix, key), fv, out)
+		case !fv.IsZero():
+			out[join(prefix, key)] = fv.Interface()
 		}
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-			walkKeys(key, f.Type, out)
-			continue
-		}
-		*out = append(*out, key)
 	}
 }
 
 // free-form sections whose inner keys belong to a provider or are list items.
 var freeForm = []string{"variables.sources", "checklist.waivers"}
 
-func unknownFileKeys(file string, keys []string) []string {
+func unknownFileKeys(file string, keys, all []string) []string {
 	known := map[string]bool{}
-	for _, k := range Keys() {
+	for _, k := range all {
 		known[k] = true
 	}
 	var warns []string
@@ -232,9 +291,9 @@ var processVars = map[string]bool{
 	"DEPLOYCTL_ENV": true, "DEPLOYCTL_CONFIG_DIR": true, "DEPLOYCTL_ACTOR": true,
 }
 
-func unknownEnvKeys(environ []string) []string {
+func unknownEnvKeys(environ, keys []string) []string {
 	known := map[string]bool{}
-	for _, k := range Keys() {
+	for _, k := range keys {
 		known[EnvName(k)] = true
 	}
 	var warns []string
@@ -281,6 +340,14 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 // Decode fills target from the settings under key (for providers, which
 // keep their own settings structs with the same mapstructure tags).
 func (l *Loaded) Decode(key string, target any) error {
+	if err := l.decode(key, target); err != nil {
+		return errorf("%s: section %s: %v", l.File, key, err)
+	}
+	return nil
+}
+
+// decode is Decode with the mapstructure error as it is.
+func (l *Loaded) decode(key string, target any) error {
 	sub := l.v.AllSettings()
 	var cur any = sub
 	for _, part := range strings.Split(key, ".") {
@@ -297,10 +364,7 @@ func (l *Loaded) Decode(key string, target any) error {
 	if err != nil {
 		return err
 	}
-	if err := dec.Decode(cur); err != nil {
-		return errorf("%s: section %s: %v", l.File, key, err)
-	}
-	return nil
+	return dec.Decode(cur)
 }
 
 // Path resolves a configured path against the project folder.

@@ -7,11 +7,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/all"
+	"github.com/deployctl/deployctl/pkg/provider/aws"
+	"github.com/deployctl/deployctl/pkg/provider/local/proxy"
 )
 
 func load(t *testing.T, dir, env string, environ ...string) (*Loaded, error) {
 	t.Helper()
-	return Load(Options{Env: env, Dir: dir, Environ: environ})
+	return Load(Options{Env: env, Dir: dir, Environ: environ, Providers: all.Registry()})
+}
+
+// localTraffic is the traffic.local section as the local provider reads it.
+func localTraffic(t *testing.T, l *Loaded) *proxy.Settings {
+	t.Helper()
+	s := proxy.DefaultSettings()
+	if err := l.Decode("traffic.local", s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestLoadFileAndDefaults(t *testing.T) {
@@ -20,8 +35,8 @@ func TestLoadFileAndDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := l.Config
-	if c.Traffic.Local.Slots.Blue.URL != "http://127.0.0.1:3001" || c.Traffic.Local.Slots.Green.URL != "http://127.0.0.1:3002" {
-		t.Errorf("slots: %+v (green must come from the defaults)", c.Traffic.Local.Slots)
+	if lt := localTraffic(t, l); lt.Slots.Blue.URL != "http://127.0.0.1:3001" || lt.Slots.Green.URL != "http://127.0.0.1:3002" {
+		t.Errorf("slots: %+v (green must come from the defaults)", lt.Slots)
 	}
 	if c.Health.Timeout != 2*time.Second || c.Health.ReadinessPath != "/health/readiness" {
 		t.Errorf("health: %+v", c.Health)
@@ -56,14 +71,16 @@ func TestEnvOverridesNestedKeysNoFileMentions(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := l.Config
-	if c.Traffic.Local.Slots.Green.URL != "http://127.0.0.1:4002" {
-		t.Errorf("green url: %q", c.Traffic.Local.Slots.Green.URL)
+	lt := localTraffic(t, l)
+	if lt.Slots.Green.URL != "http://127.0.0.1:4002" {
+		t.Errorf("green url: %q", lt.Slots.Green.URL)
 	}
-	if c.Traffic.Local.Listen != "127.0.0.1:9000" {
-		t.Errorf("listen (file value must lose to env): %q", c.Traffic.Local.Listen)
+	if lt.Listen != "127.0.0.1:9000" {
+		t.Errorf("listen (file value must lose to env): %q", lt.Listen)
 	}
-	if c.Traffic.AWSALB.Region != "eu-west-1" {
-		t.Errorf("dashed key: %q", c.Traffic.AWSALB.Region)
+	var alb aws.ALBSection
+	if err := l.Decode("traffic.aws-alb", &alb); err != nil || alb.Region != "eu-west-1" {
+		t.Errorf("dashed key: %q (%v)", alb.Region, err)
 	}
 	if c.Checklist.Backups.MaxAge != 48*time.Hour {
 		t.Errorf("max_age: %v", c.Checklist.Backups.MaxAge)
@@ -141,10 +158,11 @@ func TestInvalidValuesAreConfigErrors(t *testing.T) {
 }
 
 func TestKeysCoverContract(t *testing.T) {
-	keys := strings.Join(Keys(), " ")
+	keys := strings.Join(Keys(all.Registry()), " ")
 	for _, k := range []string{"traffic.local.slots.green.url", "traffic.kubernetes.maintenance_service",
 		"traffic.aws-alb.slots.blue.target_group_arn", "backup.storage.endpoint", "checklist.monitoring.alerts",
-		"analysis.p95_max", "maintenance.notify.from", "migrations.dir", "state.dir"} {
+		"analysis.p95_max", "maintenance.notify.from", "migrations.dir", "state.dir",
+		"traffic.aws-alb.state.bucket", "traffic.aws-alb.pass_paths", "backup.storage.path", "backup.storage.sse"} {
 		if !strings.Contains(" "+keys+" ", " "+k+" ") {
 			t.Errorf("key %s missing", k)
 		}
@@ -182,7 +200,74 @@ func TestEventLoopsIsAKey(t *testing.T) {
 	if strings.Contains(all, "EVENT_LOOPS") || !strings.Contains(all, "DEPLOYCTL_NO_UPDATE") {
 		t.Errorf("warnings:\n%s", all)
 	}
-	if l.Traffic.Local.EventLoops != "off" {
-		t.Errorf("traffic.local.event_loops = %q, want off", l.Traffic.Local.EventLoops)
+	if lt := localTraffic(t, l); lt.EventLoops != "off" {
+		t.Errorf("traffic.local.event_loops = %q, want off", lt.EventLoops)
+	}
+}
+
+type acmeSettings struct {
+	Host string `mapstructure:"host"`
+	Port int    `mapstructure:"port"`
+}
+
+func (s *acmeSettings) Validate() error {
+	if s.Host == "" {
+		return errors.New("traffic.acme.host is empty")
+	}
+	return nil
+}
+
+// A family declares its section once, in the registry: its keys, defaults
+// and check reach the configuration without a line in this package.
+func TestProviderSectionsComeFromTheRegistry(t *testing.T) {
+	reg := provider.NewRegistry()
+	reg.Register(&provider.Family{Name: "acme",
+		TrafficConfig: &provider.Section{Name: "acme", Settings: func() any { return &acmeSettings{Port: 7} }},
+		StorageConfig: &provider.Section{Name: "crate", Settings: func() any {
+			return &struct {
+				Shelf string `mapstructure:"shelf"`
+			}{}
+		}},
+	})
+	keys := " " + strings.Join(Keys(reg), " ") + " "
+	for _, k := range []string{"traffic.acme.host", "traffic.acme.port", "backup.storage.shelf", "traffic.provider"} {
+		if !strings.Contains(keys, " "+k+" ") {
+			t.Errorf("key %s missing from %s", k, keys)
+		}
+	}
+	if strings.Contains(keys, "traffic.local.") || strings.Contains(keys, "backup.storage.path") {
+		t.Errorf("keys of unregistered families: %s", keys)
+	}
+	if d := Defaults(reg)["traffic.acme.port"]; d != 7 {
+		t.Errorf("default of traffic.acme.port = %v", d)
+	}
+	dir := t.TempDir()
+	doc := "traffic:\n  provider: acme\nbackup:\n  storage:\n    provider: crate\n"
+	if err := os.WriteFile(filepath.Join(dir, "production.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Env: "production", Dir: dir, Providers: reg}
+	if _, err := Load(opts); err == nil || !strings.Contains(err.Error(), "traffic.acme.host is empty") {
+		t.Fatalf("the chosen section's check must run at load: %v", err)
+	}
+	opts.Environ = []string{"DEPLOYCTL_TRAFFIC_ACME_HOST=h1", "DEPLOYCTL_BACKUP_STORAGE_SHELF=top"}
+	l, err := Load(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Warnings) != 0 {
+		t.Errorf("the family's variables are keys: %v", l.Warnings)
+	}
+	var s acmeSettings
+	if err := l.Decode("traffic.acme", &s); err != nil || s.Host != "h1" || s.Port != 7 {
+		t.Errorf("traffic.acme = %+v (%v), want the override and the default", s, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "production.yaml"), []byte("traffic:\n  provider: local\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(Options{Env: "production", Dir: dir, Providers: reg}); err == nil ||
+		!strings.Contains(err.Error(), `traffic.provider "local" is not one of acme`) ||
+		!strings.Contains(err.Error(), `backup.storage.provider "file" is not one of crate`) {
+		t.Errorf("names the registry does not know: %v", err)
 	}
 }

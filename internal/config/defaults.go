@@ -2,24 +2,29 @@ package config
 
 import (
 	"fmt"
-	"net/url"
+	"reflect"
 	"strings"
+
+	"github.com/deployctl/deployctl/pkg/provider"
 )
 
-// Defaults are the values of keys an environment file leaves out.
-func Defaults() map[string]any {
+// Defaults are the values of keys an environment file leaves out: the
+// sections of deployctl itself, then those of the registry's families.
+func Defaults(reg *provider.Registry) map[string]any {
+	out := providerDefaults(reg)
+	for k, v := range ownDefaults() {
+		out[k] = v
+	}
+	return out
+}
+
+func ownDefaults() map[string]any {
 	return map[string]any{
 		"variables.schema":              "variables.yaml",
 		"database.url_from":             "DATABASE_URL",
 		"migrations.dir":                "migrations",
 		"state.dir":                     ".deployctl",
 		"traffic.provider":              "local",
-		"traffic.local.listen":          "127.0.0.1:8080",
-		"traffic.local.fast_path":       true,
-		"traffic.local.event_loops":     "auto",
-		"traffic.local.slots.blue.url":  "http://127.0.0.1:3001",
-		"traffic.local.slots.green.url": "http://127.0.0.1:3002",
-		"traffic.kubernetes.mode":       "gateway",
 		"health.path":                   "/health",
 		"health.readiness_path":         "/health/readiness",
 		"health.timeout":                "5s",
@@ -27,7 +32,6 @@ func Defaults() map[string]any {
 		"analysis.p95_max":              "500ms",
 		"analysis.interval":             "30s",
 		"backup.storage.provider":       "file",
-		"backup.storage.path":           "backups",
 		"backup.retention.daily":        7,
 		"backup.retention.weekly":       4,
 		"backup.retention.monthly":      6,
@@ -40,26 +44,49 @@ func Defaults() map[string]any {
 	}
 }
 
-var trafficProviders = []string{"local", "kubernetes", "aws-alb"}
-var storageProviders = []string{"file", "s3"}
+// providerDefaults are the defaults of the sections provider families own,
+// from the non-zero fields of their new settings values.
+func providerDefaults(reg *provider.Registry) map[string]any {
+	out := map[string]any{}
+	for _, sec := range providerSections(reg) {
+		walkValues(sec.prefix, reflect.ValueOf(sec.Settings()), out)
+	}
+	return out
+}
 
-func (c *Config) validate() error {
+// A providerSection is a provider-owned section and the key it lives under.
+type providerSection struct {
+	prefix string
+	*provider.Section
+}
+
+func providerSections(reg *provider.Registry) []providerSection {
+	var out []providerSection
+	for _, s := range reg.TrafficSections() {
+		out = append(out, providerSection{"traffic." + s.Name, s})
+	}
+	for _, s := range reg.StorageSections() {
+		out = append(out, providerSection{"backup.storage", s})
+	}
+	return out
+}
+
+func (l *Loaded) validate(reg *provider.Registry) error {
 	var probs []string
-	if !oneOf(c.Traffic.Provider, trafficProviders) {
-		probs = append(probs, fmt.Sprintf("traffic.provider %q is not one of %s", c.Traffic.Provider, strings.Join(trafficProviders, ", ")))
+	traffic, err := reg.TrafficProvider(l.Traffic.Provider)
+	if err != nil {
+		probs = append(probs, err.Error())
+	} else if err := l.validateSection("traffic."+l.Traffic.Provider, traffic.TrafficConfig); err != nil {
+		probs = append(probs, err.Error())
 	}
-	if !oneOf(c.Backup.Storage.Provider, storageProviders) {
-		probs = append(probs, fmt.Sprintf("backup.storage.provider %q is not one of %s", c.Backup.Storage.Provider, strings.Join(storageProviders, ", ")))
+	storage, err := reg.StorageProvider(l.Backup.Storage.Provider)
+	if err != nil {
+		probs = append(probs, err.Error())
+	} else if err := l.validateSection("backup.storage", storage.StorageConfig); err != nil {
+		probs = append(probs, err.Error())
 	}
-	if c.Traffic.Provider == "local" {
-		for name, u := range map[string]string{"blue": c.Traffic.Local.Slots.Blue.URL, "green": c.Traffic.Local.Slots.Green.URL} {
-			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-				probs = append(probs, fmt.Sprintf("traffic.local.slots.%s.url %q must be an http(s) URL", name, u))
-			}
-		}
-	}
-	if c.Analysis.ErrorRateMax < 0 || c.Analysis.ErrorRateMax > 1 {
-		probs = append(probs, fmt.Sprintf("analysis.error_rate_max %v must be a fraction between 0 and 1 (0.01 is 1%%)", c.Analysis.ErrorRateMax))
+	if l.Analysis.ErrorRateMax < 0 || l.Analysis.ErrorRateMax > 1 {
+		probs = append(probs, fmt.Sprintf("analysis.error_rate_max %v must be a fraction between 0 and 1 (0.01 is 1%%)", l.Analysis.ErrorRateMax))
 	}
 	if len(probs) > 0 {
 		return fmt.Errorf("%s", strings.Join(probs, "; "))
@@ -67,11 +94,15 @@ func (c *Config) validate() error {
 	return nil
 }
 
-func oneOf(s string, list []string) bool {
-	for _, x := range list {
-		if s == x {
-			return true
-		}
+// validateSection decodes the chosen provider's section and lets its
+// settings check themselves.
+func (l *Loaded) validateSection(key string, sec *provider.Section) error {
+	s := sec.Settings()
+	if err := l.decode(key, s); err != nil {
+		return fmt.Errorf("section %s: %v; fix the value or remove the DEPLOYCTL_ override", key, err)
 	}
-	return false
+	if v, ok := s.(provider.Validator); ok {
+		return v.Validate()
+	}
+	return nil
 }

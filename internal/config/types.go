@@ -43,80 +43,11 @@ type State struct {
 	Dir string `mapstructure:"dir"`
 }
 
+// Traffic chooses the traffic provider. Its settings, under
+// traffic.<provider>, belong to the provider family that answers to the
+// name (provider.Family.TrafficConfig).
 type Traffic struct {
-	Provider   string            `mapstructure:"provider"`
-	Local      LocalTraffic      `mapstructure:"local"`
-	Kubernetes KubernetesTraffic `mapstructure:"kubernetes"`
-	AWSALB     AWSALBTraffic     `mapstructure:"aws-alb"`
-}
-
-type LocalTraffic struct {
-	Listen string `mapstructure:"listen"`
-	Sticky bool   `mapstructure:"sticky"`
-	// FastPath forwards plain HTTP/1.1 requests without net/http (false:
-	// every request through httputil.ReverseProxy).
-	FastPath bool `mapstructure:"fast_path"`
-	// EventLoops: auto (one per CPU, Linux), off (a goroutine per
-	// connection) or a number of loops.
-	EventLoops string   `mapstructure:"event_loops"`
-	Slots      URLSlots `mapstructure:"slots"`
-}
-
-type URLSlots struct {
-	Blue  URLSlot `mapstructure:"blue"`
-	Green URLSlot `mapstructure:"green"`
-}
-
-type URLSlot struct {
-	URL string `mapstructure:"url"`
-}
-
-type KubernetesTraffic struct {
-	Kubeconfig         string    `mapstructure:"kubeconfig"`
-	Context            string    `mapstructure:"context"`
-	Namespace          string    `mapstructure:"namespace"`
-	Mode               string    `mapstructure:"mode"` // gateway (default) | service
-	Route              string    `mapstructure:"route"`
-	Service            string    `mapstructure:"service"` // mode service: the Service whose selector switches
-	Slots              KubeSlots `mapstructure:"slots"`
-	MaintenanceService string    `mapstructure:"maintenance_service"`
-}
-
-type KubeSlots struct {
-	Blue  KubeSlot `mapstructure:"blue"`
-	Green KubeSlot `mapstructure:"green"`
-}
-
-type KubeSlot struct {
-	Service    string `mapstructure:"service"`
-	Deployment string `mapstructure:"deployment"`
-}
-
-type AWSALBTraffic struct {
-	Region      string   `mapstructure:"region"`
-	Endpoint    string   `mapstructure:"endpoint"`
-	ListenerARN string   `mapstructure:"listener_arn"`
-	RuleARN     string   `mapstructure:"rule_arn"`
-	Slots       ALBSlots `mapstructure:"slots"`
-	State       ALBState `mapstructure:"state"`      // optional: lock, state and history in S3 instead of state.dir
-	PassPaths   []string `mapstructure:"pass_paths"` // reach the app during maintenance; default /health, /health/readiness
-}
-
-type ALBState struct {
-	Bucket    string `mapstructure:"bucket"`
-	Prefix    string `mapstructure:"prefix"`
-	Region    string `mapstructure:"region"`
-	Endpoint  string `mapstructure:"endpoint"`
-	PathStyle bool   `mapstructure:"path_style"`
-}
-
-type ALBSlots struct {
-	Blue  ALBSlot `mapstructure:"blue"`
-	Green ALBSlot `mapstructure:"green"`
-}
-
-type ALBSlot struct {
-	TargetGroupARN string `mapstructure:"target_group_arn"`
+	Provider string `mapstructure:"provider"`
 }
 
 type Health struct {
@@ -141,15 +72,11 @@ type Backup struct {
 	Encryption Encryption `mapstructure:"encryption"`
 }
 
+// Storage chooses the backup store (file, s3); the rest of the section
+// belongs to the provider family that answers to the name
+// (provider.Family.StorageConfig).
 type Storage struct {
-	Provider  string `mapstructure:"provider"` // file | s3
-	Path      string `mapstructure:"path"`
-	Bucket    string `mapstructure:"bucket"`
-	Prefix    string `mapstructure:"prefix"`
-	Region    string `mapstructure:"region"`
-	Endpoint  string `mapstructure:"endpoint"`
-	PathStyle bool   `mapstructure:"path_style"`
-	SSE       string `mapstructure:"sse"` // "", AES256, aws:kms
+	Provider string `mapstructure:"provider"`
 }
 
 type Retention struct {

@@ -50,3 +50,27 @@ func WaitFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
 		pause = min(2*pause, 50*time.Millisecond)
 	}
 }
+
+// WriteFiles writes files (slash-separated path → content) under dir,
+// making the folders they need.
+func WriteFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Project is a new operator's project folder holding files, e.g.
+// {"environments/development.yaml": "…", "migrations/00001_a.sql": "…"}.
+func Project(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	WriteFiles(t, dir, files)
+	return dir
+}

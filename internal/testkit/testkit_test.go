@@ -66,3 +66,13 @@ func TestGoldenWritesWithUpdateAndComparesOtherwise(t *testing.T) {
 		t.Error("Golden passed a missing file")
 	}
 }
+
+func TestProjectWritesNestedFiles(t *testing.T) {
+	dir := Project(t, map[string]string{"environments/development.yaml": "a: 1\n", "migrations/00001_init.sql": "-- up\n"})
+	for name, want := range map[string]string{"environments/development.yaml": "a: 1\n", "migrations/00001_init.sql": "-- up\n"} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+}

@@ -1,12 +1,12 @@
 package migrate
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deployctl/deployctl/internal/testkit"
 )
 
 // Each file of testdata/lint exercises one rule (or shows what it must not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -58,16 +59,38 @@ func (e Env) Note(format string, a ...any) {
 	}
 }
 
+// Section is a part of the environment file that a family owns: the name an
+// operator writes to choose it (traffic.provider: aws-alb, backup.storage.provider:
+// s3) and the settings read from it. The settings type's mapstructure tags are
+// the section's keys, its non-zero fields in a new value their defaults.
+type Section struct {
+	Name string
+	// Settings returns a new settings value (a pointer to a struct) holding
+	// the defaults. If it has a Validate() error method, loading an
+	// environment that chose this section calls it.
+	Settings func() any
+}
+
+// Validator is settings that check themselves when the file is loaded.
+type Validator interface{ Validate() error }
+
 // Family is one provider family: the constructors of the abilities it has.
 // A nil constructor means the family lacks that ability (ErrUnsupported).
 type Family struct {
-	Name        string
-	Traffic     func(ctx context.Context, env Env, d Decode) (TrafficRouter, error)
-	Maintenance func(ctx context.Context, env Env, d Decode) (MaintenanceSwitch, error)
-	Locker      func(ctx context.Context, env Env, d Decode) (Locker, error)
-	State       func(ctx context.Context, env Env, d Decode) (StateStore, error)
-	History     func(ctx context.Context, env Env, d Decode) (HistoryLog, error)
-	BackupStore func(ctx context.Context, env Env, d Decode) (BackupStore, error)
+	Name string
+	// TrafficConfig is the traffic.provider value that selects this
+	// family's traffic, maintenance, lock, state and history, with the
+	// settings under traffic.<name>. Nil: the family routes no traffic.
+	TrafficConfig *Section
+	// StorageConfig is the backup.storage.provider value that selects this
+	// family's backup store, with the settings under backup.storage.
+	StorageConfig *Section
+	Traffic       func(ctx context.Context, env Env, d Decode) (TrafficRouter, error)
+	Maintenance   func(ctx context.Context, env Env, d Decode) (MaintenanceSwitch, error)
+	Locker        func(ctx context.Context, env Env, d Decode) (Locker, error)
+	State         func(ctx context.Context, env Env, d Decode) (StateStore, error)
+	History       func(ctx context.Context, env Env, d Decode) (HistoryLog, error)
+	BackupStore   func(ctx context.Context, env Env, d Decode) (BackupStore, error)
 	// Variables maps a source type ("dotenv", "kubernetes", …) to its constructor.
 	Variables map[string]func(ctx context.Context, env Env, d Decode) (VariableSource, error)
 }
@@ -105,6 +128,51 @@ func (r *Registry) Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// TrafficProvider returns the family chosen by traffic.provider: name.
+func (r *Registry) TrafficProvider(name string) (*Family, error) {
+	return r.bySection(name, "traffic.provider", func(f *Family) *Section { return f.TrafficConfig })
+}
+
+// StorageProvider returns the family chosen by backup.storage.provider: name.
+func (r *Registry) StorageProvider(name string) (*Family, error) {
+	return r.bySection(name, "backup.storage.provider", func(f *Family) *Section { return f.StorageConfig })
+}
+
+// TrafficSections lists the traffic sections of every family, by name.
+func (r *Registry) TrafficSections() []*Section {
+	return r.sections(func(f *Family) *Section { return f.TrafficConfig })
+}
+
+// StorageSections lists the backup storage sections of every family, by name.
+func (r *Registry) StorageSections() []*Section {
+	return r.sections(func(f *Family) *Section { return f.StorageConfig })
+}
+
+func (r *Registry) sections(of func(*Family) *Section) []*Section {
+	var out []*Section
+	for _, n := range r.Names() {
+		if s := of(r.families[n]); s != nil {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (r *Registry) bySection(name, key string, of func(*Family) *Section) (*Family, error) {
+	var known []string
+	for _, n := range r.Names() {
+		if s := of(r.families[n]); s != nil {
+			if s.Name == name {
+				return r.families[n], nil
+			}
+			known = append(known, s.Name)
+		}
+	}
+	sort.Strings(known)
+	return nil, fmt.Errorf("%s %q is not one of %s", key, name, strings.Join(known, ", "))
 }
 
 // VariableSource finds the constructor of a variable source type in any family.

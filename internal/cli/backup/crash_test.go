@@ -1,8 +1,6 @@
 package backup_test
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/aws/s3store/s3test"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"

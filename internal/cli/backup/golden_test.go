@@ -1,11 +1,10 @@
 package backup
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"testing"
 	"time"
 
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/backup"
 )

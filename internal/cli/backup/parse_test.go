@@ -1,38 +1,20 @@
 package backup
 
 import (
-	"bytes"
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/deployctl/deployctl/internal/app"
-	"github.com/deployctl/deployctl/internal/ui"
-	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 )
-
-func testFactory() *app.Factory {
-	ios, _, _, _ := ui.Test()
-	return &app.Factory{IO: ios, Flags: &app.GlobalFlags{}, Registry: provider.NewRegistry()}
-}
-
-func execute(t *testing.T, cmd *cobra.Command, args ...string) error {
-	t.Helper()
-	cmd.SetArgs(args)
-	cmd.SetOut(&bytes.Buffer{})
-	cmd.SetErr(&bytes.Buffer{})
-	cmd.SetFlagErrorFunc(app.FlagError)
-	return cmd.Execute()
-}
 
 func TestParseCreate(t *testing.T) {
 	var got *CreateOptions
-	err := execute(t, NewCmdCreate(testFactory(), &DBFlags{}, func(o *CreateOptions) error { got = o; return nil }), "--label", "before-1.4")
+	err := cmdtest.Execute(NewCmdCreate(cmdtest.Factory(), &DBFlags{}, func(o *CreateOptions) error { got = o; return nil }), "--label", "before-1.4")
 	if err != nil || got.Label != "before-1.4" {
 		t.Fatalf("%+v, %v", got, err)
 	}
-	if err := execute(t, NewCmdCreate(testFactory(), &DBFlags{}, func(*CreateOptions) error { return nil }), "extra"); app.ExitCode(err) != 2 {
+	if err := cmdtest.Execute(NewCmdCreate(cmdtest.Factory(), &DBFlags{}, func(*CreateOptions) error { return nil }), "extra"); app.ExitCode(err) != 2 {
 		t.Errorf("an argument to create: %v", err)
 	}
 }
@@ -54,7 +36,7 @@ func TestParseVerify(t *testing.T) {
 	}
 	for _, c := range cases {
 		var got *VerifyOptions
-		err := execute(t, NewCmdVerify(testFactory(), &DBFlags{}, func(o *VerifyOptions) error { got = o; return nil }), c.args...)
+		err := cmdtest.Execute(NewCmdVerify(cmdtest.Factory(), &DBFlags{}, func(o *VerifyOptions) error { got = o; return nil }), c.args...)
 		if code := app.ExitCode(err); code != c.code {
 			t.Errorf("%v: exit %d, want %d (%v)", c.args, code, c.code, err)
 			continue
@@ -67,13 +49,13 @@ func TestParseVerify(t *testing.T) {
 
 func TestParseRestore(t *testing.T) {
 	var got *RestoreOptions
-	err := execute(t, NewCmdRestore(testFactory(), &DBFlags{}, func(o *RestoreOptions) error { got = o; return nil }),
+	err := cmdtest.Execute(NewCmdRestore(cmdtest.Factory(), &DBFlags{}, func(o *RestoreOptions) error { got = o; return nil }),
 		"latest", "--target-url", "postgres://x@h/db", "--clean", "-j", "3", "--keep-owners")
 	if err != nil || got.Ref != "latest" || got.TargetURL != "postgres://x@h/db" || !got.Clean || got.Jobs != 3 || !got.KeepOwners {
 		t.Fatalf("%+v, %v", got, err)
 	}
 	for _, args := range [][]string{{}, {"a", "b"}, {"a", "-j", "-1"}} {
-		if err := execute(t, NewCmdRestore(testFactory(), &DBFlags{}, func(*RestoreOptions) error { return nil }), args...); app.ExitCode(err) != 2 {
+		if err := cmdtest.Execute(NewCmdRestore(cmdtest.Factory(), &DBFlags{}, func(*RestoreOptions) error { return nil }), args...); app.ExitCode(err) != 2 {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
 	}
@@ -81,7 +63,7 @@ func TestParseRestore(t *testing.T) {
 
 func TestParsePrune(t *testing.T) {
 	var got *PruneOptions
-	err := execute(t, NewCmdPrune(testFactory(), func(o *PruneOptions) error { got = o; return nil }), "--keep-daily", "3", "--keep-monthly", "0", "--apply", "--grace", "2h")
+	err := cmdtest.Execute(NewCmdPrune(cmdtest.Factory(), func(o *PruneOptions) error { got = o; return nil }), "--keep-daily", "3", "--keep-monthly", "0", "--apply", "--grace", "2h")
 	if err != nil || !got.Apply || time.Duration(got.Grace) != 2*time.Hour {
 		t.Fatalf("%+v, %v", got, err)
 	}
@@ -90,7 +72,7 @@ func TestParsePrune(t *testing.T) {
 		t.Errorf("flags over backup.retention: %+v", p)
 	}
 	for _, bad := range []string{"-1", "x", "1.5"} {
-		if err := execute(t, NewCmdPrune(testFactory(), func(*PruneOptions) error { return nil }), "--keep-weekly", bad); app.ExitCode(err) != 2 {
+		if err := cmdtest.Execute(NewCmdPrune(cmdtest.Factory(), func(*PruneOptions) error { return nil }), "--keep-weekly", bad); app.ExitCode(err) != 2 {
 			t.Errorf("--keep-weekly %s: %v, want a usage error", bad, err)
 		}
 	}

@@ -2,7 +2,6 @@ package checklist
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/deployctl/deployctl/internal/app"
@@ -35,7 +34,7 @@ func newRunner(ctx context.Context, f *app.Factory) (*checklist.Runner, error) {
 		checklist.MigrationsCheck{Evidence: migs, Now: f.Now}.Check(),
 		checklist.RollbackCheck{Runbook: cfg.Path(c.Rollback.Runbook), RunbookName: c.Rollback.Runbook, Migrations: migs, Standby: &standbyProbe{f: f}}.Check(),
 		checklist.MonitoringCheck{URL: monitoringURL(cfg), Alerts: c.Monitoring.Alerts, Now: f.Now}.Check(),
-		checklist.BackupsCheck{Evidence: &backupEvidence{f: f}, Where: storageName(cfg), MaxAge: c.Backups.MaxAge, Now: f.Now}.Check(),
+		checklist.BackupsCheck{Evidence: &backupEvidence{f: f}, Where: f.StorageName(), MaxAge: c.Backups.MaxAge, Now: f.Now}.Check(),
 	}
 	return &checklist.Runner{Checks: checks, Waivers: waivers, Timeout: c.Timeout, Now: f.Now, History: f.Recorder()}, nil
 }
@@ -62,14 +61,6 @@ func monitoringURL(cfg *config.Loaded) string {
 		return u
 	}
 	return cfg.Analysis.PrometheusURL
-}
-
-func storageName(cfg *config.Loaded) string {
-	s := cfg.Backup.Storage
-	if s.Provider == "s3" {
-		return fmt.Sprintf("s3://%s/%s", s.Bucket, s.Prefix)
-	}
-	return "folder " + s.Path
 }
 
 func orDefault(v, def float64) float64 {

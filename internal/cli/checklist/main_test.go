@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/deployctl/deployctl/internal/testbin"
-
 	"github.com/deployctl/deployctl/pkg/postgres/pgtest"
 )
 

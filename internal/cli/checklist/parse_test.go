@@ -7,7 +7,7 @@ import (
 
 	"github.com/deployctl/deployctl/internal/app"
 	clchecklist "github.com/deployctl/deployctl/internal/cli/checklist"
-	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 )
 
 func TestChecklistParse(t *testing.T) {
@@ -26,8 +26,7 @@ func TestChecklistParse(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " ")+" -o "+c.output, func(t *testing.T) {
-			f := app.NewFactory(nil)
-			f.IO, _, _, _ = ui.Test()
+			f := cmdtest.Factory()
 			f.Flags.Output = c.output
 			var got *clchecklist.Options
 			cmd := clchecklist.NewCmdChecklist(f, func(o *clchecklist.Options) error { got = o; return nil })

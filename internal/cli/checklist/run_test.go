@@ -1,8 +1,6 @@
 package checklist_test
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/deployctl/deployctl/internal/app"
 	clchecklist "github.com/deployctl/deployctl/internal/cli/checklist"
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/analysis/prometheus/promtest"
 	"github.com/deployctl/deployctl/pkg/provider"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/deployctl/deployctl/internal/testbin"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deployctl/deployctl/internal/testbin"
 	"github.com/deployctl/deployctl/pkg/postgres/failover/replicatest"
 	"github.com/deployctl/deployctl/pkg/postgres/pgtest"
 	"github.com/deployctl/deployctl/pkg/provider"

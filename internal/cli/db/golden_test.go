@@ -1,12 +1,11 @@
 package db
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/postgres/failover"
 )

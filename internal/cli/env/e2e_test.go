@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/pkg/mail/smtptest"
 )
 
@@ -58,7 +59,7 @@ func newE2E(t *testing.T) *e2e {
 		"malformed.env": "NODE_ENV=production\nJWT_SECRET=\"" + canaryJWT + "\nEMAIL_PASSWORD=" + canaryMail + "\n",
 		"nameless.env":  canaryJWT + "\n",
 	}
-	e.dir = project(t, files)
+	e.dir = testkit.Project(t, files)
 	e.inputs = map[string]bool{}
 	for name := range files {
 		e.inputs[filepath.Join(e.dir, name)] = true

@@ -45,11 +45,11 @@ type keyInfo struct {
 }
 
 func keysRun(o *KeysOptions) error {
-	defaults := config.Defaults()
+	defaults := config.Defaults(o.f.Registry)
 	res := struct {
 		Keys []keyInfo `json:"keys"`
 	}{}
-	for _, k := range config.Keys() {
+	for _, k := range config.Keys(o.f.Registry) {
 		ki := keyInfo{Key: k, Env: config.EnvName(k)}
 		if d, ok := defaults[k]; ok {
 			ki.Default = fmt.Sprint(d)

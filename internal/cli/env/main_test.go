@@ -11,10 +11,8 @@ import (
 	"time"
 
 	"github.com/deployctl/deployctl/internal/app"
-	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 	"github.com/deployctl/deployctl/pkg/postgres/pgtest"
-	"github.com/deployctl/deployctl/pkg/provider"
-	"github.com/deployctl/deployctl/pkg/provider/local"
 )
 
 var (
@@ -74,23 +72,12 @@ type result struct {
 // with -e env -o output.
 func runIn(t *testing.T, configDir, env, output string, args ...string) result {
 	t.Helper()
-	ios, _, out, errOut := ui.Test()
-	reg := provider.NewRegistry()
-	reg.Register(local.Family())
-	f := &app.Factory{
-		IO:       ios,
-		Flags:    &app.GlobalFlags{Env: env, ConfigDir: configDir, Output: output},
-		Environ:  func() []string { return nil },
-		Now:      func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) },
-		Registry: reg,
-	}
-	cmd := NewCmdEnv(f)
-	cmd.SetArgs(args)
-	cmd.SetOut(out)
-	cmd.SetErr(errOut)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	err := cmd.ExecuteContext(t.Context())
-	return result{out: out.String(), errOut: errOut.String(), err: err, code: app.ExitCode(err)}
+	f := cmdtest.Factory()
+	f.Flags = &app.GlobalFlags{Env: env, ConfigDir: configDir, Output: output}
+	f.Now = func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+	err := cmdtest.Execute(NewCmdEnv(f), args...)
+	out, errOut := cmdtest.Output(f)
+	return result{out: out, errOut: errOut, err: err, code: app.ExitCode(err)}
 }
 
 // runBin runs the built binary in dir with extra environment variables.
@@ -117,22 +104,6 @@ func runBin(t *testing.T, dir string, env []string, args ...string) result {
 }
 
 // golden compares got with testdata/NAME.golden (-update rewrites it).
-
-// project writes files (path → content) under a new temp folder.
-func project(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 func schemaText(t *testing.T) string {
 	t.Helper()

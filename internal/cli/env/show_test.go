@@ -1,14 +1,13 @@
 package env
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/deployctl/deployctl/internal/app"
-	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/internal/testkit"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 )
 
 func TestShowGolden(t *testing.T) {
@@ -44,7 +43,7 @@ func TestShowJSON(t *testing.T) {
 }
 
 func TestShowDefaultsAndUnset(t *testing.T) {
-	dir := project(t, map[string]string{"min.env": "NODE_ENV=production\nEMAIL_PORT=\n"})
+	dir := testkit.Project(t, map[string]string{"min.env": "NODE_ENV=production\nEMAIL_PORT=\n"})
 	r := runIn(t, "testdata/environments", "production", "json", "show", "--file", dir+"/min.env")
 	var doc showResult
 	_ = json.Unmarshal([]byte(r.out), &doc)
@@ -64,8 +63,7 @@ func TestShowDefaultsAndUnset(t *testing.T) {
 }
 
 func TestShowAndDiffParse(t *testing.T) {
-	ios, _, _, _ := ui.Test()
-	f := &app.Factory{IO: ios, Flags: &app.GlobalFlags{}}
+	f := cmdtest.Factory()
 	var show *ShowOptions
 	cmd := NewCmdShow(f, func(o *ShowOptions) error { show = o; return nil })
 	cmd.SetArgs([]string{"--file", "a", "--file", "b"})
@@ -97,7 +95,7 @@ func TestShowAndDiffParse(t *testing.T) {
 
 func TestDiff(t *testing.T) {
 	shared := "JWT_SECRET=q8Jf2mV9xK4pR7tL1wZ6cB3nY0sH5gDe\n"
-	dir := project(t, map[string]string{
+	dir := testkit.Project(t, map[string]string{
 		"environments/variables.yaml":  schemaText(t),
 		"environments/staging.yaml":    "variables: {sources: [{type: dotenv, path: staging.env}]}\n",
 		"environments/production.yaml": "variables: {sources: [{type: dotenv, path: production.env}]}\n",

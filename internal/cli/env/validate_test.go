@@ -1,15 +1,14 @@
 package env
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/deployctl/deployctl/internal/app"
-	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/internal/testkit"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 )
 
 func TestValidateParse(t *testing.T) {
@@ -27,13 +26,10 @@ func TestValidateParse(t *testing.T) {
 		{args: []string{"extra"}, code: app.ExitUsage},
 	}
 	for _, c := range cases {
-		ios, _, _, _ := ui.Test()
-		f := &app.Factory{IO: ios, Flags: &app.GlobalFlags{}}
+		f := cmdtest.Factory()
 		var got *ValidateOptions
 		cmd := NewCmdValidate(f, func(o *ValidateOptions) error { got = o; return nil })
-		cmd.SetArgs(c.args)
-		cmd.SilenceErrors, cmd.SilenceUsage = true, true
-		err := cmd.Execute()
+		err := cmdtest.Execute(cmd, c.args...)
 		if code := app.ExitCode(err); code != c.code {
 			t.Errorf("%v: exit %d (%v), want %d", c.args, code, err, c.code)
 			continue
@@ -88,7 +84,7 @@ func TestValidateGolden(t *testing.T) {
 }
 
 func TestValidateLaterFileWins(t *testing.T) {
-	dir := project(t, map[string]string{"fix.env": "NODE_ENV=production\nPORT=8080\nJWT_SECRET=q8Jf2mV9xK4pR7tL1wZ6cB3nY0sH5gDe\n" +
+	dir := testkit.Project(t, map[string]string{"fix.env": "NODE_ENV=production\nPORT=8080\nJWT_SECRET=q8Jf2mV9xK4pR7tL1wZ6cB3nY0sH5gDe\n" +
 		"JWT_EXPIRATION=15m\nEMAIL_HOST=smtp.example.com\nEMAIL_PASSWORD=a-real-one-71\nCORS_ORIGIN=https://example.com\n" +
 		"DATABASE_URL=postgres://api:pw@db.example.com/api\nJWT_SECRTE=\n"})
 	r := runIn(t, "testdata/environments", "production", "json", "validate", "--file", "testdata/bad.env", "--file", dir+"/fix.env")
@@ -101,7 +97,7 @@ func TestValidateLaterFileWins(t *testing.T) {
 }
 
 func TestValidateConfiguredSources(t *testing.T) {
-	dir := project(t, map[string]string{
+	dir := testkit.Project(t, map[string]string{
 		"environments/variables.yaml":   schemaText(t),
 		"environments/development.yaml": "variables:\n  sources:\n    - {type: dotenv, path: .env}\n    - {type: process}\n",
 		".env":                          "NODE_ENV=development\nDATABASE_URL=postgres://postgres:postgres@localhost:5432/app\nJWT_SECRET=dev-secret-0123456789\nCORS_ORIGIN=http://localhost:3000\nPORT=3000\n",
@@ -120,7 +116,7 @@ func TestValidateConfiguredSources(t *testing.T) {
 }
 
 func TestValidateBadInputExits2(t *testing.T) {
-	dir := project(t, map[string]string{
+	dir := testkit.Project(t, map[string]string{
 		"broken.env":                   "NODE_ENV=production\nJWT_SECRET=\"unterminated\n",
 		"environments/variables.yaml":  "variables:\n  A: {type: number}\n",
 		"environments/production.yaml": "variables: {sources: [{type: dotenv, path: x.env}]}\n",

@@ -1,8 +1,6 @@
 package history_test
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"bytes"
 	"encoding/json"
 	"os"
@@ -13,6 +11,8 @@ import (
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/cli/history"
+	"github.com/deployctl/deployctl/internal/testkit"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local"
@@ -34,14 +34,11 @@ func TestHistoryParse(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			f := app.NewFactory(nil)
-			f.IO, _, _, _ = ui.Test()
+			f := cmdtest.Factory()
 			f.Now = func() time.Time { return now }
 			var got *history.Options
 			cmd := history.NewCmdHistory(f, func(o *history.Options) error { got = o; return nil })
-			cmd.SetArgs(c.args)
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true
-			err := cmd.Execute()
+			err := cmdtest.Execute(cmd, c.args...)
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) || app.ExitCode(err) != app.ExitUsage {
 					t.Fatalf("err %v, want exit 2 with %q", err, c.wantErr)

@@ -11,10 +11,12 @@ import (
 	"github.com/deployctl/deployctl"
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/config"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/envspec"
 	"github.com/deployctl/deployctl/pkg/maintenance/page"
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/all"
 	"github.com/deployctl/deployctl/pkg/provider/local/vars"
 )
 
@@ -26,13 +28,11 @@ type result struct {
 
 func run(t *testing.T, flags app.GlobalFlags, args ...string) result {
 	t.Helper()
-	ios, _, out, errOut := ui.Test()
-	f := &app.Factory{IO: ios, Flags: &flags}
-	cmd := NewCmdInit(f, nil)
-	cmd.SetArgs(args)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	err := cmd.Execute()
-	return result{out: out.String(), errOut: errOut.String(), code: app.ExitCode(err), err: err}
+	f := cmdtest.Factory()
+	f.Flags = &flags
+	err := cmdtest.Execute(NewCmdInit(f, nil), args...)
+	out, errOut := cmdtest.Output(f)
+	return result{out: out, errOut: errOut, code: app.ExitCode(err), err: err}
 }
 
 func TestInitParse(t *testing.T) {
@@ -160,7 +160,7 @@ func TestEnvironmentFilesLoadCleanly(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	for _, env := range []string{"development", "staging", "production"} {
-		l, err := config.Load(config.Options{Env: env, Dir: filepath.Join(dir, "environments")})
+		l, err := config.Load(config.Options{Env: env, Dir: filepath.Join(dir, "environments"), Providers: all.Registry()})
 		if err != nil {
 			t.Fatalf("%s: %v", env, err)
 		}
@@ -171,11 +171,11 @@ func TestEnvironmentFilesLoadCleanly(t *testing.T) {
 			t.Errorf("%s: sections missing: %+v", env, l.Config)
 		}
 	}
-	dev, _ := config.Load(config.Options{Env: "development", Dir: filepath.Join(dir, "environments")})
+	dev, _ := config.Load(config.Options{Env: "development", Dir: filepath.Join(dir, "environments"), Providers: all.Registry()})
 	if dev.Traffic.Provider != "local" || dev.Backup.Storage.Provider != "file" {
 		t.Errorf("development must use local providers only: %+v %+v", dev.Traffic, dev.Backup.Storage)
 	}
-	prod, _ := config.Load(config.Options{Env: "production", Dir: filepath.Join(dir, "environments")})
+	prod, _ := config.Load(config.Options{Env: "production", Dir: filepath.Join(dir, "environments"), Providers: all.Registry()})
 	if prod.Traffic.Provider != "kubernetes" || prod.Backup.Storage.Provider != "s3" || prod.Variables.Sources[1]["type"] != "aws-secrets" {
 		t.Errorf("production: %+v", prod.Config)
 	}

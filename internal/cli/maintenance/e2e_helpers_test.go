@@ -1,8 +1,6 @@
 package maintenance_test
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"bufio"
 	"context"
 	"encoding/json"
@@ -10,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"mime/quotedprintable"
-	"net/http"
 	"net/mail"
 	"os"
 	"os/exec"
@@ -20,7 +17,7 @@ import (
 	"time"
 
 	"github.com/deployctl/deployctl/internal/testbin"
-
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/pkg/maintenance/page"
 )
 
@@ -132,38 +129,14 @@ func startDaemon(t *testing.T, dir string, env []string, url string, name string
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
-	logf, _ := os.Create(filepath.Join(t.TempDir(), "daemon.log"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	waitFor(t, 10*time.Second, name+" answering "+url, func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return true
-	})
+	testbin.StartDaemon(t, cmd, url)
 }
 
 // startSlots starts demo-api v1 as blue and v2 as green.
 func (p *project) startSlots(blueArgs ...string) {
 	p.t.Helper()
-	args := append([]string{"--listen", strings.TrimPrefix(p.blue, "http://"), "--version-name", "v1", "--slot", "blue"}, blueArgs...)
-	startDaemon(p.t, p.dir, nil, p.blue+"/health", bin.demoAPI, args...)
-	startDaemon(p.t, p.dir, nil, p.green+"/health", bin.demoAPI, "--listen", strings.TrimPrefix(p.green, "http://"), "--version-name", "v2", "--slot", "green")
+	testbin.DemoSlot(p.t, bin.demoAPI, p.dir, "blue", strings.TrimPrefix(p.blue, "http://"), "v1", blueArgs...)
+	testbin.DemoSlot(p.t, bin.demoAPI, p.dir, "green", strings.TrimPrefix(p.green, "http://"), "v2")
 }
 
 func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {

@@ -1,8 +1,6 @@
 package maintenance
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"bytes"
 	"context"
 	"os"
@@ -14,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/testkit"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
@@ -48,7 +48,9 @@ func goldenFactory(t *testing.T) (*app.Factory, *bytes.Buffer, *bytes.Buffer, *t
 	sw := &memSwitch{}
 	reg := provider.NewRegistry()
 	reg.Register(&provider.Family{
-		Name: "local",
+		Name:          "local",
+		TrafficConfig: &provider.Section{Name: "local", Settings: func() any { return &struct{}{} }},
+		StorageConfig: &provider.Section{Name: "file", Settings: func() any { return &struct{}{} }},
 		Maintenance: func(context.Context, provider.Env, provider.Decode) (provider.MaintenanceSwitch, error) {
 			return sw, nil
 		},
@@ -85,7 +87,7 @@ func TestGoldenOutputs(t *testing.T) {
 		}
 		cmd := s.build()
 		cmd.SetContext(t.Context())
-		if err := execute(cmd, s.args...); err != nil {
+		if err := cmdtest.Execute(cmd, s.args...); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 		testkit.Golden(t, s.name+".golden", out.Bytes())
@@ -95,7 +97,7 @@ func TestGoldenOutputs(t *testing.T) {
 	f.Flags.Output = "json"
 	cmd := NewCmdStatus(f, nil)
 	cmd.SetContext(t.Context())
-	if err := execute(cmd); err != nil {
+	if err := cmdtest.Execute(cmd); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Golden(t, "status-expired.json"+".golden", out.Bytes())
@@ -103,7 +105,7 @@ func TestGoldenOutputs(t *testing.T) {
 	f.Flags.Output = "table"
 	cmd = NewCmdStatus(f, nil)
 	cmd.SetContext(t.Context())
-	if err := execute(cmd); err != nil {
+	if err := cmdtest.Execute(cmd); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Golden(t, "status-expired.txt"+".golden", out.Bytes())

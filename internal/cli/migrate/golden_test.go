@@ -1,12 +1,12 @@
 package migrate_test
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/deployctl/deployctl/internal/testkit"
 )
 
 var (

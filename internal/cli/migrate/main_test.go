@@ -1,8 +1,6 @@
 package migrate_test
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"bytes"
 	"context"
 	"errors"
@@ -14,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deployctl/deployctl/internal/testbin"
-
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deployctl/deployctl/internal/testbin"
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/pkg/postgres/pgtest"
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"

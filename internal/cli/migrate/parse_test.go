@@ -8,16 +8,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deployctl/deployctl/internal/app"
-	"github.com/deployctl/deployctl/internal/ui"
-	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 )
 
 // parse runs argv through a verb built by mk with the group's flags, and
 // returns the error of RunE (runF captures the options).
 func parse(t *testing.T, mk func(*app.Factory, *DBFlags) *cobra.Command, reason string, argv ...string) error {
 	t.Helper()
-	f := app.NewFactory(provider.NewRegistry())
-	f.IO, _, _, _ = ui.Test()
+	f := cmdtest.Factory()
 	f.Flags.Reason = reason
 	fl := &DBFlags{}
 	group := &cobra.Command{Use: "migrate"}

@@ -8,12 +8,13 @@ import (
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/config"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/provider/all"
 )
 
 func TestParse(t *testing.T) {
-	ios, _, _, _ := ui.Test()
-	f := &app.Factory{IO: ios, Flags: &app.GlobalFlags{}}
+	f := cmdtest.Factory()
 	cases := map[string]string{
 		"":                                   "listen= access=false drain=30s poll=50ms",
 		"--listen 0.0.0.0:9000 --access-log": "listen=0.0.0.0:9000 access=true drain=30s poll=50ms",
@@ -56,7 +57,7 @@ func TestFastPathSetting(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "development.yaml"), []byte(env), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := config.Load(config.Options{Env: "development", Dir: dir})
+		cfg, err := config.Load(config.Options{Env: "development", Dir: dir, Providers: all.Registry()})
 		if err != nil {
 			t.Fatal(err)
 		}

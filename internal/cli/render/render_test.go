@@ -6,14 +6,12 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/deployctl/deployctl/internal/app"
-	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 	"github.com/deployctl/deployctl/pkg/provider/kubernetes"
 	"github.com/deployctl/deployctl/pkg/provider/kubernetes/kubetest"
 )
@@ -27,13 +25,6 @@ func repoTemplates(t *testing.T) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "templates", "kubernetes")
-}
-
-func execute(cmd *cobra.Command, args ...string) error {
-	cmd.SetArgs(args)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	cmd.SetFlagErrorFunc(app.FlagError)
-	return cmd.Execute()
 }
 
 func project(t *testing.T, env, ns, mode string) (*app.Factory, *strings.Builder) {
@@ -58,21 +49,22 @@ health: {path: /healthz, readiness_path: /ready}
 	if err := os.WriteFile(filepath.Join(dir, env+".yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ios, _, _, _ := ui.Test()
+	f := cmdtest.Factory()
 	sb := &strings.Builder{}
-	ios.Out = sb
-	return &app.Factory{IO: ios, Flags: &app.GlobalFlags{Env: env, ConfigDir: dir}, Environ: func() []string { return nil }, Now: time.Now}, sb
+	f.IO.Out = sb
+	f.Flags.Env, f.Flags.ConfigDir = env, dir
+	return f, sb
 }
 
 func TestParseRender(t *testing.T) {
 	var got *Options
 	f, _ := project(t, "staging", "api", "gateway")
-	err := execute(NewCmdRender(f, func(o *Options) error { got = o; return nil }),
+	err := cmdtest.Execute(NewCmdRender(f, func(o *Options) error { got = o; return nil }),
 		"--out", "deploy", "--image", "reg/api:2", "--gateway", "gw", "--hostname", "api.example.com", "--templates", "t")
 	if err != nil || got.Out != "deploy" || got.Image != "reg/api:2" || got.Gateway != "gw" || got.Hostname != "api.example.com" || got.Templates != "t" {
 		t.Fatalf("%+v, %v", got, err)
 	}
-	if err := execute(NewCmdRender(f, func(*Options) error { return nil }), "extra"); app.ExitCode(err) != 2 {
+	if err := cmdtest.Execute(NewCmdRender(f, func(*Options) error { return nil }), "extra"); app.ExitCode(err) != 2 {
 		t.Fatalf("positional argument: %v", err)
 	}
 }
@@ -84,7 +76,7 @@ func TestRenderRefusesMissingNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Flags.Env = "bare"
-	err := execute(NewCmdRender(f, nil), "--templates", repoTemplates(t))
+	err := cmdtest.Execute(NewCmdRender(f, nil), "--templates", repoTemplates(t))
 	if app.ExitCode(err) != 2 || !strings.Contains(err.Error(), "route") {
 		t.Fatalf("err = %v", err)
 	}
@@ -98,7 +90,7 @@ func TestRenderedManifestsPassServerSideDryRun(t *testing.T) {
 			ns := srv.Namespace(t)
 			f, _ := project(t, "staging", ns, mode)
 			dir := filepath.Join(t.TempDir(), "out")
-			if err := execute(NewCmdRender(f, nil), "--templates", repoTemplates(t), "--out", dir, "--image", "reg/api:1.4.2"); err != nil {
+			if err := cmdtest.Execute(NewCmdRender(f, nil), "--templates", repoTemplates(t), "--out", dir, "--image", "reg/api:1.4.2"); err != nil {
 				t.Fatal(err)
 			}
 			kinds := dryRunAll(t, dir, ns)
@@ -115,7 +107,7 @@ func TestRenderedManifestsPassServerSideDryRun(t *testing.T) {
 
 func TestRenderUsesEnvironmentNames(t *testing.T) {
 	f, out := project(t, "staging", "api", "gateway")
-	if err := execute(NewCmdRender(f, nil), "--templates", repoTemplates(t)); err != nil {
+	if err := cmdtest.Execute(NewCmdRender(f, nil), "--templates", repoTemplates(t)); err != nil {
 		t.Fatal(err)
 	}
 	s := out.String()
@@ -176,11 +168,11 @@ func sortWords(s string) string {
 // built-in copies, which are the repository's own files.
 func TestRenderBuiltinTemplatesMatchRepository(t *testing.T) {
 	f, builtin := project(t, "staging", "api", "gateway")
-	if err := execute(NewCmdRender(f, nil)); err != nil {
+	if err := cmdtest.Execute(NewCmdRender(f, nil)); err != nil {
 		t.Fatal(err)
 	}
 	g, repo := project(t, "staging", "api", "gateway")
-	if err := execute(NewCmdRender(g, nil), "--templates", repoTemplates(t)); err != nil {
+	if err := cmdtest.Execute(NewCmdRender(g, nil), "--templates", repoTemplates(t)); err != nil {
 		t.Fatal(err)
 	}
 	if builtin.String() == "" || builtin.String() != repo.String() {

@@ -1,14 +1,14 @@
 package rollout_test
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/deployctl/deployctl/internal/testkit"
 )
 
 // TestE2EHealth: both slots probed; a dead slot makes it exit 1.

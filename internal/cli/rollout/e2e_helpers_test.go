@@ -1,9 +1,6 @@
 package rollout_test
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,11 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/deployctl/deployctl/internal/testbin"
+	"github.com/deployctl/deployctl/internal/testkit"
 )
 
 // bin holds the binaries built once for the package.
@@ -56,54 +53,24 @@ func newProject(t *testing.T, extraYAML string) *project {
 	return p
 }
 
-// daemon is a background process stopped (SIGTERM) when the test ends.
-type daemon struct {
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-	done   chan struct{}
-}
-
-func (d *daemon) stop() error {
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	<-d.done
-	return d.cmd.Err
-}
-
-func (p *project) start(health string, name string, args ...string) *daemon {
-	p.t.Helper()
-	d := &daemon{cmd: exec.Command(name, args...), stderr: &bytes.Buffer{}, done: make(chan struct{})}
-	d.cmd.Dir, d.cmd.Stderr, d.cmd.Env = p.dir, d.stderr, append(os.Environ(), "DEPLOYCTL_ACTOR=proxy")
-	if err := d.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	go func() { d.cmd.Wait(); close(d.done) }()
-	p.t.Cleanup(func() { d.cmd.Process.Signal(syscall.SIGTERM); <-d.done })
-	waitFor(p.t, name+" up at "+health, func() bool {
-		select {
-		case <-d.done:
-			p.t.Fatalf("%s exited: %s", name, d.stderr)
-		default:
-		}
-		resp, err := http.Get(health)
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
-	return d
-}
-
-func (p *project) startSlot(slot string, extra ...string) *daemon {
+func (p *project) startSlot(slot string, extra ...string) *testbin.Daemon {
 	port, version := p.bluePort, "v1"
 	if slot == "green" {
 		port, version = p.greenPort, "v2"
 	}
-	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--version-name", version, "--slot", slot}, extra...)
-	return p.start(fmt.Sprintf("http://127.0.0.1:%d/health", port), bin.demoAPI, args...)
+	return testbin.DemoSlot(p.t, bin.demoAPI, p.dir, slot, fmt.Sprintf("127.0.0.1:%d", port), version, extra...)
 }
 
-func (p *project) startProxy() *daemon {
-	return p.start(p.proxy+"/-/health", bin.deployctl, "proxy", "--poll", "10ms")
+func (p *project) startProxy() *testbin.Daemon {
+	return p.background(p.proxy+"/-/health", "proxy", "--poll", "10ms")
+}
+
+// background starts deployctl args as actor "proxy", returning once health
+// answers.
+func (p *project) background(health string, args ...string) *testbin.Daemon {
+	cmd := exec.Command(bin.deployctl, args...)
+	cmd.Dir, cmd.Env = p.dir, append(os.Environ(), "DEPLOYCTL_ACTOR=proxy")
+	return testbin.StartDaemon(p.t, cmd, health)
 }
 
 type result struct {

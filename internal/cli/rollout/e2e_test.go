@@ -116,7 +116,7 @@ func TestE2ETwoOperators(t *testing.T) {
 	p.startSlot("blue")
 	p.startSlot("green")
 	p.startProxy()
-	first := p.start(p.proxy+"/-/health", bin.deployctl, "rollout", "green", "--steps", "10,50", "--interval", "1m", "--reason", "slow canary")
+	first := p.background(p.proxy+"/-/health", "rollout", "green", "--steps", "10,50", "--interval", "1m", "--reason", "slow canary")
 	waitFor(t, "the first rollout to hold the lock", func() bool {
 		_, err := os.Stat(p.stateFile("lock.holder"))
 		return err == nil
@@ -125,9 +125,9 @@ func TestE2ETwoOperators(t *testing.T) {
 	if r.code != 3 || !strings.Contains(r.stderr, "locked by proxy") || !strings.Contains(r.stderr, "slow canary") || !strings.Contains(r.stderr, "rollout green") {
 		t.Fatalf("second operator: exit %d: %s", r.code, r.stderr)
 	}
-	first.stop()
-	if code := first.cmd.ProcessState.ExitCode(); code != 130 {
-		t.Fatalf("interrupted rollout exited %d: %s", code, first.stderr)
+	_ = first.Stop()
+	if code := first.Cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("interrupted rollout exited %d: %s", code, first.Output())
 	}
 	p.must("rollout", "abort") // the lock is free again
 }
@@ -144,13 +144,13 @@ func TestE2EKilledMidChangeIsRepaired(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("fake proxy lock: %v", err)
 	}
-	stuck := p.start(p.blue+"/health", bin.deployctl, "rollout", "green", "--weight", "10")
+	stuck := p.background(p.blue+"/health", "rollout", "green", "--weight", "10")
 	waitFor(t, "the change to be under way", func() bool {
 		b, _ := os.ReadFile(p.stateFile("state/rollout.json"))
 		return strings.Contains(string(b), `"pending"`)
 	})
-	stuck.cmd.Process.Signal(syscall.SIGKILL)
-	<-stuck.done
+	stuck.Cmd.Process.Signal(syscall.SIGKILL)
+	<-stuck.Done()
 	release()
 	p.startProxy() // applies the stored weights: the change reached the data plane
 	st := p.must("rollout", "status")
@@ -176,8 +176,8 @@ func TestE2EProxyRestartKeepsWeights(t *testing.T) {
 	p.startSlot("green")
 	proxy := p.startProxy()
 	p.must("rollout", "green", "--weight", "70")
-	if err := proxy.stop(); err != nil {
-		t.Fatalf("proxy stop: %v %s", err, proxy.stderr)
+	if err := proxy.Stop(); err != nil {
+		t.Fatalf("proxy stop: %v %s", err, proxy.Output())
 	}
 	p.startProxy()
 	if w := p.weights(); w != "blue 30 / green 70" {
@@ -236,8 +236,8 @@ func TestE2ESIGTERMDrains(t *testing.T) {
 	got := make(chan res, 1)
 	go func() { v, c, err := version(http.DefaultClient, p.proxy+"/"); got <- res{v, c, err} }()
 	time.Sleep(200 * time.Millisecond)
-	if err := proxy.stop(); err != nil {
-		t.Fatalf("proxy exit: %v %s", err, proxy.stderr)
+	if err := proxy.Stop(); err != nil {
+		t.Fatalf("proxy exit: %v %s", err, proxy.Output())
 	}
 	r := <-got
 	if r.err != nil || r.code != 200 || r.v != "v1" {

@@ -5,25 +5,10 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/spf13/cobra"
-
 	"github.com/deployctl/deployctl/internal/app"
-	"github.com/deployctl/deployctl/internal/ui"
-	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 	"github.com/deployctl/deployctl/pkg/rollout"
 )
-
-func testFactory() *app.Factory {
-	ios, _, _, _ := ui.Test()
-	return &app.Factory{IO: ios, Flags: &app.GlobalFlags{}, Registry: provider.NewRegistry()}
-}
-
-func execute(cmd *cobra.Command, args ...string) error {
-	cmd.SetArgs(args)
-	cmd.SetFlagErrorFunc(app.FlagError)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	return cmd.Execute()
-}
 
 func TestParseShift(t *testing.T) {
 	cases := []struct {
@@ -52,7 +37,7 @@ func TestParseShift(t *testing.T) {
 	for _, c := range cases {
 		t.Run(fmt.Sprint(c.args), func(t *testing.T) {
 			var got *ChangeOptions
-			err := execute(NewCmdShift(testFactory(), func(o *ChangeOptions) error { got = o; return nil }), c.args...)
+			err := cmdtest.Execute(NewCmdShift(cmdtest.Factory(), func(o *ChangeOptions) error { got = o; return nil }), c.args...)
 			if c.want == "usage" {
 				if app.ExitCode(err) != app.ExitUsage {
 					t.Fatalf("err = %v (exit %d), want a usage error", err, app.ExitCode(err))
@@ -73,13 +58,13 @@ func TestParseShift(t *testing.T) {
 func TestParseImageTimeout(t *testing.T) {
 	var got *ChangeOptions
 	run := func(o *ChangeOptions) error { got = o; return nil }
-	if err := execute(NewCmdShift(testFactory(), run), "green", "--weight", "10", "--image", "api:v2"); err != nil {
+	if err := cmdtest.Execute(NewCmdShift(cmdtest.Factory(), run), "green", "--weight", "10", "--image", "api:v2"); err != nil {
 		t.Fatal(err)
 	}
 	if got.Image != "api:v2" || got.Timeout.String() != "5m0s" {
 		t.Fatalf("image %q timeout %s; want api:v2 and the 5m default", got.Image, got.Timeout)
 	}
-	if err := execute(NewCmdShift(testFactory(), run), "green", "--weight", "10", "--image", "api:v3", "--timeout", "90s"); err != nil {
+	if err := cmdtest.Execute(NewCmdShift(cmdtest.Factory(), run), "green", "--weight", "10", "--image", "api:v3", "--timeout", "90s"); err != nil {
 		t.Fatal(err)
 	}
 	if got.Timeout.String() != "1m30s" {
@@ -95,30 +80,30 @@ func fmtSteps(s []int) []int {
 }
 
 func TestParsePromoteAbortStatusHistory(t *testing.T) {
-	f := testFactory()
+	f := cmdtest.Factory()
 	var ops []rollout.Op
 	rec := func(o *ChangeOptions) error { ops = append(ops, o.Op); return nil }
-	if err := execute(NewCmdPromote(f, rec)); err != nil {
+	if err := cmdtest.Execute(NewCmdPromote(f, rec)); err != nil {
 		t.Fatal(err)
 	}
-	if err := execute(NewCmdAbort(f, rec)); err != nil {
+	if err := cmdtest.Execute(NewCmdAbort(f, rec)); err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(ops) != "[promote abort]" {
 		t.Fatalf("ops = %v", ops)
 	}
-	if err := execute(NewCmdPromote(f, rec), "green"); app.ExitCode(err) != app.ExitUsage {
+	if err := cmdtest.Execute(NewCmdPromote(f, rec), "green"); app.ExitCode(err) != app.ExitUsage {
 		t.Fatalf("promote with an argument: %v", err)
 	}
 	called := false
-	if err := execute(NewCmdStatus(f, func(*StatusOptions) error { called = true; return nil })); err != nil || !called {
+	if err := cmdtest.Execute(NewCmdStatus(f, func(*StatusOptions) error { called = true; return nil })); err != nil || !called {
 		t.Fatalf("status: %v %v", err, called)
 	}
 	var limit int
-	if err := execute(NewCmdHistory(f, func(o *HistoryOptions) error { limit = o.Limit; return nil }), "--limit", "5"); err != nil || limit != 5 {
+	if err := cmdtest.Execute(NewCmdHistory(f, func(o *HistoryOptions) error { limit = o.Limit; return nil }), "--limit", "5"); err != nil || limit != 5 {
 		t.Fatalf("history: %v %d", err, limit)
 	}
-	if err := execute(NewCmdHistory(f, nil), "--limit", "-1"); app.ExitCode(err) != app.ExitUsage {
+	if err := cmdtest.Execute(NewCmdHistory(f, nil), "--limit", "-1"); app.ExitCode(err) != app.ExitUsage {
 		t.Fatalf("history --limit -1: %v", err)
 	}
 }

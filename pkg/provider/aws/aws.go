@@ -14,7 +14,11 @@ import (
 
 // Family returns the aws provider family.
 func Family() *provider.Family {
-	f := &provider.Family{Name: "aws"}
+	f := &provider.Family{
+		Name:          "aws",
+		TrafficConfig: &provider.Section{Name: "aws-alb", Settings: func() any { return &ALBSection{} }},
+		StorageConfig: &provider.Section{Name: "s3", Settings: func() any { return &s3store.Settings{} }},
+	}
 	f.BackupStore = s3store.Open
 	f.Traffic, f.Maintenance = alb.NewTraffic, alb.NewMaintenance
 	// In S3 with traffic.aws-alb.state.bucket, else in the operator's state folder.
@@ -23,4 +27,11 @@ func Family() *provider.Family {
 	f.Variables["aws-secrets"] = secrets.Open
 	// further abilities are wired here, one line each
 	return f
+}
+
+// ALBSection is the traffic.aws-alb section: the load balancer's settings
+// (alb) and the bucket that may hold the lock, state and history (s3state).
+type ALBSection struct {
+	alb.Settings `mapstructure:",squash"`
+	State        s3state.StateSettings `mapstructure:"state"`
 }

@@ -55,12 +55,13 @@ func (s Slots) Of(slot provider.Slot) SlotObjects {
 // Family returns the kubernetes provider family.
 func Family() *provider.Family {
 	return &provider.Family{
-		Name:        "kubernetes",
-		Traffic:     newTraffic,
-		Maintenance: newMaintenance,
-		Locker:      newLocker,
-		State:       newState,
-		History:     newHistory,
+		Name:          "kubernetes",
+		TrafficConfig: &provider.Section{Name: "kubernetes", Settings: func() any { return &Settings{Mode: ModeGateway} }},
+		Traffic:       newTraffic,
+		Maintenance:   newMaintenance,
+		Locker:        newLocker,
+		State:         newState,
+		History:       newHistory,
 		Variables: map[string]func(context.Context, provider.Env, provider.Decode) (provider.VariableSource, error){
 			"kubernetes": newVariables,
 		},

@@ -1,8 +1,6 @@
 package kubernetes
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"encoding/json"
 	"errors"
 	"testing"
@@ -10,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 

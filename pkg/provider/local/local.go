@@ -18,8 +18,10 @@ import (
 // Family returns the local provider family.
 func Family() *provider.Family {
 	f := &provider.Family{
-		Name:      "local",
-		Variables: map[string]func(context.Context, provider.Env, provider.Decode) (provider.VariableSource, error){},
+		Name:          "local",
+		TrafficConfig: &provider.Section{Name: "local", Settings: func() any { return proxy.DefaultSettings() }},
+		StorageConfig: &provider.Section{Name: "file", Settings: func() any { return filestore.DefaultSettings() }},
+		Variables:     map[string]func(context.Context, provider.Env, provider.Decode) (provider.VariableSource, error){},
 	}
 	// abilities are wired here, one line each, as their sub-packages land
 	f.Locker, f.State, f.History = statefs.NewLocker, statefs.NewState, statefs.NewHistory

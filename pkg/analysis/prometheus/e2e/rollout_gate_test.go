@@ -1,8 +1,6 @@
 package e2e_test
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -14,12 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/deployctl/deployctl/internal/testbin"
-
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/pkg/analysis/prometheus/promtest"
 )
 
@@ -47,27 +44,8 @@ func freeAddr(t *testing.T) string {
 func daemon(t *testing.T, dir, url string, name string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	var logs bytes.Buffer
-	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &logs, &logs
-	cmd.Env = append(os.Environ(), "DEPLOYCTL_ACTOR=proxy")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); <-done })
-	waitFor(t, url, func() bool {
-		select {
-		case <-done:
-			t.Fatalf("%s exited:\n%s", name, logs.String())
-		default:
-		}
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "DEPLOYCTL_ACTOR=proxy")
+	testbin.StartDaemon(t, cmd, url)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -145,8 +123,8 @@ func setup(t *testing.T, scrape bool) (string, string) {
 	promtest.Require(t)
 	dir := t.TempDir()
 	blue, green, proxy := freeAddr(t), freeAddr(t), freeAddr(t)
-	daemon(t, dir, "http://"+blue+"/health", demoAPI, "--listen", blue, "--slot", "blue", "--version-name", "v1")
-	daemon(t, dir, "http://"+green+"/health", demoAPI, "--listen", green, "--slot", "green", "--version-name", "v2", "--error-rate", "0.5")
+	testbin.DemoSlot(t, demoAPI, dir, "blue", blue, "v1")
+	testbin.DemoSlot(t, demoAPI, dir, "green", green, "v2", "--error-rate", "0.5")
 	var o promtest.Options
 	if scrape {
 		o.Scrape = []string{blue, green}

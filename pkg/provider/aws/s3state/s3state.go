@@ -27,14 +27,18 @@ import (
 
 // Settings is what this package reads of traffic.aws-alb.
 type Settings struct {
-	Region string `mapstructure:"region"`
-	State  struct {
-		Bucket    string `mapstructure:"bucket"`
-		Prefix    string `mapstructure:"prefix"`
-		Region    string `mapstructure:"region"` // default: the load balancer's
-		Endpoint  string `mapstructure:"endpoint"`
-		PathStyle bool   `mapstructure:"path_style"`
-	} `mapstructure:"state"`
+	Region string        `mapstructure:"region"`
+	State  StateSettings `mapstructure:"state"`
+}
+
+// StateSettings is traffic.aws-alb.state: the bucket that holds the lock,
+// state and history (none: the operator's state folder).
+type StateSettings struct {
+	Bucket    string `mapstructure:"bucket"`
+	Prefix    string `mapstructure:"prefix"`
+	Region    string `mapstructure:"region"` // default: the load balancer's
+	Endpoint  string `mapstructure:"endpoint"`
+	PathStyle bool   `mapstructure:"path_style"`
 }
 
 // API is the S3 calls made here.

@@ -35,6 +35,9 @@ type Settings struct {
 	SSE       string `mapstructure:"sse"` // "", AES256, aws:kms
 }
 
+// String names the storage for people: "s3://bucket/prefix".
+func (s *Settings) String() string { return fmt.Sprintf("s3://%s/%s", s.Bucket, s.Prefix) }
+
 // PartSize is the multipart part size. With Concurrency parts in flight it
 // bounds the memory of an upload (about 3 × 8 MiB).
 const (

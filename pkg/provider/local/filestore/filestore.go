@@ -24,6 +24,12 @@ type Settings struct {
 	Path string `mapstructure:"path"`
 }
 
+// String names the storage for people: "folder backups".
+func (s *Settings) String() string { return "folder " + s.Path }
+
+// DefaultSettings keeps backups in the project's backups folder.
+func DefaultSettings() *Settings { return &Settings{Path: "backups"} }
+
 // Store keeps objects under Dir.
 type Store struct {
 	Dir string

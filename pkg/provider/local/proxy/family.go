@@ -19,28 +19,64 @@ type Settings struct {
 	// EventLoops is traffic.local.event_loops: auto (one per CPU), off (a
 	// goroutine per connection) or a number; see ParseEventLoops.
 	EventLoops string `mapstructure:"event_loops"`
-	Slots      map[string]struct {
-		URL string `mapstructure:"url"`
+	Slots      struct {
+		Blue  SlotSettings `mapstructure:"blue"`
+		Green SlotSettings `mapstructure:"green"`
 	} `mapstructure:"slots"`
+}
+
+// SlotSettings is where one slot listens.
+type SlotSettings struct {
+	URL string `mapstructure:"url"`
+}
+
+// DefaultSettings is traffic.local of an environment file that says
+// nothing: the proxy on 8080 in front of slots on 3001 and 3002.
+func DefaultSettings() *Settings {
+	s := &Settings{Listen: "127.0.0.1:8080", FastPath: true, EventLoops: "auto"}
+	s.Slots.Blue.URL, s.Slots.Green.URL = "http://127.0.0.1:3001", "http://127.0.0.1:3002"
+	return s
+}
+
+// URL returns the configured URL of slot s.
+func (s *Settings) URL(slot provider.Slot) string {
+	if slot == provider.Green {
+		return s.Slots.Green.URL
+	}
+	return s.Slots.Blue.URL
+}
+
+// Validate checks both slot URLs and the event loops.
+func (s *Settings) Validate() error {
+	_, err := s.slotURLs()
+	return err
+}
+
+func (s *Settings) slotURLs() (map[provider.Slot]*url.URL, error) {
+	urls := map[provider.Slot]*url.URL{}
+	for _, slot := range provider.Slots {
+		raw := s.URL(slot)
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("traffic.local.slots.%s.url %q must be an http(s) URL", slot, raw)
+		}
+		urls[slot] = u
+	}
+	if _, err := ParseEventLoops(s.EventLoops); err != nil {
+		return nil, err
+	}
+	return urls, nil
 }
 
 // DecodeSettings reads traffic.local and checks both slot URLs.
 func DecodeSettings(d provider.Decode) (*Settings, map[provider.Slot]*url.URL, error) {
-	s := &Settings{}
+	s := DefaultSettings()
 	if err := d(s); err != nil {
 		return nil, nil, err
 	}
-	if _, err := ParseEventLoops(s.EventLoops); err != nil {
+	urls, err := s.slotURLs()
+	if err != nil {
 		return nil, nil, err
-	}
-	urls := map[provider.Slot]*url.URL{}
-	for _, slot := range provider.Slots {
-		raw := s.Slots[string(slot)].URL
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, nil, fmt.Errorf("traffic.local.slots.%s.url %q must be an http(s) URL", slot, raw)
-		}
-		urls[slot] = u
 	}
 	return s, urls, nil
 }

@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"github.com/deployctl/deployctl/internal/testkit"
-
 	"context"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 

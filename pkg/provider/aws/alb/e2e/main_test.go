@@ -6,7 +6,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"github.com/deployctl/deployctl/internal/testbin"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deployctl/deployctl/internal/testbin"
 	"github.com/deployctl/deployctl/pkg/provider/aws/alb/albtest"
 	"github.com/deployctl/deployctl/pkg/provider/aws/secrets/smtest"
 )
