@@ -7,13 +7,13 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deployctl/deployctl/internal/testbin"
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/pkg/postgres/pgtest"
 )
 
@@ -40,10 +40,8 @@ type project struct {
 
 func newProject(t *testing.T, yaml string) *project {
 	t.Helper()
-	dir := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(dir, "environments"), 0o755))
-	must(t, os.WriteFile(filepath.Join(dir, "environments", "development.yaml"),
-		[]byte("variables: {sources: [{type: process}]}\ndatabase: {url_from: DATABASE_URL}\n"+yaml), 0o644))
+	dir := testkit.Project(t, map[string]string{
+		"environments/development.yaml": "variables: {sources: [{type: process}]}\ndatabase: {url_from: DATABASE_URL}\n" + yaml})
 	p := &project{t: t, dir: dir, url: pg.NewDatabase(t)}
 	p.env = append(os.Environ(), "DEPLOYCTL_DATABASE_URL="+p.url, "DEPLOYCTL_ACTOR=alice", "NO_COLOR=1", "TMPDIR="+t.TempDir())
 	return p

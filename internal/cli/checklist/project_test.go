@@ -5,9 +5,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deployctl/deployctl/internal/testkit"
 )
 
 // project is an operator's checkout with environments/production.yaml, a
@@ -54,13 +55,7 @@ func slotServer(t *testing.T, version string, ready func() bool) *httptest.Serve
 
 func (p *project) write(rel, content string) {
 	p.t.Helper()
-	path := filepath.Join(p.dir, rel)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		p.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		p.t.Fatal(err)
-	}
+	testkit.WriteFiles(p.t, p.dir, map[string]string{rel: content})
 }
 
 // normalize replaces what changes from run to run in output.

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deployctl/deployctl/internal/testbin"
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/pkg/postgres/failover/replicatest"
 	"github.com/deployctl/deployctl/pkg/postgres/pgtest"
 	"github.com/deployctl/deployctl/pkg/provider"
@@ -58,13 +59,7 @@ func newProject(t *testing.T) *project {
 
 func (p *project) write(rel, content string) {
 	p.t.Helper()
-	path := filepath.Join(p.dir, rel)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		p.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		p.t.Fatal(err)
-	}
+	testkit.WriteFiles(p.t, p.dir, map[string]string{rel: content})
 }
 
 func (p *project) waitStreaming() {

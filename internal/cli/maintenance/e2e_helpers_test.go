@@ -77,13 +77,7 @@ maintenance: {page: templates/maintenance.html, allow: %s, notify: %s}
 
 func (p *project) write(rel, content string) {
 	p.t.Helper()
-	path := filepath.Join(p.dir, rel)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		p.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		p.t.Fatal(err)
-	}
+	testkit.WriteFiles(p.t, p.dir, map[string]string{rel: content})
 }
 
 type result struct {

@@ -44,11 +44,9 @@ type project struct {
 
 func newProject(t *testing.T) *project {
 	t.Helper()
-	dir := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(dir, "environments"), 0o755))
+	dir := testkit.Project(t, map[string]string{
+		"environments/development.yaml": "variables: {sources: [{type: process}]}\ndatabase: {url_from: DATABASE_URL}\n"})
 	must(t, os.MkdirAll(filepath.Join(dir, "migrations"), 0o755))
-	must(t, os.WriteFile(filepath.Join(dir, "environments", "development.yaml"),
-		[]byte("variables: {sources: [{type: process}]}\ndatabase: {url_from: DATABASE_URL}\n"), 0o644))
 	p := &project{t: t, dir: dir, url: pg.NewDatabase(t)}
 	p.env = append(os.Environ(), "DATABASE_URL="+p.url, "DEPLOYCTL_ACTOR=alice", "NO_COLOR=1")
 	return p

@@ -40,16 +40,13 @@ type project struct {
 
 func newProject(t *testing.T, extraYAML string) *project {
 	t.Helper()
-	p := &project{t: t, dir: t.TempDir(), bluePort: freePort(t), greenPort: freePort(t)}
+	p := &project{t: t, bluePort: freePort(t), greenPort: freePort(t)}
 	pp := freePort(t)
 	p.proxy = fmt.Sprintf("http://127.0.0.1:%d", pp)
 	p.blue, p.green = fmt.Sprintf("http://127.0.0.1:%d", p.bluePort), fmt.Sprintf("http://127.0.0.1:%d", p.greenPort)
 	yaml := fmt.Sprintf("traffic:\n  local: {listen: \"127.0.0.1:%d\", slots: {blue: {url: %q}, green: {url: %q}}}\nhealth: {timeout: 2s}\n%s",
 		pp, p.blue, p.green, extraYAML)
-	os.MkdirAll(filepath.Join(p.dir, "environments"), 0o755)
-	if err := os.WriteFile(filepath.Join(p.dir, "environments", "development.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p.dir = testkit.Project(t, map[string]string{"environments/development.yaml": yaml})
 	return p
 }
 

@@ -9,12 +9,12 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/deployctl/deployctl/internal/testbin"
+	"github.com/deployctl/deployctl/internal/testkit"
 	"github.com/deployctl/deployctl/pkg/provider/aws/alb/albtest"
 	"github.com/deployctl/deployctl/pkg/provider/aws/secrets/smtest"
 )
@@ -87,13 +87,7 @@ maintenance: {allow: [10.0.0.0/8]}
 
 func (p *project) write(rel, content string) {
 	p.t.Helper()
-	path := filepath.Join(p.dir, rel)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		p.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		p.t.Fatal(err)
-	}
+	testkit.WriteFiles(p.t, p.dir, map[string]string{rel: content})
 }
 
 type result struct {
