@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/config"
@@ -50,6 +51,30 @@ func fmtOpts(o *Options) string {
 		" drain=" + o.Drain.String() + " poll=" + o.Poll.String()
 }
 
+func TestSlotIdleTimeoutSetting(t *testing.T) {
+	for yaml, want := range map[string]string{"    slot_idle_timeout: 1500ms\n": "", "    slot_idle_timeout: 0s\n": "must be above 0"} {
+		dir := t.TempDir()
+		env := "traffic:\n  local:\n" + yaml
+		if err := os.WriteFile(filepath.Join(dir, "development.yaml"), []byte(env), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(config.Options{Env: "development", Dir: dir, Providers: all.Registry()})
+		if want != "" {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%q: %v, want an error saying %q", yaml, err, want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, _, err := newServer(cfg, &Options{IO: cmdtest.Factory().IO})
+		if err != nil || srv.SlotIdleTimeout != 1500*time.Millisecond {
+			t.Errorf("%q: SlotIdleTimeout %v (%v)", yaml, srv.SlotIdleTimeout, err)
+		}
+	}
+}
+
 func TestFastPathSetting(t *testing.T) {
 	for yaml, standard := range map[string]bool{"": false, "    fast_path: true\n": false, "    fast_path: false\n": true} {
 		dir := t.TempDir()
@@ -71,6 +96,9 @@ func TestFastPathSetting(t *testing.T) {
 		}
 		if srv.StandardPath != standard {
 			t.Errorf("%q: StandardPath %v, want %v", yaml, srv.StandardPath, standard)
+		}
+		if srv.SlotIdleTimeout != 4*time.Second {
+			t.Errorf("%q: SlotIdleTimeout %v, want the 4s default", yaml, srv.SlotIdleTimeout)
 		}
 	}
 }

@@ -236,7 +236,8 @@ func TestFastPathHealthAndMaintenanceOnOpenConnection(t *testing.T) {
 }
 
 // scriptedSlot answers every request with the next canned response, on
-// connections it keeps open unless told to close.
+// connections it keeps open unless told to close ("<close>" at the end).
+// What follows "<later>" is sent 100 ms after the rest.
 func scriptedSlot(t *testing.T, answers ...string) (string, func() []string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -272,7 +273,12 @@ func scriptedSlot(t *testing.T, answers ...string) (string, func() []string) {
 					if a == "" {
 						return
 					}
-					io.WriteString(c, strings.TrimSuffix(a, "<close>"))
+					now, later, _ := strings.Cut(strings.TrimSuffix(a, "<close>"), "<later>")
+					io.WriteString(c, now)
+					if later != "" { // sent once the connection is idle again
+						time.Sleep(100 * time.Millisecond)
+						io.WriteString(c, later)
+					}
 					if strings.HasSuffix(a, "<close>") {
 						return
 					}

@@ -110,6 +110,7 @@ type evUp struct {
 	readable, writable bool
 	closed             bool
 	c                  *evConn
+	idleAt             time.Time // when it went back to the pool
 }
 
 const (
@@ -440,9 +441,14 @@ func (l *evLoop) begin(c *evConn, d *Doc, end int) {
 // attach gives c a connection to its slot: an idle one, or a new one.
 func (l *evLoop) attach(c *evConn) {
 	us := l.idle[c.ex.slot]
+	t := l.f.pools[c.ex.slot]
 	for len(us) > 0 {
 		u := us[len(us)-1]
 		us = us[:len(us)-1]
+		if !u.closed && t.idleTimeout > 0 && t.now().Sub(u.idleAt) >= t.idleTimeout {
+			l.closeUp(u) // past the idle timeout, as on the other paths
+			continue
+		}
 		if !u.closed {
 			l.idle[c.ex.slot] = us
 			u.c, u.reused, u.sent, u.in = c, true, 0, u.in[:0]
@@ -505,6 +511,16 @@ func (l *evLoop) pool(u *evUp) {
 		return
 	}
 	u.c = nil
+	// Edge-triggered: what came with the answer's last bytes (the slot's
+	// close, or more than the answer) raises no new event. Look now.
+	if u.readable {
+		if !peekQuietFD(u.fd) {
+			l.closeUp(u)
+			return
+		}
+		u.readable = false
+	}
+	u.idleAt = l.f.pools[u.slot].now()
 	l.idle[u.slot] = append(l.idle[u.slot], u)
 }
 

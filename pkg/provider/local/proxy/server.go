@@ -42,6 +42,9 @@ type Server struct {
 	// evLoop), traffic.local.event_loops: 0 is one per CPU on Linux; below
 	// 0, or elsewhere, a goroutine serves each connection.
 	EventLoops int
+	// SlotIdleTimeout closes a pooled slot connection unused for that long
+	// (0: DefaultSlotIdleTimeout).
+	SlotIdleTimeout time.Duration
 
 	cur atomic.Pointer[Doc]
 	// requests the fast path forwarded, and connections it handed to net/http
@@ -69,6 +72,9 @@ func (s *Server) handler() (http.Handler, map[provider.Slot]*directTransport, *a
 	slots := map[provider.Slot]http.Handler{}
 	for slot, u := range s.Slots {
 		pools[slot] = newDirectTransport(hostPort(u), tr)
+		if s.SlotIdleTimeout > 0 {
+			pools[slot].idleTimeout = s.SlotIdleTimeout
+		}
 		slots[slot] = newSlotProxy(slot, u, pools[slot], s.Log)
 	}
 	var h http.Handler = &weighted{current: s.current, slots: slots, sticky: s.Sticky}

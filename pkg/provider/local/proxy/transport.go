@@ -27,19 +27,31 @@ type directTransport struct {
 	fallback http.RoundTripper
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	mu       sync.Mutex
-	idle     []*upConn
+	idle     []*upConn // the most recently used last
 	maxIdle  int
+	// idleTimeout closes a pooled connection unused for that long: below
+	// the keep-alive timeouts of common application servers, so that the
+	// proxy lets go of a connection before the slot does.
+	idleTimeout time.Duration
+	now         func() time.Time
 }
+
+// DefaultSlotIdleTimeout is how long a connection to a slot waits in the
+// pool: below Node's 5 s keep-alive, above gunicorn's 2 s only where the
+// slot is busy enough to reuse it sooner.
+const DefaultSlotIdleTimeout = 4 * time.Second
 
 type upConn struct {
 	net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time // when it went back to the pool
 }
 
 func newDirectTransport(addr string, fallback http.RoundTripper) *directTransport {
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &directTransport{addr: addr, fallback: fallback, dial: d.DialContext, maxIdle: 1024}
+	return &directTransport{addr: addr, fallback: fallback, dial: d.DialContext, maxIdle: 1024,
+		idleTimeout: DefaultSlotIdleTimeout, now: time.Now}
 }
 
 func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -72,15 +84,37 @@ func replayable(req *http.Request) bool {
 	return false
 }
 
+// get returns a pooled connection that is still fit for a request, or a
+// new one. A pooled connection is not fit when it waited longer than the
+// idle timeout or when the slot spoke on it while it was idle: bytes no
+// request asked for (out of step, and never to be read as the next
+// user's answer) or the end of the connection.
 func (t *directTransport) get(ctx context.Context) (*upConn, bool, error) {
-	t.mu.Lock()
-	if n := len(t.idle); n > 0 {
+	for {
+		t.mu.Lock()
+		n := len(t.idle)
+		if n == 0 {
+			t.mu.Unlock()
+			break
+		}
 		c := t.idle[n-1]
 		t.idle = t.idle[:n-1]
+		if t.expired(c) { // the others waited longer still
+			old := t.idle
+			t.idle = nil
+			t.mu.Unlock()
+			c.Close()
+			for _, o := range old {
+				o.Close()
+			}
+			break
+		}
 		t.mu.Unlock()
-		return c, true, nil
+		if quiet(c) {
+			return c, true, nil
+		}
+		c.Close()
 	}
-	t.mu.Unlock()
 	nc, err := t.dial(ctx, "tcp", t.addr)
 	if err != nil {
 		return nil, false, err
@@ -89,14 +123,37 @@ func (t *directTransport) get(ctx context.Context) (*upConn, bool, error) {
 	return &upConn{Conn: nc, br: bufio.NewReaderSize(rawReadWriter(nc), 16<<10), bw: bufio.NewWriterSize(rawReadWriter(nc), 16<<10)}, false, nil
 }
 
+func (t *directTransport) expired(c *upConn) bool {
+	return t.idleTimeout > 0 && t.now().Sub(c.idleAt) >= t.idleTimeout
+}
+
 func (t *directTransport) put(c *upConn) {
+	c.idleAt = t.now()
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.idle) >= t.maxIdle {
-		c.Close()
-		return
+	// the oldest first: those past the idle timeout go now
+	drop := 0
+	for drop < len(t.idle) && t.expired(t.idle[drop]) {
+		t.idle[drop].Close()
+		drop++
 	}
-	t.idle = append(t.idle, c)
+	t.idle = append(t.idle[:0], t.idle[drop:]...)
+	full := len(t.idle) >= t.maxIdle
+	if !full {
+		t.idle = append(t.idle, c)
+	}
+	t.mu.Unlock()
+	if full {
+		c.Close()
+	}
+}
+
+// quiet reports whether an idle connection has nothing to read: no bytes
+// and no end. It asks the kernel without waiting (peek.go).
+func quiet(c *upConn) bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	return peekQuiet(c.Conn)
 }
 
 // exchange writes req and reads its response head; the body is read by the

@@ -3,9 +3,12 @@ package proxy
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDirectTransportRetriesClosedIdleConnection(t *testing.T) {
@@ -72,5 +75,137 @@ func TestDirectTransportDropsConnectionWithMoreThanTheAnswer(t *testing.T) {
 		if code, body := get(t, http.DefaultClient, p.url+"/"); code != 200 || body != want {
 			t.Fatalf("got %d %q, want %q", code, body, want)
 		}
+	}
+}
+
+// A slot that writes after its answer, once the connection is idle in the
+// pool (a handler that leaves a request body unread does): those bytes
+// are never the answer to the next user, on any path.
+func TestPooledConnectionThatSpeaksWhileIdleIsNotReused(t *testing.T) {
+	for name, setup := range map[string]func(*Server){
+		"net/http":   func(s *Server) { s.StandardPath = true },
+		"goroutines": func(s *Server) { s.EventLoops = -1 },
+		"default":    func(s *Server) {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			slot, _ := scriptedSlot(t,
+				"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst<later>HTTP/1.1 200 OK\r\nContent-Length: 6\r\nSet-Cookie: session=victim\r\n\r\nstolen",
+				"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+			p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
+			if code, body := get(t, http.DefaultClient, p.url+"/"); code != 200 || body != "first" {
+				t.Fatalf("first: %d %q", code, body)
+			}
+			time.Sleep(300 * time.Millisecond)                                          // the late bytes reach the proxy's idle connection
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} // another user
+			if code, body := get(t, client, p.url+"/"); code != 200 || body != "next" {
+				t.Fatalf("the next user got %d %q, want their own answer", code, body)
+			}
+		})
+	}
+}
+
+// A pooled connection older than the idle timeout is closed, not reused:
+// the proxy lets go of it before the slot's own keep-alive timeout does.
+func TestPooledConnectionExpiresAfterIdleTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	clock := time.Unix(1000, 0)
+	tr := newDirectTransport(ln.Addr().String(), nil)
+	tr.now = func() time.Time { return clock }
+	c, reused, err := tr.get(t.Context())
+	if err != nil || reused {
+		t.Fatalf("first get: reused %v, %v", reused, err)
+	}
+	<-accepted
+	tr.put(c)
+	clock = clock.Add(DefaultSlotIdleTimeout - time.Millisecond)
+	if again, reused, _ := tr.get(t.Context()); !reused || again != c {
+		t.Fatalf("a connection idle for less than the timeout must be reused")
+	}
+	tr.put(c)
+	clock = clock.Add(DefaultSlotIdleTimeout)
+	fresh, reused, err := tr.get(t.Context())
+	if err != nil || reused || fresh == c {
+		t.Fatalf("an expired connection was reused (%v)", err)
+	}
+	defer fresh.Close()
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("the expired connection is still open")
+	}
+}
+
+// A slot that closes its idle keep-alive connections (Node after 5 s,
+// gunicorn after 2 s): a POST, which is not sent twice, must not land on
+// such a dead pooled connection and get a 502.
+func TestPostAfterSlotClosedIdleConnection(t *testing.T) {
+	for name, setup := range map[string]func(*Server){
+		"net/http":   func(s *Server) { s.StandardPath = true },
+		"goroutines": func(s *Server) { s.EventLoops = -1 },
+		"default":    func(s *Server) {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			answers := make([]string, 10)
+			for i := range answers {
+				answers[i] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok<close>"
+			}
+			slot, _ := scriptedSlot(t, answers...)
+			p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
+			for i := range answers {
+				resp, err := http.Post(p.url+"/orders", "text/plain", strings.NewReader("order"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(body) != "ok" {
+					t.Fatalf("POST %d: %d %q", i, resp.StatusCode, body)
+				}
+				time.Sleep(20 * time.Millisecond) // the slot's close reaches the proxy
+			}
+		})
+	}
+}
+
+// traffic.local.slot_idle_timeout holds on every path: a slot connection
+// is reused while it is fresh and replaced once it waited longer.
+func TestSlotIdleTimeoutOnEveryPath(t *testing.T) {
+	for name, setup := range map[string]func(*Server){
+		"net/http":   func(s *Server) { s.StandardPath = true },
+		"goroutines": func(s *Server) { s.EventLoops = -1 },
+		"default":    func(s *Server) {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			slot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.RemoteAddr) }))
+			t.Cleanup(slot.Close)
+			p := e.start(t, func(s *Server) {
+				s.Slots["blue"], s.SlotIdleTimeout = mustURL(slot.URL), 300*time.Millisecond
+				setup(s)
+			})
+			_, first := get(t, http.DefaultClient, p.url+"/")
+			_, second := get(t, http.DefaultClient, p.url+"/")
+			if first != second {
+				t.Fatalf("a fresh pooled connection was not reused: %s then %s", first, second)
+			}
+			time.Sleep(600 * time.Millisecond)
+			if _, third := get(t, http.DefaultClient, p.url+"/"); third == second {
+				t.Fatalf("the connection from %s was reused after waiting past the idle timeout", third)
+			}
+		})
 	}
 }
