@@ -389,7 +389,9 @@ func readResponseHead(br *bufio.Reader, head bool, h *respHead, info *bufio.Writ
 		h.drop([]byte("trailer"))
 	}
 	for _, n := range h.conn {
-		h.drop(n)
+		if !isOneOf(n, framingFields) { // the answer's framing is the proxy's to keep, whatever Connection names
+			h.drop(n)
+		}
 	}
 	return nil
 }

@@ -209,3 +209,37 @@ func TestSlotIdleTimeoutOnEveryPath(t *testing.T) {
 		})
 	}
 }
+
+// A slot's Connection header never strips the answer's framing: with
+// "Connection: Content-Length" the client still gets the length, so that
+// a kept-alive client connection knows where the answer ends (finding 4).
+func TestConnectionHeaderDoesNotStripFraming(t *testing.T) {
+	for name, setup := range map[string]func(*Server){
+		"net/http":   func(s *Server) { s.StandardPath = true },
+		"goroutines": func(s *Server) { s.EventLoops = -1 },
+		"default":    func(s *Server) {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			slot, _ := scriptedSlot(t,
+				"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhello",
+				"HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding, X-Drop\r\nX-Drop: 1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nworld\r\n0\r\n\r\n",
+				"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+			p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
+			c := dialRaw(t, p.url)
+			for _, want := range []string{"hello", "world", "next"} {
+				c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+				resp, body := c.read("GET")
+				if resp.StatusCode != 200 || body != want {
+					t.Fatalf("got %d %q, want %q", resp.StatusCode, body, want)
+				}
+				if resp.ContentLength < 0 && len(resp.TransferEncoding) == 0 || resp.Close {
+					t.Fatalf("%q reached the client unframed on a kept-alive connection: %+v", want, resp.Header)
+				}
+				if resp.Header.Get("X-Drop") != "" {
+					t.Errorf("a field the slot's Connection names reached the client")
+				}
+			}
+		})
+	}
+}
