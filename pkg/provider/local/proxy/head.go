@@ -39,14 +39,30 @@ type reqHead struct {
 	keep [][]byte
 }
 
-// headEnd finds the end of the request head in buf: the index after its
-// blank line, 0 when more bytes are needed, -1 when the head is not plain
-// (a line ends with a bare LF).
+// headEnd finds the end of a head (a request's or an answer's) in buf: the
+// index after its blank line, 0 when more bytes are needed, -1 when the
+// head is not plain (a line ends with a bare LF). The end is found by the
+// line rule net/http reads by, a line ends at LF with an optional CR, so
+// "…\n\r\n" ends the head there (with a bare LF: -1) and not at the
+// first CRLF CRLF further on, inside the body.
 func headEnd(buf []byte) int {
 	i := bytes.Index(buf, crlfcrlf)
-	lf := bytes.Index(buf, lflf)
-	if lf >= 0 && (i < 0 || lf < i) {
+	limit := len(buf)
+	if i >= 0 {
+		limit = i + 3 // a bare-LF blank line must come before it
+	}
+	if lf := bytes.Index(buf[:min(limit+1, len(buf))], lflf); lf >= 0 && (i < 0 || lf < i) {
 		return -1
+	}
+	for k := 0; ; {
+		j := bytes.Index(buf[k:limit], []byte("\n\r\n"))
+		if j < 0 {
+			break
+		}
+		if k+j == 0 || buf[k+j-1] != '\r' { // a field line ended by a bare LF, then the blank line
+			return -1
+		}
+		k += j + 1
 	}
 	if i < 0 {
 		return 0

@@ -140,3 +140,19 @@ func TestReadResponseHeadKeepsOnlyEndToEndFields(t *testing.T) {
 		t.Errorf("cut head: %v", err)
 	}
 }
+
+func TestHeadEndByLineRule(t *testing.T) {
+	for in, want := range map[string]int{
+		"HTTP/1.1 200 OK\r\nA: 1\r\n\r\nbody":                          len("HTTP/1.1 200 OK\r\nA: 1\r\n\r\n"),
+		"HTTP/1.1 200 OK\r\nA: 1\r\n":                                  0,
+		"HTTP/1.1 200 OK\r\nA: 1\n\n":                                  -1,
+		"HTTP/1.1 200 OK\r\nA: 1\n\r\nabc\r\n\r\n":                     -1, // ends at \n\r\n, not inside the body
+		"HTTP/1.1 200 OK\r\nA: 1\n\r\n":                                -1,
+		"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab\n\r\n":         len("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n"),
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\nHost: b\n\n": len("GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+	} {
+		if got := headEnd([]byte(in)); got != want {
+			t.Errorf("headEnd(%q) = %d, want %d", in, got, want)
+		}
+	}
+}

@@ -243,3 +243,25 @@ func TestConnectionHeaderDoesNotStripFraming(t *testing.T) {
 		})
 	}
 }
+
+// An answer head whose last field line ends with a bare LF ("…\n\r\n")
+// ends there, by the line rule net/http reads by, on every path; the loops
+// used to look for the first CRLF CRLF, inside the body (finding 6).
+func TestAnswerHeadEndsByTheLineRule(t *testing.T) {
+	for name, setup := range map[string]func(*Server){
+		"net/http":   func(s *Server) { s.StandardPath = true },
+		"goroutines": func(s *Server) { s.EventLoops = -1 },
+		"default":    func(s *Server) {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			slot, _ := scriptedSlot(t, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX-A: 1\n\r\nabc\r\n\r\nxy")
+			p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
+			c := dialRaw(t, p.url)
+			c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+			if resp, body := c.read("GET"); resp.StatusCode == 200 && body != "abc\r\n\r\nxy" || resp.StatusCode != 200 && resp.StatusCode != 502 {
+				t.Fatalf("got %d %q: want the whole body or a 502", resp.StatusCode, body)
+			}
+		})
+	}
+}
