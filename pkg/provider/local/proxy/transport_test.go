@@ -82,27 +82,21 @@ func TestDirectTransportDropsConnectionWithMoreThanTheAnswer(t *testing.T) {
 // pool (a handler that leaves a request body unread does): those bytes
 // are never the answer to the next user, on any path.
 func TestPooledConnectionThatSpeaksWhileIdleIsNotReused(t *testing.T) {
-	for name, setup := range map[string]func(*Server){
-		"net/http":   func(s *Server) { s.StandardPath = true },
-		"goroutines": func(s *Server) { s.EventLoops = -1 },
-		"default":    func(s *Server) {},
-	} {
-		t.Run(name, func(t *testing.T) {
-			e := newEnv(t)
-			slot, _ := scriptedSlot(t,
-				"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst<later>HTTP/1.1 200 OK\r\nContent-Length: 6\r\nSet-Cookie: session=victim\r\n\r\nstolen",
-				"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
-			p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
-			if code, body := get(t, http.DefaultClient, p.url+"/"); code != 200 || body != "first" {
-				t.Fatalf("first: %d %q", code, body)
-			}
-			time.Sleep(300 * time.Millisecond)                                          // the late bytes reach the proxy's idle connection
-			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} // another user
-			if code, body := get(t, client, p.url+"/"); code != 200 || body != "next" {
-				t.Fatalf("the next user got %d %q, want their own answer", code, body)
-			}
-		})
-	}
+	eachPath(t, func(t *testing.T, setup func(*Server)) {
+		e := newEnv(t)
+		slot, _ := scriptedSlot(t,
+			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst<later>HTTP/1.1 200 OK\r\nContent-Length: 6\r\nSet-Cookie: session=victim\r\n\r\nstolen",
+			"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+		p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
+		if code, body := get(t, http.DefaultClient, p.url+"/"); code != 200 || body != "first" {
+			t.Fatalf("first: %d %q", code, body)
+		}
+		time.Sleep(300 * time.Millisecond)                                          // the late bytes reach the proxy's idle connection
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} // another user
+		if code, body := get(t, client, p.url+"/"); code != 200 || body != "next" {
+			t.Fatalf("the next user got %d %q, want their own answer", code, body)
+		}
+	})
 }
 
 // A pooled connection older than the idle timeout is closed, not reused:
@@ -152,116 +146,104 @@ func TestPooledConnectionExpiresAfterIdleTimeout(t *testing.T) {
 // gunicorn after 2 s): a POST, which is not sent twice, must not land on
 // such a dead pooled connection and get a 502.
 func TestPostAfterSlotClosedIdleConnection(t *testing.T) {
-	for name, setup := range map[string]func(*Server){
-		"net/http":   func(s *Server) { s.StandardPath = true },
-		"goroutines": func(s *Server) { s.EventLoops = -1 },
-		"default":    func(s *Server) {},
-	} {
-		t.Run(name, func(t *testing.T) {
-			e := newEnv(t)
-			answers := make([]string, 10)
-			for i := range answers {
-				answers[i] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok<close>"
+	eachPath(t, func(t *testing.T, setup func(*Server)) {
+		e := newEnv(t)
+		answers := make([]string, 10)
+		for i := range answers {
+			answers[i] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok<close>"
+		}
+		slot, _ := scriptedSlot(t, answers...)
+		p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
+		for i := range answers {
+			resp, err := http.Post(p.url+"/orders", "text/plain", strings.NewReader("order"))
+			if err != nil {
+				t.Fatal(err)
 			}
-			slot, _ := scriptedSlot(t, answers...)
-			p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
-			for i := range answers {
-				resp, err := http.Post(p.url+"/orders", "text/plain", strings.NewReader("order"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || string(body) != "ok" {
-					t.Fatalf("POST %d: %d %q", i, resp.StatusCode, body)
-				}
-				time.Sleep(20 * time.Millisecond) // the slot's close reaches the proxy
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != "ok" {
+				t.Fatalf("POST %d: %d %q", i, resp.StatusCode, body)
 			}
-		})
-	}
+			time.Sleep(20 * time.Millisecond) // the slot's close reaches the proxy
+		}
+	})
 }
 
 // traffic.local.slot_idle_timeout holds on every path: a slot connection
 // is reused while it is fresh and replaced once it waited longer.
 func TestSlotIdleTimeoutOnEveryPath(t *testing.T) {
-	for name, setup := range map[string]func(*Server){
-		"net/http":   func(s *Server) { s.StandardPath = true },
-		"goroutines": func(s *Server) { s.EventLoops = -1 },
-		"default":    func(s *Server) {},
-	} {
-		t.Run(name, func(t *testing.T) {
-			e := newEnv(t)
-			slot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.RemoteAddr) }))
-			t.Cleanup(slot.Close)
-			p := e.start(t, func(s *Server) {
-				s.Slots["blue"], s.SlotIdleTimeout = mustURL(slot.URL), 300*time.Millisecond
-				setup(s)
-			})
-			_, first := get(t, http.DefaultClient, p.url+"/")
-			_, second := get(t, http.DefaultClient, p.url+"/")
-			if first != second {
-				t.Fatalf("a fresh pooled connection was not reused: %s then %s", first, second)
-			}
-			time.Sleep(600 * time.Millisecond)
-			if _, third := get(t, http.DefaultClient, p.url+"/"); third == second {
-				t.Fatalf("the connection from %s was reused after waiting past the idle timeout", third)
-			}
+	eachPath(t, func(t *testing.T, setup func(*Server)) {
+		e := newEnv(t)
+		slot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.RemoteAddr) }))
+		t.Cleanup(slot.Close)
+		p := e.start(t, func(s *Server) {
+			s.Slots["blue"], s.SlotIdleTimeout = mustURL(slot.URL), 300*time.Millisecond
+			setup(s)
 		})
-	}
+		_, first := get(t, http.DefaultClient, p.url+"/")
+		_, second := get(t, http.DefaultClient, p.url+"/")
+		if first != second {
+			t.Fatalf("a fresh pooled connection was not reused: %s then %s", first, second)
+		}
+		time.Sleep(600 * time.Millisecond)
+		if _, third := get(t, http.DefaultClient, p.url+"/"); third == second {
+			t.Fatalf("the connection from %s was reused after waiting past the idle timeout", third)
+		}
+	})
 }
 
 // A slot's Connection header never strips the answer's framing: with
 // "Connection: Content-Length" the client still gets the length, so that
 // a kept-alive client connection knows where the answer ends (finding 4).
 func TestConnectionHeaderDoesNotStripFraming(t *testing.T) {
-	for name, setup := range map[string]func(*Server){
-		"net/http":   func(s *Server) { s.StandardPath = true },
-		"goroutines": func(s *Server) { s.EventLoops = -1 },
-		"default":    func(s *Server) {},
-	} {
-		t.Run(name, func(t *testing.T) {
-			e := newEnv(t)
-			slot, _ := scriptedSlot(t,
-				"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhello",
-				"HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding, X-Drop\r\nX-Drop: 1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nworld\r\n0\r\n\r\n",
-				"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
-			p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
-			c := dialRaw(t, p.url)
-			for _, want := range []string{"hello", "world", "next"} {
-				c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-				resp, body := c.read("GET")
-				if resp.StatusCode != 200 || body != want {
-					t.Fatalf("got %d %q, want %q", resp.StatusCode, body, want)
-				}
-				if resp.ContentLength < 0 && len(resp.TransferEncoding) == 0 || resp.Close {
-					t.Fatalf("%q reached the client unframed on a kept-alive connection: %+v", want, resp.Header)
-				}
-				if resp.Header.Get("X-Drop") != "" {
-					t.Errorf("a field the slot's Connection names reached the client")
-				}
+	eachPath(t, func(t *testing.T, setup func(*Server)) {
+		e := newEnv(t)
+		slot, _ := scriptedSlot(t,
+			"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhello",
+			"HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding, X-Drop\r\nX-Drop: 1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nworld\r\n0\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+		p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
+		c := dialRaw(t, p.url)
+		for _, want := range []string{"hello", "world", "next"} {
+			c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+			resp, body := c.read("GET")
+			if resp.StatusCode != 200 || body != want {
+				t.Fatalf("got %d %q, want %q", resp.StatusCode, body, want)
 			}
-		})
-	}
+			if resp.ContentLength < 0 && len(resp.TransferEncoding) == 0 || resp.Close {
+				t.Fatalf("%q reached the client unframed on a kept-alive connection: %+v", want, resp.Header)
+			}
+			if resp.Header.Get("X-Drop") != "" {
+				t.Errorf("a field the slot's Connection names reached the client")
+			}
+		}
+	})
 }
 
 // An answer head whose last field line ends with a bare LF ("…\n\r\n")
 // ends there, by the line rule net/http reads by, on every path; the loops
 // used to look for the first CRLF CRLF, inside the body (finding 6).
 func TestAnswerHeadEndsByTheLineRule(t *testing.T) {
+	eachPath(t, func(t *testing.T, setup func(*Server)) {
+		e := newEnv(t)
+		slot, _ := scriptedSlot(t, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX-A: 1\n\r\nabc\r\n\r\nxy")
+		p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
+		c := dialRaw(t, p.url)
+		c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		if resp, body := c.read("GET"); resp.StatusCode == 200 && body != "abc\r\n\r\nxy" || resp.StatusCode != 200 && resp.StatusCode != 502 {
+			t.Fatalf("got %d %q: want the whole body or a 502", resp.StatusCode, body)
+		}
+	})
+}
+
+// eachPath runs test on the three paths of the proxy: net/http, the
+// goroutine fast path and the default (the event loops on Linux).
+func eachPath(t *testing.T, test func(t *testing.T, setup func(*Server))) {
 	for name, setup := range map[string]func(*Server){
 		"net/http":   func(s *Server) { s.StandardPath = true },
 		"goroutines": func(s *Server) { s.EventLoops = -1 },
 		"default":    func(s *Server) {},
 	} {
-		t.Run(name, func(t *testing.T) {
-			e := newEnv(t)
-			slot, _ := scriptedSlot(t, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX-A: 1\n\r\nabc\r\n\r\nxy")
-			p := e.start(t, func(s *Server) { s.Slots["blue"] = mustURL(slot); setup(s) })
-			c := dialRaw(t, p.url)
-			c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-			if resp, body := c.read("GET"); resp.StatusCode == 200 && body != "abc\r\n\r\nxy" || resp.StatusCode != 200 && resp.StatusCode != 502 {
-				t.Fatalf("got %d %q: want the whole body or a 502", resp.StatusCode, body)
-			}
-		})
+		t.Run(name, func(t *testing.T) { test(t, setup) })
 	}
 }
