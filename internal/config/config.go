@@ -185,15 +185,15 @@ func envMap(environ []string) map[string]string {
 func Keys(reg *provider.Registry) []string {
 	seen := map[string]bool{}
 	var keys []string
-	add := func(k string) {
+	add := func(k string, _ reflect.Value) {
 		if !seen[k] {
 			seen[k] = true
 			keys = append(keys, k)
 		}
 	}
-	walkKeys("", reflect.TypeOf(Config{}), add)
+	walk("", reflect.ValueOf(Config{}), add)
 	for _, sec := range providerSections(reg) {
-		walkKeys(sec.prefix, reflect.TypeOf(sec.Settings()), add)
+		walk(sec.prefix, reflect.ValueOf(sec.Settings()), add)
 	}
 	sort.Strings(keys)
 	return keys
@@ -218,27 +218,10 @@ func join(prefix, key string) string {
 	return prefix + "." + key
 }
 
-func walkKeys(prefix string, t reflect.Type, add func(string)) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		key, squash := field(f)
-		switch {
-		case squash:
-			walkKeys(prefix, f.Type, add)
-		case key == "-" || key == "":
-		case f.Type.Kind() == reflect.Struct && f.Type != durationType:
-			walkKeys(join(prefix, key), f.Type, add)
-		default:
-			add(join(prefix, key))
-		}
-	}
-}
-
-// walkValues records the non-zero leaves of v under their keys.
-func walkValues(prefix string, v reflect.Value, out map[string]any) {
+// walk calls leaf with the key and value of every mapstructure leaf of v
+// (a struct or a pointer to one); an embedded ",squash" struct's keys are
+// its parent's.
+func walk(prefix string, v reflect.Value, leaf func(key string, v reflect.Value)) {
 	for v.Kind() == reflect.Pointer {
 		v = v.Elem()
 	}
@@ -248,12 +231,12 @@ func walkValues(prefix string, v reflect.Value, out map[string]any) {
 		key, squash := field(f)
 		switch {
 		case squash:
-			walkValues(prefix, fv, out)
+			walk(prefix, fv, leaf)
 		case key == "-" || key == "":
 		case f.Type.Kind() == reflect.Struct && f.Type != durationType:
-			walkValues(join(prefix, key), fv, out)
-		case !fv.IsZero():
-			out[join(prefix, key)] = fv.Interface()
+			walk(join(prefix, key), fv, leaf)
+		default:
+			leaf(join(prefix, key), fv)
 		}
 	}
 }

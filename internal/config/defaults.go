@@ -49,7 +49,11 @@ func ownDefaults() map[string]any {
 func providerDefaults(reg *provider.Registry) map[string]any {
 	out := map[string]any{}
 	for _, sec := range providerSections(reg) {
-		walkValues(sec.prefix, reflect.ValueOf(sec.Settings()), out)
+		walk(sec.prefix, reflect.ValueOf(sec.Settings()), func(key string, v reflect.Value) {
+			if !v.IsZero() {
+				out[key] = v.Interface()
+			}
+		})
 	}
 	return out
 }

@@ -50,13 +50,14 @@ func (s *Settings) URL(slot provider.Slot) string {
 	return s.Slots.Blue.URL
 }
 
-// Validate checks both slot URLs and the event loops.
+// Validate checks both slot URLs, the event loops and the idle timeout.
 func (s *Settings) Validate() error {
-	_, err := s.slotURLs()
+	_, err := s.check()
 	return err
 }
 
-func (s *Settings) slotURLs() (map[provider.Slot]*url.URL, error) {
+// check is Validate, returning the parsed slot URLs.
+func (s *Settings) check() (map[provider.Slot]*url.URL, error) {
 	urls := map[provider.Slot]*url.URL{}
 	for _, slot := range provider.Slots {
 		raw := s.URL(slot)
@@ -75,13 +76,13 @@ func (s *Settings) slotURLs() (map[provider.Slot]*url.URL, error) {
 	return urls, nil
 }
 
-// DecodeSettings reads traffic.local and checks both slot URLs.
+// DecodeSettings reads traffic.local and checks it (Validate).
 func DecodeSettings(d provider.Decode) (*Settings, map[provider.Slot]*url.URL, error) {
 	s := DefaultSettings()
 	if err := d(s); err != nil {
 		return nil, nil, err
 	}
-	urls, err := s.slotURLs()
+	urls, err := s.check()
 	if err != nil {
 		return nil, nil, err
 	}

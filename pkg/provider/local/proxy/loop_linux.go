@@ -266,9 +266,9 @@ func (l *evLoop) event(fd int, ev uint32) {
 		if u.c != nil {
 			l.drive(u.c)
 		} else if u.readable {
-			// an idle connection has nothing to say: the slot closed it
-			var b [1]byte
-			if _, e := rawRead(u.fd, b[:]); e != syscall.EAGAIN {
+			// an idle connection has nothing to say: the slot closed it,
+			// or sent what nobody asked for
+			if !peekQuietFD(u.fd) {
 				l.closeUp(u)
 			} else {
 				u.readable = false
@@ -445,16 +445,17 @@ func (l *evLoop) attach(c *evConn) {
 	for len(us) > 0 {
 		u := us[len(us)-1]
 		us = us[:len(us)-1]
-		if !u.closed && t.idleTimeout > 0 && t.now().Sub(u.idleAt) >= t.idleTimeout {
+		if u.closed {
+			continue
+		}
+		if t.idleSince(u.idleAt) {
 			l.closeUp(u) // past the idle timeout, as on the other paths
 			continue
 		}
-		if !u.closed {
-			l.idle[c.ex.slot] = us
-			u.c, u.reused, u.sent, u.in = c, true, 0, u.in[:0]
-			c.up = u
-			return
-		}
+		l.idle[c.ex.slot] = us
+		u.c, u.reused, u.sent, u.in = c, true, 0, u.in[:0]
+		c.up = u
+		return
 	}
 	l.idle[c.ex.slot] = us
 	l.dial(c)

@@ -123,8 +123,12 @@ func (t *directTransport) get(ctx context.Context) (*upConn, bool, error) {
 	return &upConn{Conn: nc, br: bufio.NewReaderSize(rawReadWriter(nc), 16<<10), bw: bufio.NewWriterSize(rawReadWriter(nc), 16<<10)}, false, nil
 }
 
-func (t *directTransport) expired(c *upConn) bool {
-	return t.idleTimeout > 0 && t.now().Sub(c.idleAt) >= t.idleTimeout
+func (t *directTransport) expired(c *upConn) bool { return t.idleSince(c.idleAt) }
+
+// idleSince says whether a connection pooled at idleAt waited past the
+// idle timeout: the one rule of the goroutine path and the event loops.
+func (t *directTransport) idleSince(idleAt time.Time) bool {
+	return t.idleTimeout > 0 && t.now().Sub(idleAt) >= t.idleTimeout
 }
 
 func (t *directTransport) put(c *upConn) {
