@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,6 +241,15 @@ func TestFastPathHealthAndMaintenanceOnOpenConnection(t *testing.T) {
 // What follows "<later>" is sent 100 ms after the rest.
 func scriptedSlot(t *testing.T, answers ...string) (string, func() []string) {
 	t.Helper()
+	url, got, _ := countedSlot(t, answers...)
+	return url, got
+}
+
+// countedSlot is scriptedSlot that also tells how many connections the
+// proxy opened to it.
+func countedSlot(t *testing.T, answers ...string) (string, func() []string, func() int) {
+	t.Helper()
+	var conns atomic.Int32
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -257,6 +267,7 @@ func scriptedSlot(t *testing.T, answers ...string) (string, func() []string) {
 			if err != nil {
 				return
 			}
+			conns.Add(1)
 			go func() {
 				defer c.Close()
 				br := bufio.NewReader(c)
@@ -286,7 +297,8 @@ func scriptedSlot(t *testing.T, answers ...string) (string, func() []string) {
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String(), func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), got...) }
+	return "http://" + ln.Addr().String(), func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), got...) },
+		func() int { return int(conns.Load()) }
 }
 
 func TestFastPathResponseFraming(t *testing.T) {

@@ -318,8 +318,14 @@ const (
 	closeBody                  // until the slot closes: the client's connection closes too
 )
 
+// maxAnswerHead bounds a slot's answer head, its status line and fields
+// (each informational answer counts on its own), as net/http's
+// Transport.MaxResponseHeaderBytes does; a longer one is a 502.
+const maxAnswerHead = 64 << 10
+
 // respHead is the response head as the client gets it.
 type respHead struct {
+	size    int // bytes of the head read so far, line endings included
 	status  int
 	framing framing
 	length  int64
@@ -347,12 +353,13 @@ const maxInformational = 5
 func readResponseHead(br *bufio.Reader, head bool, h *respHead, info *bufio.Writer) error {
 	for n := 0; ; n++ {
 		*h = respHead{out: h.out[:0], conn: h.conn[:0], spans: h.spans[:0], scratch: h.scratch[:0], reuse: true, length: -1, info: n}
-		line, err := readLine(br)
+		line, err := h.readLine(br)
 		if err != nil {
 			return err
 		}
 		if len(line) < 12 || !(string(line[:9]) == "HTTP/1.1 " || string(line[:9]) == "HTTP/1.0 ") ||
-			!isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) || len(line) > 12 && line[12] != ' ' {
+			!isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) || len(line) > 12 && line[12] != ' ' ||
+			!fieldValue(line[12:]) {
 			return fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
 		}
 		h.status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
@@ -433,18 +440,17 @@ func isOneOf(name []byte, names []string) bool {
 // all but the hop-by-hop ones and noting those that frame the body.
 func (h *respHead) readFields(br *bufio.Reader) error {
 	for {
-		line, err := readLine(br)
+		line, err := h.readLine(br)
 		if err != nil {
 			return err
 		}
 		if len(line) == 0 {
 			return nil
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isToken(line[:colon]) {
+		name, value, ok := fieldLine(line)
+		if !ok {
 			return fmt.Errorf("%w: field line %q", errBadResponse, truncate(line))
 		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
 		keep := true
 		switch {
 		case bytes.EqualFold(name, []byte("connection")):
@@ -483,6 +489,58 @@ func (h *respHead) readFields(br *bufio.Reader) error {
 			h.spans = append(h.spans, [2]int{start, len(h.out)})
 		}
 	}
+}
+
+// readLine reads one line of the head, within maxAnswerHead.
+func (h *respHead) readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := readLine(br)
+	h.size += len(line) + 2
+	if err == nil && h.size > maxAnswerHead {
+		return nil, fmt.Errorf("%w: head longer than %d bytes", errBadResponse, maxAnswerHead)
+	}
+	return line, err
+}
+
+// fieldLine splits a field line (of a head or a trailer) into its name and
+// its value without surrounding spaces, as strictly as net/http reads one:
+// the name a token, no control bytes in the value (a bare CR, NUL…).
+func fieldLine(line []byte) (name, value []byte, ok bool) {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 || !isToken(line[:colon]) || !fieldValue(line[colon+1:]) {
+		return nil, nil, false
+	}
+	return line[:colon], trimOWS(line[colon+1:]), true
+}
+
+// chunkLine reads a chunk-size line: hex digits, then optional extensions,
+// which may hold no control bytes; they are passed on as they are.
+func chunkLine(line []byte) (int64, error) {
+	size, ext := line, []byte(nil)
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		size, ext = line[:i], line[i+1:]
+	}
+	n, ok := parseHex(trimOWS(size))
+	if !ok || !fieldValue(ext) {
+		return 0, fmt.Errorf("%w: chunk size line %q", errBadResponse, truncate(line))
+	}
+	return n, nil
+}
+
+// trailers checks the trailer section of a chunked body line by line: field
+// lines, within maxAnswerHead in all.
+type trailers struct{ size int }
+
+// line checks one trailer line (without its line ending); the empty line
+// ends the section.
+func (t *trailers) line(l []byte) error {
+	t.size += len(l) + 2
+	if t.size > maxAnswerHead {
+		return fmt.Errorf("%w: trailers longer than %d bytes", errBadResponse, maxAnswerHead)
+	}
+	if _, _, ok := fieldLine(l); len(l) > 0 && !ok {
+		return fmt.Errorf("%w: trailer line %q", errBadResponse, truncate(l))
+	}
+	return nil
 }
 
 // drop removes the fields called name from the head.
@@ -540,20 +598,19 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader) (int64, error) {
 		if err != nil {
 			return total, err
 		}
-		size := line
-		if i := bytes.IndexByte(size, ';'); i >= 0 {
-			size = size[:i]
-		}
-		size = trimOWS(size)
-		n, ok := parseHex(size)
-		if !ok {
-			return total, fmt.Errorf("%w: chunk size %q", errBadResponse, truncate(line))
+		n, err := chunkLine(line)
+		if err != nil {
+			return total, err
 		}
 		dst.Write(line)
 		dst.Write(crlf)
 		if n == 0 {
+			var tr trailers
 			for { // trailers, then the blank line
 				l, err := readLine(src)
+				if err == nil {
+					err = tr.line(l)
+				}
 				if err != nil {
 					return total, err
 				}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -86,18 +85,19 @@ type evConn struct {
 	st                 evState
 
 	// the request being served
-	ex      exchange
-	req     reqHead
-	reqOut  []byte // the request as sent to the slot
-	replay  bool   // may be sent again on a fresh connection
-	attempt int
-	dialSeq int // the dial the request waits for
-	up      *evUp
-	resp    respHead
-	left    int64 // body bytes still to relay (of the current chunk when chunked)
-	chunk   chunkStep
-	n       int64 // body bytes relayed
-	keep    bool
+	ex       exchange
+	req      reqHead
+	reqOut   []byte // the request as sent to the slot
+	replay   bool   // may be sent again on a fresh connection
+	attempt  int
+	dialSeq  int // the dial the request waits for
+	up       *evUp
+	resp     respHead
+	left     int64 // body bytes still to relay (of the current chunk when chunked)
+	chunk    chunkStep
+	trailers trailers
+	n        int64 // body bytes relayed
+	keep     bool
 }
 
 // evUp is a connection to a slot, idle in the loop's pool or serving c.
@@ -738,18 +738,14 @@ func moveChunks(c *evConn) (bool, error) {
 		}
 		switch c.chunk {
 		case chunkSize:
-			size := line
-			if k := bytes.IndexByte(size, ';'); k >= 0 {
-				size = size[:k]
-			}
-			n, ok := parseHex(trimOWS(size))
-			if !ok {
-				return false, fmt.Errorf("%w: chunk size %q", errBadResponse, truncate(line))
+			n, err := chunkLine(line)
+			if err != nil {
+				return false, err
 			}
 			c.out = append(append(c.out, line...), crlf...)
 			c.chunk, c.left = chunkData, n
 			if n == 0 {
-				c.chunk = chunkTrailer
+				c.chunk, c.trailers = chunkTrailer, trailers{}
 			}
 		case chunkEnd:
 			if len(line) != 0 {
@@ -758,6 +754,9 @@ func moveChunks(c *evConn) (bool, error) {
 			c.out = append(c.out, crlf...)
 			c.chunk = chunkSize
 		case chunkTrailer:
+			if err := c.trailers.line(line); err != nil {
+				return false, err
+			}
 			c.out = append(append(c.out, line...), crlf...)
 			if len(line) == 0 {
 				return true, nil
@@ -842,8 +841,7 @@ func (l *evLoop) handOff(c *evConn, u *evUp) {
 		u.closed = true
 		l.fds[u.fd] = evFD{}
 		if uerr == nil {
-			raw := rawReadWriter(unc)
-			up = &upConn{Conn: unc, br: bufio.NewReaderSize(io.MultiReader(bytes.NewReader(u.in), raw), 16<<10), bw: bufio.NewWriterSize(raw, 16<<10)}
+			up = newUpConn(unc, u.in)
 		} else if err == nil {
 			err = uerr
 		}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,7 +46,45 @@ type upConn struct {
 	net.Conn
 	br     *bufio.Reader
 	bw     *bufio.Writer
-	idleAt time.Time // when it went back to the pool
+	head   *headBudget // under br
+	idleAt time.Time   // when it went back to the pool
+}
+
+// newUpConn reads nc through a buffer, what the slot already sent (pre)
+// first.
+func newUpConn(nc net.Conn, pre []byte) *upConn {
+	raw := rawReadWriter(nc)
+	var r io.Reader = raw
+	if len(pre) > 0 {
+		r = io.MultiReader(bytes.NewReader(pre), raw)
+	}
+	hb := &headBudget{r: r, left: -1}
+	// separate raw readers and writers: a read and a write may overlap
+	return &upConn{Conn: nc, br: bufio.NewReaderSize(hb, 16<<10), bw: bufio.NewWriterSize(raw, 16<<10), head: hb}
+}
+
+// headBudget bounds what http.ReadResponse reads of an answer's head, which
+// has no limit of its own: armed, it reads at most left bytes; left < 0 is
+// no limit. The buffer above it may hold the start of the body too, so the
+// budget is maxAnswerHead plus the buffer's size.
+type headBudget struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *headBudget) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return b.r.Read(p)
+	}
+	if b.left == 0 {
+		return 0, fmt.Errorf("%w: head longer than %d bytes", errBadResponse, maxAnswerHead)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 func newDirectTransport(addr string, fallback http.RoundTripper) *directTransport {
@@ -119,8 +158,7 @@ func (t *directTransport) get(ctx context.Context) (*upConn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	// separate raw readers and writers: a read and a write may overlap
-	return &upConn{Conn: nc, br: bufio.NewReaderSize(rawReadWriter(nc), 16<<10), bw: bufio.NewWriterSize(rawReadWriter(nc), 16<<10)}, false, nil
+	return newUpConn(nc, nil), false, nil
 }
 
 func (t *directTransport) expired(c *upConn) bool { return t.idleSince(c.idleAt) }
@@ -173,7 +211,9 @@ func (t *directTransport) exchange(c *upConn, req *http.Request) (*http.Response
 		stop()
 		return nil, err
 	}
+	c.head.left = maxAnswerHead + int64(c.br.Size()-c.br.Buffered())
 	resp, err := readResponse(c.br, req)
+	c.head.left = -1
 	if err != nil {
 		stop()
 		return nil, err
