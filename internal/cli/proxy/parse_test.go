@@ -12,6 +12,7 @@ import (
 	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/provider/all"
+	lproxy "github.com/deployctl/deployctl/pkg/provider/local/proxy"
 )
 
 func TestParse(t *testing.T) {
@@ -51,26 +52,36 @@ func fmtOpts(o *Options) string {
 		" drain=" + o.Drain.String() + " poll=" + o.Poll.String()
 }
 
-func TestSlotIdleTimeoutSetting(t *testing.T) {
-	for yaml, want := range map[string]string{"    slot_idle_timeout: 1500ms\n": "", "    slot_idle_timeout: 0s\n": "must be above 0"} {
+// The limits are traffic.local keys, checked when the environment file is
+// loaded (a configuration error, exit 2) and handed to the proxy as set.
+func TestLimitSettings(t *testing.T) {
+	load := func(t *testing.T, yaml string) (*config.Loaded, error) {
 		dir := t.TempDir()
-		env := "traffic:\n  local:\n" + yaml
-		if err := os.WriteFile(filepath.Join(dir, "development.yaml"), []byte(env), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "development.yaml"), []byte("traffic:\n  local:\n"+yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := config.Load(config.Options{Env: "development", Dir: dir, Providers: all.Registry()})
-		if want != "" {
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Errorf("%q: %v, want an error saying %q", yaml, err, want)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, _, err := newServer(cfg, &Options{IO: cmdtest.Factory().IO})
-		if err != nil || srv.SlotIdleTimeout != 1500*time.Millisecond {
-			t.Errorf("%q: SlotIdleTimeout %v (%v)", yaml, srv.SlotIdleTimeout, err)
+		return config.Load(config.Options{Env: "development", Dir: dir, Providers: all.Registry()})
+	}
+	cfg, err := load(t, "    header_timeout: 5s\n    keepalive_timeout: 30s\n    body_timeout: 20s\n"+
+		"    slot_read_timeout: 90s\n    slot_idle_timeout: 1500ms\n    max_connections: 500\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _, err := newServer(cfg, &Options{IO: cmdtest.Factory().IO})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lproxy.Limits{HeaderTimeout: 5 * time.Second, KeepAliveTimeout: 30 * time.Second, BodyTimeout: 20 * time.Second,
+		SlotReadTimeout: 90 * time.Second, SlotIdleTimeout: 1500 * time.Millisecond, MaxConnections: 500}
+	if srv.Limits != want {
+		t.Fatalf("limits %+v, want %+v", srv.Limits, want)
+	}
+	for _, bad := range []string{"header_timeout: 0s", "keepalive_timeout: -1s", "body_timeout: 0s", "slot_read_timeout: 0s",
+		"slot_idle_timeout: 0s", "max_connections: -5"} {
+		_, err := load(t, "    "+bad+"\n")
+		key, _, _ := strings.Cut(bad, ":")
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: %v, want an error naming %s", bad, err, key)
 		}
 	}
 }

@@ -120,8 +120,8 @@ func newServer(cfg *config.Loaded, opts *Options) (*lproxy.Server, string, error
 	}
 	srv := &lproxy.Server{
 		Paths: lproxy.Paths{Root: statefs.Root(cfg.Path(cfg.State.Dir), cfg.Env)}, Slots: urls, Sticky: settings.Sticky, StandardPath: !settings.FastPath, EventLoops: loops,
-		SlotIdleTimeout: settings.SlotIdleTimeout,
-		Maintenance:     pg.Wrap, Log: slog.New(slog.NewJSONHandler(opts.IO.ErrOut, nil)), Poll: opts.Poll, Drain: opts.Drain,
+		Limits:      settings.Limits,
+		Maintenance: pg.Wrap, Log: slog.New(slog.NewJSONHandler(opts.IO.ErrOut, nil)), Poll: opts.Poll, Drain: opts.Drain,
 	}
 	if opts.AccessLog {
 		srv.AccessLog = opts.IO.Out

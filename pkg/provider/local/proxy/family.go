@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
@@ -20,10 +19,9 @@ type Settings struct {
 	// EventLoops is traffic.local.event_loops: auto (one per CPU), off (a
 	// goroutine per connection) or a number; see ParseEventLoops.
 	EventLoops string `mapstructure:"event_loops"`
-	// SlotIdleTimeout is traffic.local.slot_idle_timeout: how long a
-	// connection to a slot waits in the pool before the proxy closes it.
-	SlotIdleTimeout time.Duration `mapstructure:"slot_idle_timeout"`
-	Slots           struct {
+	// Limits are the timeouts and the connection limit (limits.go).
+	Limits `mapstructure:",squash"`
+	Slots  struct {
 		Blue  SlotSettings `mapstructure:"blue"`
 		Green SlotSettings `mapstructure:"green"`
 	} `mapstructure:"slots"`
@@ -37,7 +35,10 @@ type SlotSettings struct {
 // DefaultSettings is traffic.local of an environment file that says
 // nothing: the proxy on 8080 in front of slots on 3001 and 3002.
 func DefaultSettings() *Settings {
-	s := &Settings{Listen: "127.0.0.1:8080", FastPath: true, EventLoops: "auto", SlotIdleTimeout: DefaultSlotIdleTimeout}
+	s := &Settings{Listen: "127.0.0.1:8080", FastPath: true, EventLoops: "auto", Limits: Limits{
+		HeaderTimeout: DefaultHeaderTimeout, KeepAliveTimeout: DefaultKeepAliveTimeout, BodyTimeout: DefaultBodyTimeout,
+		SlotReadTimeout: DefaultSlotReadTimeout, SlotIdleTimeout: DefaultSlotIdleTimeout,
+	}}
 	s.Slots.Blue.URL, s.Slots.Green.URL = "http://127.0.0.1:3001", "http://127.0.0.1:3002"
 	return s
 }
@@ -50,7 +51,7 @@ func (s *Settings) URL(slot provider.Slot) string {
 	return s.Slots.Blue.URL
 }
 
-// Validate checks both slot URLs, the event loops and the idle timeout.
+// Validate checks both slot URLs, the event loops and the limits.
 func (s *Settings) Validate() error {
 	_, err := s.check()
 	return err
@@ -70,8 +71,8 @@ func (s *Settings) check() (map[provider.Slot]*url.URL, error) {
 	if _, err := ParseEventLoops(s.EventLoops); err != nil {
 		return nil, err
 	}
-	if s.SlotIdleTimeout <= 0 {
-		return nil, fmt.Errorf("traffic.local.slot_idle_timeout %s must be above 0 (default %s)", s.SlotIdleTimeout, DefaultSlotIdleTimeout)
+	if err := s.Limits.check(); err != nil {
+		return nil, err
 	}
 	return urls, nil
 }

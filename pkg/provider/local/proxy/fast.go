@@ -30,6 +30,8 @@ import (
 // life. Profiled on loopback, this halves the proxy's CPU per request.
 type fastServer struct {
 	s       *Server
+	lim     Limits
+	gate    *gate // client connections, on every path
 	pools   map[provider.Slot]*directTransport
 	names   map[provider.Slot]string // slot URLs, for the logs
 	handoff *handoffListener
@@ -46,10 +48,6 @@ type fastServer struct {
 	closing bool
 	wg      sync.WaitGroup // connections of goroutines and loops
 }
-
-// headerTimeout bounds the time a client takes to send a request head
-// (slowloris), as net/http's ReadHeaderTimeout does on the other path.
-const headerTimeout = 10 * time.Second
 
 // fastEligible says whether the slots allow the fast path: plain http
 // slots without a path prefix, and no sticky cookies.
@@ -84,6 +82,10 @@ func (f *fastServer) serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		if !f.gate.enter() {
+			go refuse(c)
+			continue
+		}
 		if len(f.loops) > 0 {
 			f.toLoop(c)
 			continue
@@ -93,6 +95,7 @@ func (f *fastServer) serve(ln net.Listener) error {
 		if f.closing {
 			f.mu.Unlock()
 			c.Close()
+			f.gate.leave()
 			continue
 		}
 		f.conns[fc] = false
@@ -166,6 +169,7 @@ type fastConn struct {
 	req    reqHead
 	resp   respHead
 	out    []byte // the head sent to the slot
+	body   *bodyClock
 
 	// While a slot takes its time, a watcher notices the client going
 	// away and breaks off the request to the slot (see watchClient).
@@ -182,8 +186,9 @@ func newFastConn(f *fastServer, c net.Conn, pre []byte) *fastConn {
 	if len(pre) > 0 {
 		r = io.MultiReader(bytes.NewReader(pre), r)
 	}
-	fc := &fastConn{f: f, c: c, br: bufio.NewReaderSize(r, 16<<10), bw: bufio.NewWriterSize(rawReadWriter(c), 16<<10),
-		remote: c.RemoteAddr().String(), watchDone: make(chan struct{}, 1)}
+	body := &bodyClock{r: r, c: c}
+	fc := &fastConn{f: f, c: c, br: bufio.NewReaderSize(body, 16<<10), bw: bufio.NewWriterSize(rawReadWriter(c), 16<<10),
+		remote: c.RemoteAddr().String(), watchDone: make(chan struct{}, 1), body: body}
 	fc.ip = fc.remote
 	if host, _, err := net.SplitHostPort(fc.remote); err == nil {
 		fc.ip = host
@@ -209,6 +214,7 @@ func (fc *fastConn) done(handedOff bool) {
 	fc.f.mu.Unlock()
 	if !handedOff {
 		fc.c.Close()
+		fc.f.gate.leave()
 	}
 	fc.f.wg.Done()
 }
@@ -222,8 +228,8 @@ func (fc *fastConn) serve(ex *exchange, up *upConn) {
 	if up != nil && (!fc.resume(*ex, up) || !fc.setBusy(false)) {
 		return
 	}
-	for {
-		end, err := fc.readHead()
+	for first := up == nil; ; first = false {
+		end, err := fc.readHead(first)
 		if err != nil {
 			return // the client went away, or timed out sending a head
 		}
@@ -233,7 +239,7 @@ func (fc *fastConn) serve(ex *exchange, up *upConn) {
 		d := fc.f.s.current()
 		if end < 0 || !parseRequestHead(fc.peek(end), &fc.req) || (fc.f.s.Maintenance != nil && d.Maintenance.On) {
 			fc.f.s.handedOff.Add(1)
-			handedOff = fc.f.handoff.give(&handoffConn{Conn: fc.c, r: fc.br})
+			handedOff = fc.f.handoff.give(&handoffConn{Conn: fc.c, r: fc.br, g: fc.f.gate})
 			return
 		}
 		fc.f.s.fastServed.Add(1)
@@ -246,17 +252,24 @@ func (fc *fastConn) serve(ex *exchange, up *upConn) {
 
 // readHead waits for a request head to be buffered whole and returns its
 // length, or -1 when it is not plain or does not fit the buffer (net/http
-// takes those).
-func (fc *fastConn) readHead() (int, error) {
-	if _, err := fc.br.Peek(1); err != nil { // idle until the next request starts
-		return 0, err
-	}
+// takes those). A new connection (first) waits for its first head up to
+// the header timeout, a kept-alive one up to the keep-alive timeout; from
+// its first byte, a head has the header timeout to arrive whole.
+func (fc *fastConn) readHead(first bool) (int, error) {
+	lim := &fc.f.lim
+	defer fc.c.SetReadDeadline(time.Time{})
 	deadline := false
-	defer func() {
-		if deadline {
-			fc.c.SetReadDeadline(time.Time{})
+	if fc.br.Buffered() == 0 {
+		wait := lim.KeepAliveTimeout
+		if first {
+			wait = lim.HeaderTimeout
 		}
-	}()
+		fc.c.SetReadDeadline(time.Now().Add(wait))
+		if _, err := fc.br.Peek(1); err != nil { // idle until the next request starts
+			return 0, err
+		}
+		deadline = first
+	}
 	for {
 		end := headEnd(fc.peek(fc.br.Buffered()))
 		if end != 0 {
@@ -266,7 +279,7 @@ func (fc *fastConn) readHead() (int, error) {
 			return -1, nil
 		}
 		if !deadline {
-			fc.c.SetReadDeadline(time.Now().Add(headerTimeout))
+			fc.c.SetReadDeadline(time.Now().Add(lim.HeaderTimeout))
 			deadline = true
 		}
 		if _, err := fc.br.Peek(fc.br.Buffered() + 1); err != nil {
@@ -328,7 +341,9 @@ func (fc *fastConn) forward(d *Doc) bool {
 		}
 		c.bw.Write(fc.out)
 		if !sent && length > 0 {
+			fc.body.on(fc.f.lim.BodyTimeout)
 			_, err = pump(c.bw, fc.br, length)
+			fc.body.off()
 			sent = true
 			if err != nil && !isWriteErr(err) { // the client went away while sending its body
 				c.Close()
@@ -339,8 +354,7 @@ func (fc *fastConn) forward(d *Doc) bool {
 			err = c.bw.Flush()
 		}
 		if err == nil {
-			fc.watchFor(c)
-			err = readResponseHead(c.br, ex.head, &fc.resp, fc.bw)
+			err = fc.readAnswerHead(c, ex)
 		}
 		if err == nil {
 			break
@@ -367,8 +381,7 @@ func (fc *fastConn) forward(d *Doc) bool {
 // resume takes over a request the event loop sent to a slot (see
 // evLoop.handOff): c has the slot's answer to read, from its beginning.
 func (fc *fastConn) resume(ex exchange, c *upConn) bool {
-	fc.watchFor(c)
-	err := readResponseHead(c.br, ex.head, &fc.resp, fc.bw)
+	err := fc.readAnswerHead(c, ex)
 	if err != nil {
 		fc.unwatch()
 		c.Close()
@@ -381,13 +394,32 @@ func (fc *fastConn) resume(ex exchange, c *upConn) bool {
 	return fc.relay(ex, c)
 }
 
-// failed answers 502 for a slot that did not answer; keep says the client's
-// connection is still in step (its request body was read).
+// readAnswerHead reads the head of the slot's answer on c, under the watch
+// of the client, within the slot read timeout.
+func (fc *fastConn) readAnswerHead(c *upConn, ex exchange) error {
+	fc.watchFor(c)
+	c.SetReadDeadline(time.Now().Add(fc.f.lim.SlotReadTimeout))
+	err := readResponseHead(c.br, ex.head, &fc.resp, fc.bw)
+	c.SetReadDeadline(time.Time{})
+	if fc.gone.Load() { // the watcher broke the connection off meanwhile: keep it broken
+		c.SetDeadline(time.Unix(1, 0))
+	}
+	return err
+}
+
+// failed answers 502 for a slot that did not answer (504 when it did not
+// in time); keep says the client's connection is still in step (its
+// request body was read).
 func (fc *fastConn) failed(ex exchange, err error, keep bool) bool {
 	fc.f.upstreamError(ex.slot, err)
 	keep = keep && !fc.f.isClosing()
-	fc.badGateway(ex.slot, ex.id, keep)
-	fc.logEntry(ex, http.StatusBadGateway, 0)
+	status := http.StatusBadGateway
+	if isTimeout(err) {
+		status = http.StatusGatewayTimeout
+	}
+	fc.bw.Write(appendGatewayError(fc.out[:0], status, ex.slot, ex.id, keep))
+	fc.bw.Flush()
+	fc.logEntry(ex, status, 0)
 	return keep
 }
 
@@ -512,15 +544,17 @@ func appendRequest(b []byte, h *reqHead, ip, id string) []byte {
 	return append(b, "X-Forwarded-Proto: http\r\n\r\n"...)
 }
 
-// badGateway answers as the ReverseProxy's error handler does.
-func (fc *fastConn) badGateway(slot provider.Slot, id string, keep bool) {
-	fc.bw.Write(appendBadGateway(fc.out[:0], slot, id, keep))
-	fc.bw.Flush()
-}
-
-func appendBadGateway(b []byte, slot provider.Slot, id string, keep bool) []byte {
+// appendGatewayError writes the 502 or 504 answer as the ReverseProxy's
+// error handler does.
+func appendGatewayError(b []byte, status int, slot provider.Slot, id string, keep bool) []byte {
 	body := "bad gateway: slot " + string(slot) + " is not answering\n"
-	b = append(b, "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: "...)
+	line := "HTTP/1.1 502 Bad Gateway\r\n"
+	if status == http.StatusGatewayTimeout {
+		body = "gateway timeout: slot " + string(slot) + " did not answer in time\n"
+		line = "HTTP/1.1 504 Gateway Timeout\r\n"
+	}
+	b = append(b, line...)
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: "...)
 	b = append(b, id...)
 	b = append(b, "\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
@@ -604,10 +638,42 @@ func (l *handoffListener) give(c net.Conn) bool {
 }
 
 // handoffConn is the client's connection with the bytes the fast path
-// already read in front.
+// already read in front. It leaves the gate when net/http closes it.
 type handoffConn struct {
 	net.Conn
-	r io.Reader
+	r    io.Reader
+	g    *gate
+	once sync.Once
 }
 
 func (c *handoffConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *handoffConn) Close() error {
+	c.once.Do(c.g.leave)
+	return c.Conn.Close()
+}
+
+// bodyClock is under a client connection's buffer: while a request body is
+// read (on), every read may wait at most d for bytes, so a body that makes
+// no progress for the body timeout ends the request.
+type bodyClock struct {
+	r io.Reader
+	c net.Conn
+	d time.Duration
+}
+
+func (b *bodyClock) on(d time.Duration) { b.d = d }
+
+func (b *bodyClock) off() {
+	if b.d > 0 {
+		b.d = 0
+		b.c.SetReadDeadline(time.Time{})
+	}
+}
+
+func (b *bodyClock) Read(p []byte) (int, error) {
+	if b.d > 0 {
+		b.c.SetReadDeadline(time.Now().Add(b.d))
+	}
+	return b.r.Read(p)
+}

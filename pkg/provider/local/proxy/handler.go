@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,22 +21,27 @@ import (
 const StickyCookie = "deployctl_slot"
 
 // newTransport keeps many idle connections per slot: under load, opening a
-// connection per request would cost more than the proxying itself.
-func newTransport() *http.Transport {
+// connection per request would cost more than the proxying itself. Its
+// limits are the proxy's: the idle timeout, the wait for an answer head,
+// the size of a head.
+func newTransport(lim Limits) *http.Transport {
 	return &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        2048,
-		MaxIdleConnsPerHost: 1024,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
+		Proxy:                  nil,
+		DialContext:            (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:           2048,
+		MaxIdleConnsPerHost:    1024,
+		IdleConnTimeout:        lim.SlotIdleTimeout,
+		ResponseHeaderTimeout:  lim.SlotReadTimeout,
+		MaxResponseHeaderBytes: maxAnswerHead,
+		DisableCompression:     true,
 	}
 }
 
 // newSlotProxy forwards to one slot. The client's Host is kept, the
 // X-Forwarded-* headers are set, and responses of unknown length (streams)
-// are flushed as they come.
-func newSlotProxy(s provider.Slot, target *url.URL, tr *directTransport, log *slog.Logger) *httputil.ReverseProxy {
+// are flushed as they come. A slot that does not answer in time is a 504,
+// any other failure a 502.
+func newSlotProxy(s provider.Slot, target *url.URL, tr http.RoundTripper, log *slog.Logger) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -50,9 +56,54 @@ func newSlotProxy(s provider.Slot, target *url.URL, tr *directTransport, log *sl
 				return
 			}
 			log.Warn("upstream error", "slot", s, "url", target.String(), "error", err)
+			if isTimeout(err) {
+				http.Error(w, fmt.Sprintf("gateway timeout: slot %s did not answer in time", s), http.StatusGatewayTimeout)
+				return
+			}
 			http.Error(w, fmt.Sprintf("bad gateway: slot %s is not answering", s), http.StatusBadGateway)
 		},
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// bodyTimeout ends a request whose body makes no progress for d: before
+// each read of it, the connection's read deadline moves d ahead; at its
+// end the deadline is lifted, so that net/http's own watch of the
+// connection while the slot answers is not cut short; after a failed one
+// it stays, and the connection closes.
+func bodyTimeout(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), d: d}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type deadlineBody struct {
+	io.ReadCloser
+	rc  *http.ResponseController
+	d   time.Duration
+	err error
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	b.rc.SetReadDeadline(time.Now().Add(b.d))
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.err = err
+		if err == io.EOF { // a failed body leaves the deadline behind: the connection is not in step
+			b.rc.SetReadDeadline(time.Time{})
+		}
+	}
+	return n, err
 }
 
 // hostPort is the slot's address with its port, 80 when the URL has none.

@@ -80,8 +80,12 @@ type evConn struct {
 	readable, writable bool // readiness not yet used up (edge-triggered)
 	eof                bool // the client closed its side, or its connection broke
 	closed             bool
-	closeAfter         bool // close once out is written
-	headSince          time.Time
+	closeAfter         bool      // close once out is written
+	headSince          time.Time // the first byte of the head being read
+	idleSince          time.Time // since when it waits for a request
+	lastRead           time.Time // the last bytes from the client
+	served             bool      // it had a request: the keep-alive timeout applies
+	bodyWait           bool      // a head was read and its body is on its way
 	st                 evState
 
 	// the request being served
@@ -296,7 +300,7 @@ func (l *evLoop) register(fd int, e evFD) error {
 
 // adopt takes a client connection the accept loop gave it.
 func (l *evLoop) adopt(fd int, remote string) {
-	c := &evConn{fd: fd, remote: remote, ip: remote, in: make([]byte, 0, 4<<10)}
+	c := &evConn{fd: fd, remote: remote, ip: remote, in: make([]byte, 0, 4<<10), idleSince: time.Now()}
 	if host, _, err := net.SplitHostPort(remote); err == nil {
 		c.ip = host
 	}
@@ -319,6 +323,7 @@ func (l *evLoop) closeConn(c *evConn) {
 	l.fds[c.fd] = evFD{}
 	syscall.Close(c.fd)
 	l.conns--
+	l.f.gate.leave()
 	l.f.wg.Done()
 }
 
@@ -349,18 +354,64 @@ func (l *evLoop) shutdown(hard bool) {
 	}
 }
 
-// sweep closes connections that took longer than headerTimeout to send a
-// request head, and breaks off the requests of clients that went away.
+// sweep applies the timeouts (Limits): it closes connections idle past the
+// header or keep-alive timeout, slow to send a head or a body, answers 504
+// for requests whose slot did not answer in time, breaks off the requests
+// of clients that went away, and closes pooled slot connections past the
+// idle timeout.
 func (l *evLoop) sweep(now time.Time) {
+	lim := &l.f.lim
 	for _, e := range l.fds {
-		switch c := e.c; {
-		case c == nil:
-		case c.st == evIdle && !c.headSince.IsZero() && now.Sub(c.headSince) > headerTimeout:
-			l.closeConn(c)
-		case c.st == evSlot && c.eof && now.Sub(c.ex.start) >= watchAfter:
-			l.gone(c)
+		c := e.c
+		if c == nil || c.closed {
+			continue
+		}
+		switch c.st {
+		case evIdle:
+			wait := lim.HeaderTimeout
+			if c.served {
+				wait = lim.KeepAliveTimeout
+			}
+			switch {
+			case !c.headSince.IsZero() && now.Sub(c.headSince) > lim.HeaderTimeout,
+				c.bodyWait && now.Sub(c.lastRead) > lim.BodyTimeout,
+				c.headSince.IsZero() && !c.bodyWait && len(c.in) == 0 && now.Sub(c.idleSince) > wait:
+				l.closeConn(c)
+			}
+		case evSlot:
+			switch {
+			case c.eof && now.Sub(c.ex.start) >= watchAfter:
+				l.gone(c)
+			case now.Sub(c.ex.start) > lim.SlotReadTimeout:
+				l.slotTimeout(c)
+			}
 		}
 	}
+	t := l.f.pools
+	for slot, us := range l.idle {
+		keep := us[:0]
+		for _, u := range us {
+			if u.closed || t[slot].idleSince(u.idleAt) {
+				l.closeUp(u)
+				continue
+			}
+			keep = append(keep, u)
+		}
+		l.idle[slot] = keep
+	}
+}
+
+// slotTimeout answers 504 for a request whose slot did not answer within
+// the slot read timeout, and closes the slot's connection (or forgets the
+// dial on its way).
+func (l *evLoop) slotTimeout(c *evConn) {
+	if c.up != nil {
+		l.closeUp(c.up)
+		c.up = nil
+	}
+	c.dialSeq++
+	l.gatewayError(c, http.StatusGatewayTimeout, fmt.Errorf("no answer within %s", l.f.lim.SlotReadTimeout))
+	l.drive(c)
 }
 
 // drive moves c's request on as far as its sockets allow.
@@ -418,8 +469,10 @@ func (l *evLoop) idleStep(c *evConn) bool {
 			l.closeConn(c)
 			return false
 		}
+		c.bodyWait = true
 		return l.readClient(c)
 	}
+	c.bodyWait, c.served = false, true
 	l.begin(c, d, end)
 	return true
 }
@@ -498,7 +551,7 @@ func (l *evLoop) dialed(c *evConn, seq int, slot provider.Slot, fd int, err erro
 		return
 	}
 	if err != nil {
-		l.badGateway(c, err)
+		l.gatewayError(c, http.StatusBadGateway, err)
 	} else {
 		u.c = c
 		c.up = u
@@ -623,17 +676,19 @@ func (l *evLoop) upFailed(c *evConn, err error) bool {
 		l.dial(c)
 		return false
 	}
-	l.badGateway(c, err)
+	l.gatewayError(c, http.StatusBadGateway, err)
 	return true
 }
 
-func (l *evLoop) badGateway(c *evConn, err error) {
+// gatewayError answers 502 or 504 for c's request; the client's connection
+// stays in step (the loops read a request whole before they send it).
+func (l *evLoop) gatewayError(c *evConn, status int, err error) {
 	l.f.upstreamError(c.ex.slot, err)
 	c.keep = !l.closing
-	c.out = appendBadGateway(c.out[:0], c.ex.slot, c.ex.id, c.keep)
+	c.out = appendGatewayError(c.out[:0], status, c.ex.slot, c.ex.id, c.keep)
 	c.outOff = 0
-	l.logEntry(c, http.StatusBadGateway, 0)
-	c.st, c.closeAfter = evIdle, !c.keep
+	l.logEntry(c, status, 0)
+	c.st, c.closeAfter, c.idleSince = evIdle, !c.keep, time.Now()
 }
 
 // bodyStep relays the answer's body, no faster than the client takes it.
@@ -776,7 +831,7 @@ func (l *evLoop) finish(c *evConn) {
 		l.pool(u)
 	}
 	l.logEntry(c, c.resp.status, c.n)
-	c.st, c.closeAfter = evIdle, !c.keep
+	c.st, c.closeAfter, c.idleSince = evIdle, !c.keep, time.Now()
 }
 
 func (l *evLoop) logEntry(c *evConn, status int, n int64) { l.f.logExchange(c.ex, c.remote, status, n) }
@@ -797,6 +852,7 @@ func (l *evLoop) readClient(c *evConn) bool {
 		return true
 	}
 	c.in = c.in[:len(c.in)+n]
+	c.lastRead = time.Now()
 	return true
 }
 
@@ -854,6 +910,7 @@ func (l *evLoop) handOff(c *evConn, u *evUp) {
 		if up != nil {
 			up.Close()
 		}
+		l.f.gate.leave()
 		return
 	}
 	fc := newFastConn(l.f, nc, c.in)
@@ -862,6 +919,7 @@ func (l *evLoop) handOff(c *evConn, u *evUp) {
 		if up != nil {
 			up.Close()
 		}
+		l.f.gate.leave()
 		return
 	}
 	if u == nil {
@@ -956,12 +1014,14 @@ func (f *fastServer) toLoop(c net.Conn) {
 	fd, err := takeFD(c)
 	if err != nil {
 		f.s.Log.Warn("event loop: connection not taken", "error", err)
+		f.gate.leave()
 		return
 	}
 	f.mu.Lock()
 	if f.closing {
 		f.mu.Unlock()
 		syscall.Close(fd)
+		f.gate.leave()
 		return
 	}
 	f.wg.Add(1)
@@ -969,6 +1029,7 @@ func (f *fastServer) toLoop(c net.Conn) {
 	l := f.loops[f.next.Add(1)%uint32(len(f.loops))]
 	if !l.post(func() { l.adopt(fd, remote) }) {
 		syscall.Close(fd)
+		f.gate.leave()
 		f.wg.Done()
 	}
 }

@@ -42,9 +42,9 @@ type Server struct {
 	// evLoop), traffic.local.event_loops: 0 is one per CPU on Linux; below
 	// 0, or elsewhere, a goroutine serves each connection.
 	EventLoops int
-	// SlotIdleTimeout closes a pooled slot connection unused for that long
-	// (0: DefaultSlotIdleTimeout).
-	SlotIdleTimeout time.Duration
+	// Limits are the timeouts and the connection limit; zero values take
+	// the defaults.
+	Limits
 
 	cur atomic.Pointer[Doc]
 	// requests the fast path forwarded, and connections it handed to net/http
@@ -66,15 +66,23 @@ func (s *Server) Handler() http.Handler {
 
 // handler is Handler with the connection pools of the slots and the access
 // log, which the fast path shares.
+//
+// On the standard path (fast_path: false) the slots are served by Go's
+// stock http.Transport, so that it is the conservative path an operator
+// falls back to; otherwise by directTransport, which shares its pools with
+// the fast path.
 func (s *Server) handler() (http.Handler, map[provider.Slot]*directTransport, *accessLog) {
-	tr := newTransport()
+	lim := s.Limits.withDefaults()
+	tr := newTransport(lim)
 	pools := map[provider.Slot]*directTransport{}
 	slots := map[provider.Slot]http.Handler{}
 	for slot, u := range s.Slots {
-		pools[slot] = newDirectTransport(hostPort(u), tr)
-		if s.SlotIdleTimeout > 0 {
-			pools[slot].idleTimeout = s.SlotIdleTimeout
+		if s.StandardPath {
+			slots[slot] = newSlotProxy(slot, u, stockTransport{tr}, s.Log)
+			continue
 		}
+		pools[slot] = newDirectTransport(hostPort(u), tr)
+		pools[slot].idleTimeout, pools[slot].readTimeout = lim.SlotIdleTimeout, lim.SlotReadTimeout
 		slots[slot] = newSlotProxy(slot, u, pools[slot], s.Log)
 	}
 	var h http.Handler = &weighted{current: s.current, slots: slots, sticky: s.Sticky}
@@ -83,7 +91,7 @@ func (s *Server) handler() (http.Handler, map[provider.Slot]*directTransport, *a
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/-/health", s.health)
-	mux.Handle("/", h)
+	mux.Handle("/", bodyTimeout(h, lim.BodyTimeout))
 	var al *accessLog
 	if s.AccessLog != nil {
 		al = &accessLog{out: s.AccessLog}
@@ -122,7 +130,13 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	h, pools, al := s.handler()
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: headerTimeout, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+	lim := s.Limits.withDefaults()
+	s.Log.Info("limits", "header_timeout", lim.HeaderTimeout.String(), "keepalive_timeout", lim.KeepAliveTimeout.String(),
+		"body_timeout", lim.BodyTimeout.String(), "slot_read_timeout", lim.SlotReadTimeout.String(),
+		"slot_idle_timeout", lim.SlotIdleTimeout.String(), "max_connections", lim.MaxConnections)
+	g := &gate{max: int64(lim.MaxConnections)}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.KeepAliveTimeout,
+		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() { s.watch(wctx); close(watched) }()
@@ -135,7 +149,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		for slot, u := range s.Slots {
 			names[slot] = u.String()
 		}
-		fast = &fastServer{s: s, pools: pools, names: names, handoff: newHandoffListener(ln.Addr()), log: al, conns: map[*fastConn]bool{}}
+		fast = &fastServer{s: s, lim: lim, gate: g, pools: pools, names: names, handoff: newHandoffListener(ln.Addr()), log: al, conns: map[*fastConn]bool{}}
 		if n := s.eventLoops(); n > 0 {
 			if err := fast.startLoops(n); err != nil {
 				s.Log.Warn("event loops unavailable; a goroutine serves each connection", "error", err)
@@ -144,7 +158,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		go func() { errc <- srv.Serve(fast.handoff) }()
 		go func() { errc <- fast.serve(ln) }()
 	} else {
-		go func() { errc <- srv.Serve(ln) }()
+		go func() { errc <- srv.Serve(gatedListener{Listener: ln, g: g}) }()
 	}
 	select {
 	case err := <-errc:

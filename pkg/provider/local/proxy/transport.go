@@ -34,6 +34,8 @@ type directTransport struct {
 	// the keep-alive timeouts of common application servers, so that the
 	// proxy lets go of a connection before the slot does.
 	idleTimeout time.Duration
+	// readTimeout bounds the wait for an answer head (0: none).
+	readTimeout time.Duration
 	now         func() time.Time
 }
 
@@ -212,8 +214,17 @@ func (t *directTransport) exchange(c *upConn, req *http.Request) (*http.Response
 		return nil, err
 	}
 	c.head.left = maxAnswerHead + int64(c.br.Size()-c.br.Buffered())
+	if t.readTimeout > 0 {
+		c.SetReadDeadline(time.Now().Add(t.readTimeout))
+	}
 	resp, err := readResponse(c.br, req)
 	c.head.left = -1
+	if t.readTimeout > 0 {
+		c.SetReadDeadline(time.Time{})
+		if req.Context().Err() != nil { // stop's deadline may have come first: keep it
+			c.SetDeadline(time.Unix(1, 0))
+		}
+	}
 	if err != nil {
 		stop()
 		return nil, err
@@ -241,20 +252,41 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("%w: more than %d informational answers", errBadResponse, maxInformational)
 		}
 		if trace != nil && trace.Got1xxResponse != nil && resp.StatusCode != http.StatusContinue {
-			h := resp.Header
-			for _, f := range h["Connection"] {
-				for _, name := range strings.Split(f, ",") {
-					h.Del(strings.TrimSpace(name))
-				}
-			}
-			for _, name := range slices.Concat([]string{"connection"}, responseHopFields, framingFields) {
-				h.Del(name)
-			}
-			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(h)); err != nil {
+			h := textproto.MIMEHeader(resp.Header)
+			stripInformational(h)
+			if err := trace.Got1xxResponse(resp.StatusCode, h); err != nil {
 				return nil, err
 			}
 		}
 	}
+}
+
+// stripInformational removes an informational answer's hop-by-hop and
+// framing fields, which are not the client's.
+func stripInformational(h textproto.MIMEHeader) {
+	for _, f := range h["Connection"] {
+		for _, name := range strings.Split(f, ",") {
+			h.Del(strings.TrimSpace(name))
+		}
+	}
+	for _, name := range slices.Concat([]string{"connection"}, responseHopFields, framingFields) {
+		h.Del(name)
+	}
+}
+
+// stockTransport is Go's http.Transport with one repair for the standard
+// path: httputil.ReverseProxy passes an informational answer's fields on
+// as they come, hop-by-hop ones included; a trace hook of our own, which
+// runs before the proxy's, removes them first.
+type stockTransport struct{ *http.Transport }
+
+var stripTrace = &httptrace.ClientTrace{Got1xxResponse: func(_ int, h textproto.MIMEHeader) error {
+	stripInformational(h)
+	return nil
+}}
+
+func (t stockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.Transport.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), stripTrace)))
 }
 
 // upBody returns the connection to the pool once the body was read to its
