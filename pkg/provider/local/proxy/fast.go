@@ -349,6 +349,9 @@ func (fc *fastConn) forward(d *Doc) bool {
 				c.Close()
 				return false
 			}
+			if err != nil { // the slot's connection failed: not the client's
+				err = errors.Unwrap(err)
+			}
 		}
 		if err == nil {
 			err = c.bw.Flush()
@@ -361,14 +364,16 @@ func (fc *fastConn) forward(d *Doc) bool {
 		}
 		fc.unwatch()
 		c.Close()
+		unsent := c.unsent()
 		c = nil
 		if fc.gone.Load() || isWriteErr(err) { // the client went away
 			fc.logEntry(ex, statusClientGone, 0)
 			return false
 		}
 		// A pooled connection the slot closed meanwhile fails before any
-		// answer: send again on a fresh one when that is safe.
-		if !reused || attempt > 0 || !replay || fc.resp.info > 0 {
+		// answer: send again on a fresh one when that is safe, or when
+		// nothing of the request was written (and it has no body).
+		if !reused || attempt > 0 || !(replay || unsent && length == 0) || fc.resp.info > 0 {
 			break
 		}
 	}

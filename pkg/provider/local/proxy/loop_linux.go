@@ -671,7 +671,9 @@ func (l *evLoop) upFailed(c *evConn, err error) bool {
 	u := c.up
 	c.up = nil
 	l.closeUp(u)
-	if len(u.in) == 0 && u.reused && c.attempt == 0 && c.replay {
+	// a request of which nothing reached the slot is sent again whatever
+	// its method: the loops hold it whole
+	if len(u.in) == 0 && u.reused && c.attempt == 0 && (c.replay || u.sent == 0) {
 		c.attempt++
 		l.dial(c)
 		return false

@@ -49,6 +49,7 @@ type upConn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	head   *headBudget // under br
+	wrote  *writeCount // under bw
 	idleAt time.Time   // when it went back to the pool
 }
 
@@ -60,10 +61,27 @@ func newUpConn(nc net.Conn, pre []byte) *upConn {
 	if len(pre) > 0 {
 		r = io.MultiReader(bytes.NewReader(pre), raw)
 	}
-	hb := &headBudget{r: r, left: -1}
+	hb, wc := &headBudget{r: r, left: -1}, &writeCount{w: raw}
 	// separate raw readers and writers: a read and a write may overlap
-	return &upConn{Conn: nc, br: bufio.NewReaderSize(hb, 16<<10), bw: bufio.NewWriterSize(raw, 16<<10), head: hb}
+	return &upConn{Conn: nc, br: bufio.NewReaderSize(hb, 16<<10), bw: bufio.NewWriterSize(wc, 16<<10), head: hb, wrote: wc}
 }
+
+// writeCount counts the bytes written to a slot connection since it was
+// taken from the pool: a request that failed before its first byte
+// reached the slot may be sent again, whatever its method.
+type writeCount struct {
+	w io.Writer
+	n int64
+}
+
+func (c *writeCount) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// unsent says whether a request on c failed before any of it was written.
+func (c *upConn) unsent() bool { return c.wrote.n == 0 }
 
 // headBudget bounds what http.ReadResponse reads of an answer's head, which
 // has no limit of its own: armed, it reads at most left bytes; left < 0 is
@@ -110,8 +128,10 @@ func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		c.Close()
 		// A pooled connection the slot closed meanwhile fails before any
-		// answer: send again on a fresh one when that is safe.
-		if !reused || attempt > 0 || !replayable(req) || req.Context().Err() != nil {
+		// answer: send again on a fresh one when that is safe, a request
+		// of which nothing was written whatever its method.
+		noBody := req.Body == nil || req.Body == http.NoBody
+		if !reused || attempt > 0 || !(replayable(req) || c.unsent() && noBody) || req.Context().Err() != nil {
 			return nil, err
 		}
 	}
@@ -140,6 +160,7 @@ func (t *directTransport) get(ctx context.Context) (*upConn, bool, error) {
 		}
 		c := t.idle[n-1]
 		t.idle = t.idle[:n-1]
+		c.wrote.n = 0
 		if t.expired(c) { // the others waited longer still
 			old := t.idle
 			t.idle = nil

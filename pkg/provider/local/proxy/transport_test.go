@@ -247,3 +247,35 @@ func eachPath(t *testing.T, test func(t *testing.T, setup func(*Server))) {
 		t.Run(name, func(t *testing.T) { test(t, setup) })
 	}
 }
+
+// brokenConn is a pooled connection whose writes fail before a byte goes
+// out, as one the slot reset while it was idle.
+type brokenConn struct{ net.Conn }
+
+func (brokenConn) Write([]byte) (int, error) { return 0, fmt.Errorf("write: broken pipe") }
+
+// A request of which nothing was written on a reused connection is sent
+// again on a new one whatever its method: nothing of it reached the slot.
+// A POST that did reach it is never sent twice.
+func TestUnsentRequestRetriedWhateverItsMethod(t *testing.T) {
+	var seen []string
+	slot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Method)
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(slot.Close)
+	tr := newDirectTransport(strings.TrimPrefix(slot.URL, "http://"), http.DefaultTransport)
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	tr.put(newUpConn(brokenConn{a}, nil))
+	req, _ := http.NewRequest(http.MethodDelete, slot.URL+"/orders/1", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("a DELETE of which nothing was written was not sent again: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ok" || len(seen) != 1 {
+		t.Fatalf("got %q; the slot saw %v", body, seen)
+	}
+}
