@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -132,6 +133,11 @@ func serveChaos(c net.Conn) {
 	}
 }
 
+// errorer is what drive needs of a test.
+type errorer interface {
+	Errorf(format string, args ...any)
+}
+
 // outcome of one request
 type outcome struct {
 	status int // 0: the connection was cut
@@ -139,8 +145,10 @@ type outcome struct {
 }
 
 // drive sends rounds of random chaos requests from clients at once to url
-// and checks every answer against its own token.
-func drive(t *testing.T, url string, seed uint64, clients, rounds int) map[string]map[int]int {
+// and checks every answer against its own token. It returns the outcomes
+// by chaos and status (0: cut), and how many clients got another's answer.
+func drive(t errorer, url string, seed uint64, clients, rounds int) (map[string]map[int]int, int) {
+	var leaks atomic.Int32
 	var mu sync.Mutex
 	stats := map[string]map[int]int{}
 	var wg sync.WaitGroup
@@ -163,6 +171,7 @@ func drive(t *testing.T, url string, seed uint64, clients, rounds int) map[strin
 				mu.Unlock()
 				switch {
 				case got.token != "" && got.token != tok:
+					leaks.Add(1)
 					t.Errorf("%s %s (%s): the client got another request's answer %q", ch.method, ch.name, tok, got.token)
 				case got.status == 200 && got.token == tok:
 				case ch.well && ch.method != "POST":
@@ -175,7 +184,7 @@ func drive(t *testing.T, url string, seed uint64, clients, rounds int) map[strin
 		}()
 	}
 	wg.Wait()
-	return stats
+	return stats, int(leaks.Load())
 }
 
 func send(cl *http.Client, url string, ch chaos, tok string) outcome {
@@ -214,12 +223,39 @@ func TestDifferentialSlotSide(t *testing.T) {
 	ref := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(mustURL(slot)) },
 		ErrorLog: discardLog()})
 	t.Cleanup(ref.Close)
-	t.Run("reference", func(t *testing.T) { t.Logf("%v", drive(t, ref.URL, seed, 4, 300)) })
+	// The reference itself does not keep the rule: Go's Transport reads
+	// bytes sent after an answer as the next request's answer when that
+	// request takes the connection before its reader sees them. Its leaks
+	// are counted and logged (docs/benchmarks.md), not failed; every other
+	// rule holds for it as for the proxy.
+	t.Run("reference", func(t *testing.T) {
+		ft := &leakTolerant{T: t}
+		stats, leaks := drive(ft, ref.URL, seed, 4, 300)
+		t.Logf("%v; another's answer %d times in %d requests", stats, leaks, 4*300)
+		if ft.failed > leaks {
+			t.Fail()
+		}
+	})
 	eachPath(t, func(t *testing.T, setup func(*Server)) {
 		e := newEnv(t)
 		p := e.start(t, func(s *Server) { s.Slots["blue"], s.SlotIdleTimeout = mustURL(slot), time.Second; setup(s) })
-		t.Logf("%v", drive(t, p.url, seed, 4, 300))
+		stats, _ := drive(t, p.url, seed, 4, 300)
+		t.Logf("%v", stats)
 	})
+}
+
+// leakTolerant logs the reference's errors and counts them.
+type leakTolerant struct {
+	*testing.T
+	mu     sync.Mutex
+	failed int
+}
+
+func (l *leakTolerant) Errorf(f string, a ...any) {
+	l.mu.Lock()
+	l.failed++
+	l.mu.Unlock()
+	l.T.Logf(f, a...)
 }
 
 func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }

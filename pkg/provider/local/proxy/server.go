@@ -74,11 +74,17 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) handler() (http.Handler, map[provider.Slot]*directTransport, *accessLog) {
 	lim := s.Limits.withDefaults()
 	tr := newTransport(lim)
+	// Go's Transport reads bytes a slot sends after an answer as the answer
+	// to the next request on the connection when that request comes
+	// quickly enough (TestDifferentialSlotSide measures it on the
+	// reference): the standard path sends one request per connection.
+	stock := tr.Clone()
+	stock.DisableKeepAlives = true
 	pools := map[provider.Slot]*directTransport{}
 	slots := map[provider.Slot]http.Handler{}
 	for slot, u := range s.Slots {
 		if s.StandardPath {
-			slots[slot] = newSlotProxy(slot, u, stockTransport{tr}, s.Log)
+			slots[slot] = newSlotProxy(slot, u, stockTransport{stock}, s.Log)
 			continue
 		}
 		pools[slot] = newDirectTransport(hostPort(u), tr)
