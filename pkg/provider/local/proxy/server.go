@@ -146,6 +146,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() { s.watch(wctx); close(watched) }()
+	for _, p := range pools {
+		go p.watch(wctx)
+	}
 	defer func() { stopWatch(); <-watched }()
 	errc := make(chan error, 2)
 	var fast *fastServer

@@ -212,6 +212,42 @@ func (t *directTransport) put(c *upConn) {
 	}
 }
 
+// watch closes, once a second until ctx ends, the pooled connections past
+// the idle timeout and those on which the slot spoke or which it closed
+// while they were idle: without traffic nothing else would, and they would
+// hold a descriptor each (and the slot's side in CLOSE_WAIT) forever.
+func (t *directTransport) watch(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.sweep()
+		}
+	}
+}
+
+func (t *directTransport) sweep() {
+	t.mu.Lock()
+	keep := t.idle[:0]
+	var drop []*upConn
+	for _, c := range t.idle {
+		if t.expired(c) || !quiet(c) {
+			drop = append(drop, c)
+			continue
+		}
+		keep = append(keep, c)
+	}
+	clear(t.idle[len(keep):])
+	t.idle = keep
+	t.mu.Unlock()
+	for _, c := range drop {
+		c.Close()
+	}
+}
+
 // quiet reports whether an idle connection has nothing to read: no bytes
 // and no end. It asks the kernel without waiting (peek.go).
 func quiet(c *upConn) bool {
@@ -301,13 +337,15 @@ func stripInformational(h textproto.MIMEHeader) {
 // runs before the proxy's, removes them first.
 type stockTransport struct{ *http.Transport }
 
-var stripTrace = &httptrace.ClientTrace{Got1xxResponse: func(_ int, h textproto.MIMEHeader) error {
+func strip1xx(_ int, h textproto.MIMEHeader) error {
 	stripInformational(h)
 	return nil
-}}
+}
 
 func (t stockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.Transport.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), stripTrace)))
+	// WithClientTrace composes into the trace it is given: a new one each time
+	trace := &httptrace.ClientTrace{Got1xxResponse: strip1xx}
+	return t.Transport.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
 }
 
 // upBody returns the connection to the pool once the body was read to its

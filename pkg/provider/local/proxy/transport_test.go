@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -264,9 +267,9 @@ func (brokenConn) Write([]byte) (int, error) { return 0, fmt.Errorf("write: brok
 // again on a new one whatever its method: nothing of it reached the slot.
 // A POST that did reach it is never sent twice.
 func TestUnsentRequestRetriedWhateverItsMethod(t *testing.T) {
-	var seen []string
+	var seen atomic.Int32
 	slot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen = append(seen, r.Method)
+		seen.Add(1)
 		io.WriteString(w, "ok")
 	}))
 	t.Cleanup(slot.Close)
@@ -281,10 +284,50 @@ func TestUnsentRequestRetriedWhateverItsMethod(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if string(body) != "ok" || len(seen) != 1 {
-		t.Fatalf("got %q; the slot saw %v", body, seen)
+	if string(body) != "ok" || seen.Load() != 1 {
+		t.Fatalf("got %q; the slot saw %d requests", body, seen.Load())
 	}
 }
 
 // setupOf applies setup to s and returns it.
 func setupOf(setup func(*Server), s *Server) *Server { setup(s); return s }
+
+// A pooled slot connection is closed at the idle timeout even when no
+// request comes to find it expired: the slot sees the proxy's close.
+func TestIdleSlotConnectionClosedWithoutTraffic(t *testing.T) {
+	eachPath(t, func(t *testing.T, setup func(*Server)) {
+		e := newEnv(t)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		closed := make(chan error, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			if _, err := http.ReadRequest(br); err != nil {
+				closed <- err
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = br.ReadByte()
+			closed <- err
+		}()
+		p := e.start(t, func(s *Server) {
+			s.Slots["blue"], s.SlotIdleTimeout = mustURL("http://"+ln.Addr().String()), 300*time.Millisecond
+			setup(s)
+		})
+		if code, body := get(t, http.DefaultClient, p.url+"/"); code != 200 || body != "ok" {
+			t.Fatalf("%d %q", code, body)
+		}
+		if err := <-closed; !errors.Is(err, io.EOF) {
+			t.Fatalf("the idle slot connection was not closed by the proxy: %v", err)
+		}
+	})
+}
