@@ -55,6 +55,23 @@ type TrafficRouter interface {
 	Slot(ctx context.Context, s Slot) (SlotStatus, error)
 }
 
+// DataPlane is the optional ability of a TrafficRouter to say whether its
+// data plane serves. The local proxy can be stopped while the weights it
+// will serve are stored: its Weights are then the stored ones, not read
+// back from a running data plane. Kubernetes and ALB read the weights from
+// the service itself and need no such check.
+type DataPlane interface {
+	DataPlane(ctx context.Context) DataPlaneStatus
+}
+
+// DataPlaneStatus is whether the data plane serves, what it is, and when
+// it does not, the command that starts it.
+type DataPlaneStatus struct {
+	Up     bool   `json:"up"`
+	Detail string `json:"detail"`
+	Start  string `json:"start,omitempty"`
+}
+
 // ImageSetter is the optional ability to change what a slot runs.
 type ImageSetter interface {
 	SetImage(ctx context.Context, s Slot, image string) error

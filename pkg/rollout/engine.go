@@ -62,6 +62,10 @@ type Result struct {
 	DryRun   bool
 	Reports  []StepReport // one per analysed step
 	Repaired string       // a note when an interrupted change was repaired
+	// DataPlane is the data plane after the change, for providers that can
+	// say (provider.DataPlane); down, the weights were stored, not read
+	// back from a running data plane.
+	DataPlane *provider.DataPlaneStatus
 }
 
 // Step is one change of weights in a plan.
@@ -167,6 +171,7 @@ func (e *Engine) run(ctx context.Context, r Request) (*Result, error) {
 		return res, err
 	}
 	res.After, err = e.apply(ctx, r, s, version, res)
+	res.DataPlane = e.dataPlane(ctx)
 	return res, err
 }
 
@@ -278,4 +283,15 @@ func (e *Engine) record(ctx context.Context, r Request, before, after provider.W
 		Time: e.Now().UTC(), Env: e.Env, Actor: e.Holder.Actor, Command: r.Command,
 		Before: before, After: after, Reason: r.Reason, Result: result, Detail: detail,
 	})
+}
+
+// dataPlane asks the router whether its data plane serves; nil when it
+// cannot say (its weights come from the service itself).
+func (e *Engine) dataPlane(ctx context.Context) *provider.DataPlaneStatus {
+	dp, ok := e.Router.(provider.DataPlane)
+	if !ok {
+		return nil
+	}
+	st := dp.DataPlane(ctx)
+	return &st
 }

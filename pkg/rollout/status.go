@@ -23,6 +23,9 @@ type Status struct {
 	Aborted    *Aborted                     `json:"aborted,omitempty"`
 	Lock       *provider.Holder             `json:"lock"`
 	Pending    *Pending                     `json:"interrupted,omitempty"`
+	// DataPlane is whether the data plane serves, where the provider can
+	// say; down, Weights are the stored ones (what it will serve).
+	DataPlane *provider.DataPlaneStatus `json:"data_plane,omitempty"`
 }
 
 // SlotHealth is one slot's readiness.
@@ -46,6 +49,7 @@ func (e *Engine) Status(ctx context.Context) (*Status, error) {
 		Active: s.Active, Candidate: s.Candidate, Weights: w, Stored: s.Weights, Drift: !sameWeights(w, s.Weights),
 		Health: map[provider.Slot]SlotHealth{}, Versions: map[provider.Slot]string{}, Revision: s.Revision,
 		LastChange: s.Last, Aborted: s.Aborted, Pending: s.Pending, Lock: lock.Holder(ctx, e.Locker),
+		DataPlane: e.dataPlane(ctx),
 	}
 	for _, slot := range provider.Slots {
 		ss, err := e.Router.Slot(ctx, slot)

@@ -49,6 +49,7 @@ func TestE2EStatusJSONGolden(t *testing.T) {
 		{`"latency_ms": [0-9.e-]+`, `"latency_ms": 0`},
 		{`"at": "[^"]+"`, `"at": "TIME"`},
 		{`127\.0\.0\.1:[0-9]+`, `127.0.0.1:PORT`},
+		{`proxy pid [0-9]+`, `proxy pid PID`},
 	}
 	for _, m := range masks {
 		out = regexp.MustCompile(m.re).ReplaceAllString(out, m.with)

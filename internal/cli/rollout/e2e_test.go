@@ -1,6 +1,7 @@
 package rollout_test
 
 import (
+	"encoding/json"
 	"math"
 	"net/http"
 	"os"
@@ -185,12 +186,37 @@ func TestE2EProxyRestartKeepsWeights(t *testing.T) {
 	}
 }
 
+// With no proxy running a change is stored, and the command says that it
+// is not in effect and how to start the proxy; it never claims a read-back
+// (finding 1 of the operator-experience issue). status says the data plane
+// is down, in text and JSON.
 func TestE2ENoProxyRunning(t *testing.T) {
 	p := newProject(t, "")
 	p.startSlot("green")
 	r := p.must("rollout", "green", "--weight", "10")
 	if !strings.Contains(r.stderr, "no proxy is running") {
 		t.Fatalf("no note: %s", r.stderr)
+	}
+	if strings.Contains(r.stdout, "read back") || !strings.Contains(r.stdout, "stored, not in effect") ||
+		!strings.Contains(r.stdout, "deployctl -e development proxy") {
+		t.Fatalf("rollout without a proxy says:\n%s", r.stdout)
+	}
+	st := p.must("rollout", "status").stdout
+	if !strings.Contains(st, "data plane   down: no proxy is running") || !strings.Contains(st, "deployctl -e development proxy") {
+		t.Fatalf("status without a proxy:\n%s", st)
+	}
+	var js struct {
+		DataPlane *struct {
+			Up    bool   `json:"up"`
+			Start string `json:"start"`
+		} `json:"data_plane"`
+	}
+	if err := json.Unmarshal([]byte(p.must("rollout", "status", "-o", "json").stdout), &js); err != nil || js.DataPlane == nil || js.DataPlane.Up {
+		t.Fatalf("status -o json without a proxy: %+v (%v)", js.DataPlane, err)
+	}
+	p.startProxy()
+	if st := p.must("rollout", "status").stdout; !strings.Contains(st, "data plane   proxy pid") {
+		t.Fatalf("status with a proxy:\n%s", st)
 	}
 }
 

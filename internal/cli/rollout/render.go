@@ -18,12 +18,15 @@ type ResultJSON struct {
 	Before  provider.Weights     `json:"before"`
 	Plan    []rollout.Step       `json:"plan"`
 	Reports []rollout.StepReport `json:"analysis,omitempty"`
-	Error   string               `json:"error,omitempty"`
+	// DataPlane is set where the provider can say whether its data plane
+	// serves (local); with up false the weights were stored, not read back.
+	DataPlane *provider.DataPlaneStatus `json:"data_plane,omitempty"`
+	Error     string                    `json:"error,omitempty"`
 }
 
 func toJSON(res *rollout.Result, result string) ResultJSON {
 	return ResultJSON{DryRun: res.DryRun, Result: result, Active: res.After.Active, Weights: res.After.Weights,
-		Before: res.Before.Weights, Plan: res.Plan, Reports: res.Reports}
+		Before: res.Before.Weights, Plan: res.Plan, Reports: res.Reports, DataPlane: res.DataPlane}
 }
 
 func renderResult(opts *ChangeOptions, res *rollout.Result) error {
@@ -46,6 +49,12 @@ func renderResult(opts *ChangeOptions, res *rollout.Result) error {
 		fmt.Fprintf(out, "step %d (%d%%): analysis %s\n", i+1, r.Weight, r.Report.Verdict)
 	}
 	last := res.Plan[len(res.Plan)-1]
+	if dp := res.DataPlane; dp != nil && !dp.Up {
+		// nothing was read back: say what was done, and what is not
+		fmt.Fprintf(out, "weights %s stored, %s: %s; it serves them once started: %s\n",
+			res.After.Weights.String(), opts.IO.Theme().Status("not in effect"), dp.Detail, dp.Start)
+		return nil
+	}
 	if opts.Op == rollout.OpWeight {
 		fmt.Fprintf(out, "%s gets %d%%: weights %s, read back from the data plane; %s stays active\n",
 			opts.Slot, res.After.Weights[opts.Slot], res.After.Weights.String(), res.After.Active)

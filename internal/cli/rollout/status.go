@@ -71,6 +71,13 @@ func renderStatus(io *ui.IOStreams, env string, st *rollout.Status) {
 		candidate = "none"
 	}
 	fmt.Fprintf(w, "environment  %s\nactive       %s\ncandidate    %s\nweights      %s\n", env, st.Active, candidate, st.Weights.String())
+	if dp := st.DataPlane; dp != nil {
+		if dp.Up {
+			fmt.Fprintf(w, "data plane   %s\n", dp.Detail)
+		} else {
+			fmt.Fprintf(w, "data plane   %s: %s; the weights above are stored, not served; start it: %s\n", th.Status("down"), dp.Detail, dp.Start)
+		}
+	}
 	if st.Drift {
 		fmt.Fprintf(w, "drift        %s: the rollout state says %s; the next rollout command sets them again\n", th.Status("warn"), st.Stored.String())
 	}

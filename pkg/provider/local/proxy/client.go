@@ -26,11 +26,13 @@ type Router struct {
 	HTTP       *http.Client
 	Notef      func(format string, a ...any)
 	Now        func() time.Time
+	Env        string // the environment's name, for the command that starts its proxy
 }
 
 var (
 	_ provider.TrafficRouter     = (*Router)(nil)
 	_ provider.MaintenanceSwitch = (*Router)(nil)
+	_ provider.DataPlane         = (*Router)(nil)
 )
 
 // NewRouter returns a Router on the state folder root with defaults.
@@ -46,6 +48,22 @@ func (r *Router) notef(format string, a ...any) {
 	if r.Notef != nil {
 		r.Notef(format, a...)
 	}
+}
+
+// DataPlane says whether a proxy serves this environment.
+func (r *Router) DataPlane(context.Context) provider.DataPlaneStatus {
+	running, ack := r.Running()
+	if !running {
+		start := "deployctl proxy"
+		if r.Env != "" {
+			start = "deployctl -e " + r.Env + " proxy"
+		}
+		return provider.DataPlaneStatus{Detail: "no proxy is running for this environment", Start: start}
+	}
+	if ack == nil {
+		return provider.DataPlaneStatus{Up: true, Detail: "a proxy is starting"}
+	}
+	return provider.DataPlaneStatus{Up: true, Detail: fmt.Sprintf("proxy pid %d on %s, revision %d", ack.PID, ack.Listen, ack.Revision)}
 }
 
 // Running reports whether a proxy serves this environment, and its ack.

@@ -102,7 +102,7 @@ func NewRouterFor(env provider.Env, d provider.Decode) (*Router, error) {
 		slots[s] = u.String()
 	}
 	r := NewRouter(statefs.Root(env.StateDir, env.Name), slots)
-	r.Health, r.Notef = env.Health.WithDefaults(), env.Notef
+	r.Health, r.Notef, r.Env = env.Health.WithDefaults(), env.Notef, env.Name
 	return r, nil
 }
 
