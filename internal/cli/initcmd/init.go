@@ -43,9 +43,11 @@ func NewCmdInit(f *app.Factory, runF func(*InitOptions) error) *cobra.Command {
   migrations/00001_create_users.sql   an example goose migration
   .env.example                    development values; copy it to .env
   docs/runbook.md                 a rollback runbook to complete
+  .gitignore                      .env, backups/ and .deployctl/ stay out of git
 
-Existing files are never overwritten unless --force is given; --dry-run
-lists what would be written.`,
+Existing files are never overwritten unless --force is given; an existing
+.gitignore gets only the lines it lacks appended; --dry-run lists what
+would be written.`,
 		Example: `  deployctl init
   deployctl init ./my-api --dry-run
   deployctl init ./my-api --force`,
@@ -80,8 +82,9 @@ func (o *InitOptions) validate() error {
 }
 
 type written struct {
-	Path   string `json:"path"`
-	Action string `json:"action"` // create | overwrite
+	Path   string   `json:"path"`
+	Action string   `json:"action"`          // create | overwrite | append (.gitignore)
+	Lines  []string `json:"lines,omitempty"` // appended to .gitignore
 }
 
 type initResult struct {
@@ -109,11 +112,25 @@ func initRun(o *InitOptions) error {
 		return app.Usagef("refusing to overwrite %d existing file(s) in %s: %s; pass --force to overwrite them",
 			len(existing), o.Dir, strings.Join(existing, ", "))
 	}
+	missing, exists, err := missingIgnores(o.Dir)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		action := "create"
+		if exists {
+			action = "append"
+		}
+		res.Files = append(res.Files, written{Path: gitignorePath, Action: action, Lines: missing})
+	}
 	if !o.DryRun {
 		for _, file := range files {
 			if err := write(o.Dir, file); err != nil {
 				return err
 			}
+		}
+		if err := writeIgnores(o.Dir, missing, exists); err != nil {
+			return err
 		}
 	}
 	return render(o, res)
@@ -150,12 +167,16 @@ func render(o *InitOptions, res initResult) error {
 	if o.JSON {
 		return o.IO.JSON(res)
 	}
-	verb := map[string]string{"create": "created", "overwrite": "overwrote"}
+	verb := map[string]string{"create": "created", "overwrite": "overwrote", "append": "appended to"}
 	if o.DryRun {
-		verb = map[string]string{"create": "would create", "overwrite": "would overwrite"}
+		verb = map[string]string{"create": "would create", "overwrite": "would overwrite", "append": "would append to"}
 	}
 	for _, f := range res.Files {
-		fmt.Fprintf(o.IO.Out, "%-15s %s\n", verb[f.Action], filepath.Join(o.Dir, filepath.FromSlash(f.Path)))
+		line := fmt.Sprintf("%-15s %s", verb[f.Action], filepath.Join(o.Dir, filepath.FromSlash(f.Path)))
+		if f.Action == "append" {
+			line += " (" + strings.Join(f.Lines, " ") + ")"
+		}
+		fmt.Fprintln(o.IO.Out, line)
 	}
 	if !o.DryRun {
 		o.IO.Printf("\nnext: cd %s && cp .env.example .env && deployctl env validate\n", o.Dir)

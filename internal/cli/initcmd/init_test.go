@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -229,5 +230,56 @@ func TestMaintenancePageIsTheDefault(t *testing.T) {
 	}
 	if _, err := page.New(filepath.Join("../../../templates/maintenance.html"), nil); err != nil {
 		t.Error(err)
+	}
+}
+
+// After `git init && deployctl init && git add -A`, the secrets (.env),
+// the database dumps (backups/) and the local state (.deployctl/) are not
+// staged; .env.example is. An existing .gitignore is completed, not
+// replaced, and a second init adds nothing.
+func TestInitKeepsSecretsAndDumpsOutOfGit(t *testing.T) {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal("git is needed for this test")
+	}
+	dir := t.TempDir()
+	gitRun := func(args ...string) string {
+		cmd := exec.Command(git, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	gitRun("init", "-q")
+	os.WriteFile(filepath.Join(dir, ".gitignore"), []byte("node_modules/"), 0o644)
+	if r := run(t, app.GlobalFlags{}, dir); r.code != 0 || !strings.Contains(r.out, "appended to") {
+		t.Fatalf("exit %d %v\n%s", r.code, r.err, r.out)
+	}
+	for _, p := range []string{".env", "backups/20261203T010000Z/dump.zst", ".deployctl/development/history.jsonl"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), []byte("secret"), 0o600)
+	}
+	gitRun("add", "-A")
+	staged := gitRun("diff", "--cached", "--name-only")
+	for _, bad := range []string{".env\n", "backups/", ".deployctl/"} {
+		if strings.Contains(staged, bad) {
+			t.Errorf("%q was staged:\n%s", bad, staged)
+		}
+	}
+	if !strings.Contains(staged, ".env.example") || !strings.Contains(staged, "environments/production.yaml") {
+		t.Errorf("the project's own files were not staged:\n%s", staged)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, ".gitignore"))
+	if !strings.HasPrefix(string(b), "node_modules/\n") {
+		t.Errorf("the existing .gitignore was not kept:\n%s", b)
+	}
+	if r := run(t, app.GlobalFlags{}, dir, "--force"); r.code != 0 || strings.Contains(r.out, ".gitignore") {
+		t.Fatalf("a second init touched .gitignore: %d %v\n%s", r.code, r.err, r.out)
+	}
+	if b2, _ := os.ReadFile(filepath.Join(dir, ".gitignore")); string(b2) != string(b) {
+		t.Errorf("a second init changed .gitignore:\n%s", b2)
 	}
 }
