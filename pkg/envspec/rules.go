@@ -128,7 +128,40 @@ func (c checker) checkURLRules(r *Rules, value string) []finding {
 	if r.NoLocalhost && isLocal(u.Hostname()) {
 		fs = append(fs, finding{"local", "points at this machine (localhost); use the real host here"})
 	}
+	if r.RequireTLS {
+		if msg := checkTLS(u, scheme); msg != "" {
+			fs = append(fs, finding{"tls", msg})
+		}
+	}
 	return fs
+}
+
+// tlsSchemes are the URL schemes that are TLS by themselves.
+var tlsSchemes = []string{"https", "wss", "rediss", "amqps", "smtps", "ldaps", "mongodb+srv"}
+
+// checkTLS says what is wrong with a URL to a host that is not this
+// machine and would travel without TLS: a PostgreSQL URL needs an sslmode
+// that refuses a plain connection (libpq's default, prefer, falls back to
+// one), any other a TLS scheme. A Unix socket or a local host needs none.
+func checkTLS(u *url.URL, scheme string) string {
+	host := u.Hostname()
+	if host == "" || strings.HasPrefix(host, "/") || isLocal(host) {
+		return ""
+	}
+	if scheme == "postgres" || scheme == "postgresql" {
+		switch mode := u.Query().Get("sslmode"); mode {
+		case "require", "verify-ca", "verify-full":
+			return ""
+		case "":
+			return fmt.Sprintf("connects to %s without TLS (no sslmode: libpq falls back to a plain connection); add ?sslmode=verify-full (or require)", host)
+		default:
+			return fmt.Sprintf("sslmode=%s lets the connection to %s go without TLS; use sslmode=verify-full (or require)", mode, host)
+		}
+	}
+	if contains(tlsSchemes, scheme) {
+		return ""
+	}
+	return fmt.Sprintf("%s:// to %s is not encrypted; use a TLS scheme (%s)", scheme, host, strings.Join(tlsSchemes[:2], ", "))
 }
 
 func (c checker) checkOriginRules(r *Rules, value string) []finding {

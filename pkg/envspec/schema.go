@@ -53,6 +53,7 @@ type Rules struct {
 	NoWildcard     bool     `yaml:"no_wildcard,omitempty"`     // origins: no "*" and no "*.example.com"
 	NoLocalhost    bool     `yaml:"no_localhost,omitempty"`    // url, hostname, origins, email
 	NotPlaceholder bool     `yaml:"not_placeholder,omitempty"` // not a known placeholder such as "changeme"
+	RequireTLS     bool     `yaml:"require_tls,omitempty"`     // url: to a host that is not local, only with TLS
 
 	re *regexp.Regexp
 }
@@ -157,6 +158,7 @@ var varKeys = map[string]bool{
 	"type": true, "description": true, "required": true, "default": true, "secret": true,
 	"min_length": true, "max_length": true, "pattern": true, "values": true, "schemes": true,
 	"min": true, "max": true, "https_only": true, "no_wildcard": true, "no_localhost": true, "not_placeholder": true,
+	"require_tls": true,
 }
 
 func knownKeys(n *yaml.Node, known map[string]bool) error {
@@ -249,6 +251,9 @@ func checkRules(t Type, r *Rules) []error {
 	}
 	if (r.HTTPSOnly || r.NoWildcard) && t != URL && t != Origins {
 		errs = append(errs, fmt.Errorf("`https_only` and `no_wildcard` apply to types url and origins only"))
+	}
+	if r.RequireTLS && t != URL {
+		errs = append(errs, fmt.Errorf("`require_tls` applies to type url only"))
 	}
 	return errs
 }

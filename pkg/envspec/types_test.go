@@ -73,6 +73,15 @@ func TestRules(t *testing.T) {
 		{"hostname localhost", Var{Type: Hostname, Rules: Rules{NoLocalhost: true}}, "localhost", "this machine"},
 		{"email local", Var{Type: Email, Rules: Rules{NoLocalhost: true}}, "a@localhost", "local domain"},
 		{"placeholder", Var{Type: String, Rules: Rules{NotPlaceholder: true}}, "changeme", "placeholder"},
+		{"tls no sslmode", Var{Type: URL, Rules: Rules{RequireTLS: true}}, "postgres://app:pw@db.prod.example.com:5432/app", "without TLS"},
+		{"tls prefer", Var{Type: URL, Rules: Rules{RequireTLS: true}}, "postgres://app@db.example.com/app?sslmode=prefer", "sslmode=prefer"},
+		{"tls disable", Var{Type: URL, Rules: Rules{RequireTLS: true}}, "postgresql://app@db.example.com/app?sslmode=disable", "sslmode=disable"},
+		{"tls require", Var{Type: URL, Rules: Rules{RequireTLS: true}}, "postgres://app@db.example.com/app?sslmode=require", ""},
+		{"tls verify-full", Var{Type: URL, Rules: Rules{RequireTLS: true}}, "postgres://app@db.example.com/app?sslmode=verify-full", ""},
+		{"tls local host", Var{Type: URL, Rules: Rules{RequireTLS: true}}, "postgres://app@localhost/app", ""},
+		{"tls unix socket", Var{Type: URL, Rules: Rules{RequireTLS: true}}, "postgres:///app?host=/var/run/postgresql", ""},
+		{"tls http", Var{Type: URL, Rules: Rules{RequireTLS: true}}, "http://api.example.com", "not encrypted"},
+		{"tls https", Var{Type: URL, Rules: Rules{RequireTLS: true}}, "https://api.example.com", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

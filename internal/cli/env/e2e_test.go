@@ -58,6 +58,8 @@ func newE2E(t *testing.T) *e2e {
 			"EMAIL_PASSWORD=" + canaryMail + "\nJWT_SECRTE=" + canaryJWT + "\nCORS_ORIGIN=*\n",
 		"malformed.env": "NODE_ENV=production\nJWT_SECRET=\"" + canaryJWT + "\nEMAIL_PASSWORD=" + canaryMail + "\n",
 		"nameless.env":  canaryJWT + "\n",
+		"notls.env": e.dotenv(map[string]string{"NODE_ENV": "production", "EMAIL_HOST": "smtp.example.com",
+			"DATABASE_URL": "postgres://app:" + canaryDB + "@db.prod.example.com:5432/app"}),
 	}
 	e.dir = testkit.Project(t, files)
 	e.inputs = map[string]bool{}
@@ -187,6 +189,20 @@ func TestCanarySecretsNeverLeak(t *testing.T) {
 		}
 	}
 	e.checkFiles(t)
+}
+
+// Production refuses a database URL to another host without TLS, and the
+// message says how to fix it without the password (finding 6 of the
+// operator-experience issue).
+func TestProductionDatabaseURLNeedsTLS(t *testing.T) {
+	e := newE2E(t)
+	r := e.run(t, "env", "validate", "-e", "production", "--file", "notls.env")
+	if r.code != 1 || !strings.Contains(r.out, "DATABASE_URL") || !strings.Contains(r.out, "sslmode=verify-full") {
+		t.Fatalf("exit %d, want 1 naming DATABASE_URL and sslmode:\n%s%s", r.code, r.out, r.errOut)
+	}
+	if strings.Contains(r.out+r.errOut, canaryDB) {
+		t.Fatalf("the password leaked:\n%s%s", r.out, r.errOut)
+	}
 }
 
 // checkFiles scans every file in the project (HOME included) that the test

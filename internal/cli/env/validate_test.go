@@ -86,7 +86,7 @@ func TestValidateGolden(t *testing.T) {
 func TestValidateLaterFileWins(t *testing.T) {
 	dir := testkit.Project(t, map[string]string{"fix.env": "NODE_ENV=production\nPORT=8080\nJWT_SECRET=q8Jf2mV9xK4pR7tL1wZ6cB3nY0sH5gDe\n" +
 		"JWT_EXPIRATION=15m\nEMAIL_HOST=smtp.example.com\nEMAIL_PASSWORD=a-real-one-71\nCORS_ORIGIN=https://example.com\n" +
-		"DATABASE_URL=postgres://api:pw@db.example.com/api\nJWT_SECRTE=\n"})
+		"DATABASE_URL=postgres://api:pw@db.example.com/api?sslmode=verify-full\nJWT_SECRTE=\n"})
 	r := runIn(t, "testdata/environments", "production", "json", "validate", "--file", "testdata/bad.env", "--file", dir+"/fix.env")
 	if r.code != app.ExitFailed || !strings.Contains(r.out, `"name": "JWT_SECRTE"`) {
 		t.Fatalf("the unknown name stays: %d\n%s", r.code, r.out)
