@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -182,6 +183,12 @@ func TestLimitsChecked(t *testing.T) {
 	}
 	if n := autoMaxConnections(); n < 16 {
 		t.Fatalf("automatic connection limit %d", n)
+	}
+	// Go raised the soft descriptor limit to the hard one at start, which
+	// autoMaxConnections counts on
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur != rl.Max && rl.Max < 1<<20 {
+		t.Fatalf("RLIMIT_NOFILE soft %d, hard %d (%v): not raised at start", rl.Cur, rl.Max, err)
 	}
 }
 
