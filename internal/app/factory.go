@@ -103,12 +103,17 @@ func (f *Factory) Logger() *slog.Logger {
 		if f.Flags.Verbose {
 			level = slog.LevelDebug
 		}
-		opts := &slog.HandlerOptions{Level: level}
-		if f.Flags.LogFormat == "json" {
-			f.logger = slog.New(slog.NewJSONHandler(f.IO.ErrOut, opts))
-		} else {
-			f.logger = slog.New(slog.NewTextHandler(f.IO.ErrOut, opts))
-		}
+		f.logger = f.NewLogger(level)
 	}
 	return f.logger
+}
+
+// NewLogger is a logger to stderr at level in the --log-format (text
+// unless json), for a command that logs as a service does (the proxy).
+func (f *Factory) NewLogger(level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if f.Flags.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(f.IO.ErrOut, opts))
+	}
+	return slog.New(slog.NewTextHandler(f.IO.ErrOut, opts))
 }

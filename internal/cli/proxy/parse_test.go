@@ -67,7 +67,7 @@ func TestLimitSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _, err := newServer(cfg, &Options{IO: cmdtest.Factory().IO})
+	srv, _, err := newServer(cfg, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,4 +112,33 @@ func TestFastPathSetting(t *testing.T) {
 			t.Errorf("%q: SlotIdleTimeout %v, want the 4s default", yaml, srv.SlotIdleTimeout)
 		}
 	}
+}
+
+// The proxy's own log is text unless --log-format json (it used to be
+// JSON on a terminal too), at info, debug with -v.
+func TestProxyLogFormat(t *testing.T) {
+	for _, c := range []struct {
+		flags app.GlobalFlags
+		want  string
+		debug bool
+	}{
+		{app.GlobalFlags{}, "level=INFO msg=serving", false},
+		{app.GlobalFlags{LogFormat: "json"}, `"msg":"serving"`, false},
+		{app.GlobalFlags{Verbose: true}, "level=INFO msg=serving", true},
+	} {
+		f := cmdtest.Factory()
+		f.Flags = &c.flags
+		log := proxyLogger(f)
+		log.Info("serving", "revision", 3)
+		log.Debug("detail")
+		_, errOut := cmdtest.Output(f)
+		if !strings.Contains(errOut, c.want) || strings.Contains(errOut, "detail") != c.debug {
+			t.Errorf("%+v: %q", c.flags, errOut)
+		}
+	}
+}
+
+func testOptions() *Options {
+	f := cmdtest.Factory()
+	return &Options{IO: f.IO, Factory: f}
 }

@@ -121,7 +121,7 @@ func newServer(cfg *config.Loaded, opts *Options) (*lproxy.Server, string, error
 	srv := &lproxy.Server{
 		Paths: lproxy.Paths{Root: statefs.Root(cfg.Path(cfg.State.Dir), cfg.Env)}, Slots: urls, Sticky: settings.Sticky, StandardPath: !settings.FastPath, EventLoops: loops,
 		Limits:      settings.Limits,
-		Maintenance: pg.Wrap, Log: slog.New(slog.NewJSONHandler(opts.IO.ErrOut, nil)), Poll: opts.Poll, Drain: opts.Drain,
+		Maintenance: pg.Wrap, Log: proxyLogger(opts.Factory), Poll: opts.Poll, Drain: opts.Drain,
 	}
 	if opts.AccessLog {
 		srv.AccessLog = opts.IO.Out
@@ -146,4 +146,14 @@ func maintenancePage(cfg *config.Loaded, io *ui.IOStreams) (*page.Page, error) {
 		return nil, &config.Error{Msg: err.Error()}
 	}
 	return pg, nil
+}
+
+// proxyLogger is the proxy's own log on stderr: its events at info (debug
+// with -v), text unless --log-format json.
+func proxyLogger(f *app.Factory) *slog.Logger {
+	level := slog.LevelInfo
+	if f.Flags.Verbose {
+		level = slog.LevelDebug
+	}
+	return f.NewLogger(level)
 }
