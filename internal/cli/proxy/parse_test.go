@@ -10,7 +10,6 @@ import (
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/config"
 	"github.com/deployctl/deployctl/internal/testkit/cmdtest"
-	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/provider/all"
 	lproxy "github.com/deployctl/deployctl/pkg/provider/local/proxy"
 )
@@ -100,8 +99,7 @@ func TestFastPathSetting(t *testing.T) {
 		if len(cfg.Warnings) != 0 {
 			t.Errorf("%q: warnings %v", yaml, cfg.Warnings)
 		}
-		ios, _, _, _ := ui.Test()
-		srv, _, err := newServer(cfg, &Options{IO: ios})
+		srv, _, err := newServer(cfg, testOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
