@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/deployctl/deployctl/pkg/analysis"
 	"github.com/deployctl/deployctl/pkg/provider"
@@ -116,8 +118,10 @@ func (e *Engine) repair(ctx context.Context, s State, version string) (State, st
 // analyse waits for the interval, then judges the candidate slot.
 func (e *Engine) analyse(ctx context.Context, r Request, i int, st Step) (StepReport, error) {
 	rep := StepReport{Step: i + 1, Weight: st.After[r.Slot]}
+	e.notef("step %d of %d in effect: %s; analysis at %s (in %s); Ctrl-C stops here and leaves the traffic as it is",
+		i+1, len(r.Steps), st.After.String(), e.Now().Add(r.Interval).Format("15:04:05"), r.Interval)
 	if err := e.Sleep(ctx, r.Interval); err != nil {
-		return rep, err
+		return rep, interrupted(r, i, st, err)
 	}
 	report, err := e.Analyzer.Analyze(ctx, r.Slot)
 	rep.Report = report
@@ -153,4 +157,19 @@ func (e *Engine) gate(ctx context.Context, r Request, s State, version string, r
 		s = s2
 	}
 	return s, ge
+}
+
+// interrupted says where a rollout stopped between its steps (i, in effect)
+// and what the operator runs next: the traffic stays where the step left it.
+func interrupted(r Request, i int, st Step, err error) error {
+	next := "deployctl rollout " + string(r.Slot) + " --weight " + strconv.Itoa(r.Steps[len(r.Steps)-1])
+	if i+1 < len(r.Steps) {
+		rest := make([]string, 0, len(r.Steps)-i-1)
+		for _, w := range r.Steps[i+1:] {
+			rest = append(rest, strconv.Itoa(w))
+		}
+		next = "deployctl rollout " + string(r.Slot) + " --steps " + strings.Join(rest, ",")
+	}
+	return fmt.Errorf("interrupted after step %d of %d: the traffic stays at %s; run `deployctl rollout abort` to send it all back to %s, or `%s` to go on: %w",
+		i+1, len(r.Steps), st.After.String(), st.Active, next, err)
 }

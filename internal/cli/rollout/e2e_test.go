@@ -133,6 +133,34 @@ func TestE2ETwoOperators(t *testing.T) {
 	p.must("rollout", "abort") // the lock is free again
 }
 
+// Ctrl-C (SIGINT) while a rollout waits between its steps: it said while
+// waiting which step is in effect and when the next analysis comes; it
+// exits 130 saying where the traffic stays and the commands that go back
+// or on (finding 9 of the operator-experience issue).
+func TestE2EInterruptedBetweenSteps(t *testing.T) {
+	p := newProject(t, "analysis: {prometheus_url: \"http://127.0.0.1:1\"}\n")
+	p.startSlot("blue")
+	p.startSlot("green")
+	p.startProxy()
+	r := p.background(p.proxy+"/-/health", "rollout", "green", "--steps", "10,50,100", "--interval", "1m")
+	waitFor(t, "the first step's note", func() bool { return strings.Contains(r.Output(), "step 1 of 3 in effect") })
+	r.Cmd.Process.Signal(syscall.SIGINT)
+	<-r.Done()
+	out := r.Output()
+	if code := r.Cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d, want 130:\n%s", code, out)
+	}
+	for _, want := range []string{"analysis at", "interrupted after step 1 of 3", "the traffic stays at blue 90 / green 10",
+		"deployctl rollout abort", "deployctl rollout green --steps 50,100"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if w := p.weights(); w != "blue 90 / green 10" {
+		t.Fatalf("weights after the interruption: %s", w)
+	}
+}
+
 // TestE2EKilledMidChangeIsRepaired kills deployctl while it waits for a
 // proxy that never acknowledges: the next command takes the lock over and
 // repairs the state from what the proxy serves.
