@@ -25,6 +25,7 @@ type Options struct {
 	Since   string
 	Command string
 	Limit   int
+	Wide    bool
 
 	since time.Time
 }
@@ -45,7 +46,10 @@ func NewCmdHistory(f *app.Factory, runF func(*Options) error) *cobra.Command {
 		Long: `Show who changed what in the environment and when: every rollout, maintenance
 switch, migration, backup restore or prune and checklist run, with the actor
 ($DEPLOYCTL_ACTOR, else the OS user), the state before and after, the reason
-(--reason) and the result. Oldest first.`,
+(--reason) and the result. Oldest first, one line per entry: the change in a
+few words ("weights 100/0 → 90/10", "maintenance on until 2026-12-03 18:30",
+"version 2 → 3") and the reason cut to fit; --wide shows the recorded
+before and after and the whole reason, -o json everything.`,
 		Example: `  deployctl history -e production --since 24h
   deployctl history --command rollout --since 2026-11-01
   deployctl history --command "migrate up" -o json | jq '.entries[] | select(.result != "ok")'`,
@@ -66,6 +70,7 @@ switch, migration, backup restore or prune and checklist run, with the actor
 	cmd.Flags().StringVar(&opts.Since, "since", "", "only entries since TIME (RFC 3339 or a date) or DURATION ago (24h, 7d)")
 	cmd.Flags().StringVar(&opts.Command, "command", "", `only commands starting with PREFIX ("rollout", "migrate up")`)
 	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "only the newest N entries (0: all)")
+	cmd.Flags().BoolVar(&opts.Wide, "wide", false, "show the recorded before and after and the whole reason")
 	return cmd
 }
 
@@ -119,6 +124,9 @@ func run(ctx context.Context, opts *Options) error {
 		opts.IO.Printf("no history entries%s\n", filterNote(opts))
 		return nil
 	}
+	if opts.Wide {
+		return renderWide(opts.IO, entries)
+	}
 	return renderTable(opts.IO, entries)
 }
 
@@ -136,13 +144,45 @@ func filterNote(o *Options) string {
 	return " " + strings.Join(parts, " ")
 }
 
+// renderTable is one line per entry, as `git log --oneline` is: the time
+// to the minute (UTC), the change in words, the reason cut to fit.
 func renderTable(io *ui.IOStreams, entries []provider.Entry) error {
 	th := io.Theme()
-	t := io.NewTable("time", "actor", "command", "result", "change", "reason")
+	t := io.NewTable("time (utc)", "actor", "command", "result", "change", "reason")
 	for _, e := range entries {
-		t.Row(e.Time.UTC().Format(time.RFC3339), e.Actor, e.Command, th.Status(e.Result), change(e), e.Reason)
+		t.Row(e.Time.UTC().Format("2006-01-02 15:04"), e.Actor, ellipsis(e.Command, 40), th.Status(e.Result),
+			ellipsis(summary(e), 60), ellipsis(e.Reason, 40))
 	}
 	return t.Render(io.Out)
+}
+
+// renderWide is the table with the recorded before → after as they are
+// and the whole reason.
+func renderWide(io *ui.IOStreams, entries []provider.Entry) error {
+	th := io.Theme()
+	t := io.NewTable("time", "actor", "command", "result", "change", "before → after", "reason")
+	for _, e := range entries {
+		t.Row(e.Time.UTC().Format(time.RFC3339), e.Actor, e.Command, th.Status(e.Result), summary(e), rawChange(e), e.Reason)
+	}
+	return t.Render(io.Out)
+}
+
+// rawChange is the recorded before → after in compact JSON, whole.
+func rawChange(e provider.Entry) string {
+	if e.Before == nil && e.After == nil {
+		return "-"
+	}
+	j := func(v any) string {
+		if v == nil {
+			return "-"
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(raw)
+	}
+	return j(e.Before) + " → " + j(e.After)
 }
 
 // change is the entry's before → after and its detail, on one line; an

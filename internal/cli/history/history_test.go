@@ -136,3 +136,39 @@ func TestHistoryEmpty(t *testing.T) {
 		t.Errorf("empty JSON %s", out)
 	}
 }
+
+// Each entry is one short line a person reads: the change in words, no raw
+// JSON, the reason cut with an ellipsis; --wide has the recorded values and
+// the whole reason (finding 4 of the operator-experience issue).
+func TestHistoryReadsLikeALog(t *testing.T) {
+	until := now.Add(6 * time.Hour)
+	long := strings.Repeat("a long reason that goes on ", 6)
+	entries := []provider.Entry{
+		{Time: now.Add(-5 * time.Hour), Env: "staging", Actor: "root", Command: "maintenance on",
+			Before: map[string]any{"on": false, "allow": []string{}}, After: map[string]any{"on": true, "until": until, "allow": []string{}, "by": "root"}, Reason: long, Result: "ok"},
+		{Time: now.Add(-4 * time.Hour), Env: "staging", Actor: "bob", Command: "migrate up", Before: 2, After: 3, Detail: "database app", Result: "ok"},
+		{Time: now.Add(-3 * time.Hour), Env: "staging", Actor: "root", Command: "maintenance off", After: map[string]any{"on": false}, Result: "ok"},
+		{Time: now.Add(-2 * time.Hour), Env: "staging", Actor: "ann", Command: "backup create", After: map[string]any{"id": "20261125T100000Z", "size_bytes": 5 << 20}, Result: "ok"},
+	}
+	out, _, err := runHistory(t, "table", entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(entries)+1 {
+		t.Fatalf("want one line per entry:\n%s", out)
+	}
+	for _, want := range []string{"maintenance on until 2026-11-25 18:00", "version 2 → 3; database app", "maintenance off",
+		"backup 20261125T100000Z (5.0 MiB)", "a long reason that goes on a long reaso…"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, `{"`) || strings.Contains(out, long) {
+		t.Errorf("raw JSON or the whole long reason in the table:\n%s", out)
+	}
+	wide, _, err := runHistory(t, "table", entries, "--wide")
+	if err != nil || !strings.Contains(wide, strings.TrimSpace(long)) || !strings.Contains(wide, `"by":"root"`) {
+		t.Fatalf("--wide lacks the whole reason or the recorded after (%v):\n%s", err, wide)
+	}
+}
