@@ -1,5 +1,9 @@
-// Package s3test starts an S3-protocol server in-process for tests
-// (gofakes3 over plain HTTP, as INFRA.md says) and creates buckets on it.
+// Package s3test runs S3 servers for tests and creates buckets on them:
+// Gateway is versitygw, a real S3 server that enforces conditional writes,
+// run as a process per test package (Main); Server is gofakes3 in-process,
+// for the tests that must wrap the server's handler or run without the
+// versitygw binary. gofakes3 ignores If-Match and If-None-Match: anything
+// that relies on them is tested against the Gateway.
 package s3test
 
 import (
@@ -16,7 +20,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
-// Static credentials the fake server accepts; the built binary gets them as
+// Static credentials both servers accept; the built binary gets them as
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (see Environ).
 const (
 	AccessKey = "AKIDDEPLOYCTLTEST"
