@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -54,7 +55,14 @@ type Bucket struct {
 	API    API
 	Name   string
 	Prefix string // "<prefix>/<env>/"
+	// Timeout bounds every S3 call, the SDK's retries included (0:
+	// DefaultTimeout): a bucket that does not answer fails the command
+	// instead of hanging it.
+	Timeout time.Duration
 }
+
+// DefaultTimeout is the deadline of one S3 call.
+const DefaultTimeout = 30 * time.Second
 
 // NewBucket builds the client; opts adjust it (tests).
 func NewBucket(ctx context.Context, env provider.Env, s Settings, opts ...func(*s3.Options)) (*Bucket, error) {
@@ -128,6 +136,26 @@ func orLocal[T any](err error, local func(context.Context, provider.Env, provide
 	return local(ctx, env, d)
 }
 
+// call runs one S3 call under the bucket's per-call deadline. A deadline of
+// ours that fires is an unreachable bucket (exit 4); the caller's own
+// cancel or deadline comes back as it is.
+func (b *Bucket) call(ctx context.Context, op string, fn func(context.Context) error) error {
+	d := b.Timeout
+	if d <= 0 {
+		d = DefaultTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := fn(cctx)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return provider.Unreachable("s3 bucket "+b.Name, fmt.Errorf("%s: no answer within %s: %w", op, d, context.DeadlineExceeded))
+	}
+	return b.explain(op, err)
+}
+
 // put writes data to key; ifNoneMatch "*" creates only, ifMatch replaces
 // only that version. It returns the new ETag.
 func (b *Bucket) put(ctx context.Context, key string, data []byte, ifNoneMatch, ifMatch string) (string, error) {
@@ -138,21 +166,39 @@ func (b *Bucket) put(ctx context.Context, key string, data []byte, ifNoneMatch, 
 	if ifMatch != "" {
 		in.IfMatch = aws.String(ifMatch)
 	}
-	out, err := b.API.PutObject(ctx, in)
-	if err != nil {
-		return "", b.explain("write "+key, err)
-	}
-	return aws.ToString(out.ETag), nil
+	var etag string
+	err := b.call(ctx, "write "+key, func(ctx context.Context) error {
+		out, err := b.API.PutObject(ctx, in)
+		if err == nil {
+			etag = aws.ToString(out.ETag)
+		}
+		return err
+	})
+	return etag, err
 }
 
 func (b *Bucket) get(ctx context.Context, key string) ([]byte, string, error) {
-	out, err := b.API.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.Name), Key: aws.String(b.Prefix + key)})
-	if err != nil {
-		return nil, "", b.explain("read "+key, err)
-	}
-	defer out.Body.Close()
-	data, err := io.ReadAll(out.Body)
-	return data, aws.ToString(out.ETag), err
+	var data []byte
+	var etag string
+	err := b.call(ctx, "read "+key, func(ctx context.Context) error {
+		out, err := b.API.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.Name), Key: aws.String(b.Prefix + key)})
+		if err != nil {
+			return err
+		}
+		defer out.Body.Close()
+		etag = aws.ToString(out.ETag)
+		data, err = io.ReadAll(out.Body)
+		return err
+	})
+	return data, etag, err
+}
+
+// delete removes key if its ETag is still ifMatch.
+func (b *Bucket) delete(ctx context.Context, key, ifMatch string) error {
+	return b.call(ctx, "delete "+key, func(ctx context.Context) error {
+		_, err := b.API.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(b.Name), Key: aws.String(b.Prefix + key), IfMatch: aws.String(ifMatch)})
+		return err
+	})
 }
 
 // errPrecondition is a conditional write that lost.

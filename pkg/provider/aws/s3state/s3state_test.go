@@ -1,7 +1,9 @@
 package s3state_test
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,13 +14,17 @@ import (
 	"github.com/deployctl/deployctl/pkg/provider/providertest"
 )
 
+var gw s3test.Gateway
+
+func TestMain(m *testing.M) { s3test.Main(m, &gw) }
+
+// bucket is a fresh bucket on versitygw, which enforces conditional writes.
 func bucket(t *testing.T) *s3state.Bucket {
 	t.Helper()
-	srv := s3test.Start(t)
 	var s s3state.Settings
 	s.Region = s3test.Region
-	s.State.Bucket, s.State.Prefix, s.State.PathStyle = srv.NewBucket(t), "deployctl", true
-	b, err := s3state.NewBucket(t.Context(), provider.Env{Name: "production"}, s, s3test.Options(srv.URL))
+	s.State.Bucket, s.State.Prefix, s.State.PathStyle = gw.NewBucket(t), "deployctl", true
+	b, err := s3state.NewBucket(t.Context(), provider.Env{Name: "production"}, s, s3test.Options(gw.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +43,7 @@ func locker(b *s3state.Bucket, ttl time.Duration, notes *[]string) *s3state.Lock
 }
 
 func TestLockerSuite(t *testing.T) {
-	providertest.TestLocker(t, func(t *testing.T) provider.Locker { return locker(bucket(t), time.Minute, nil) })
+	providertest.TestLocker(t, func(t *testing.T) provider.Locker { return locker(bucket(t), 1500*time.Millisecond, nil) })
 }
 
 func TestStateStoreSuite(t *testing.T) {
@@ -63,15 +69,18 @@ func TestRenewedLockStaysExpiredLockIsTakenOver(t *testing.T) {
 	}
 	rel()
 
-	// A holder that stops renewing (a crash): its lock object stays behind.
+	// A holder that stops renewing (a crash: its command's context ends
+	// without release): its lock object stays behind.
 	crashed := locker(b, 200*time.Millisecond, nil)
-	crashed.Now = func() time.Time { return time.Now().Add(-time.Hour) } // wrote an expiry long past
-	if _, err := crashed.Acquire(t.Context(), ann); err != nil {
+	crashed.Now = func() time.Time { return time.Now().Add(time.Hour) } // a clock far ahead changes nothing
+	ctx, crash := context.WithCancel(t.Context())
+	if _, err := crashed.Acquire(ctx, ann); err != nil {
 		t.Fatal(err)
 	}
+	crash()
 	var notes []string
 	rel2, err := locker(b, time.Minute, &notes).Acquire(t.Context(), bob)
-	if err != nil || len(notes) != 1 {
+	if err != nil || len(notes) != 2 || !strings.HasPrefix(notes[1], "took over") {
 		t.Fatalf("take over an expired lock: %v, notes %v", err, notes)
 	}
 	defer rel2()

@@ -111,9 +111,13 @@ func (h *History) keys(ctx context.Context, f provider.Filter) ([]string, error)
 	var keys []string
 	p := s3.NewListObjectsV2Paginator(h.B.API, in)
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		var page *s3.ListObjectsV2Output
+		err := h.B.call(ctx, "list history", func(ctx context.Context) (err error) {
+			page, err = p.NextPage(ctx)
+			return err
+		})
 		if err != nil {
-			return nil, h.B.explain("list history", err)
+			return nil, err
 		}
 		for _, o := range page.Contents {
 			k := strings.TrimPrefix(aws.ToString(o.Key), h.B.Prefix)

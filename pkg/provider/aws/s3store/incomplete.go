@@ -19,7 +19,11 @@ func (s *Store) AbortIncomplete(ctx context.Context, before time.Time) (int, err
 	p := s3.NewListMultipartUploadsPaginator(s.client, in)
 	n := 0
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		var page *s3.ListMultipartUploadsOutput
+		err := s.call(ctx, "list incomplete uploads", func(ctx context.Context) (err error) {
+			page, err = p.NextPage(ctx)
+			return err
+		})
 		if err != nil {
 			return n, s.wrap("list incomplete uploads", err)
 		}
@@ -27,7 +31,10 @@ func (s *Store) AbortIncomplete(ctx context.Context, before time.Time) (int, err
 			if !aws.ToTime(u.Initiated).Before(before) {
 				continue
 			}
-			_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(s.set.Bucket), Key: u.Key, UploadId: u.UploadId})
+			err := s.call(ctx, "abort upload", func(ctx context.Context) error {
+				_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(s.set.Bucket), Key: u.Key, UploadId: u.UploadId})
+				return err
+			})
 			if err != nil {
 				return n, s.wrap("abort upload of "+aws.ToString(u.Key), err)
 			}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
@@ -50,6 +51,33 @@ type Store struct {
 	client *s3.Client
 	tm     *transfermanager.Client
 	set    Settings
+	// Timeout bounds each listing, delete and abort, and the wait for the
+	// start of a download's answer (0: DefaultTimeout). Uploads and the
+	// download of a body run as long as the command's context allows.
+	Timeout time.Duration
+}
+
+// DefaultTimeout is the deadline of one S3 call of the backup store.
+const DefaultTimeout = 30 * time.Second
+
+// call runs fn under the per-call deadline; our deadline firing is an
+// unreachable bucket, the caller's cancel comes back as it is.
+func (s *Store) call(ctx context.Context, op string, fn func(context.Context) error) error {
+	d := s.timeout()
+	cctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := fn(cctx)
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return provider.Unreachable("s3 bucket "+s.set.Bucket, fmt.Errorf("%s: no answer within %s: %w", op, d, context.DeadlineExceeded))
+	}
+	return err
+}
+
+func (s *Store) timeout() time.Duration {
+	if s.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return s.Timeout
 }
 
 var _ provider.BackupStore = (*Store)(nil)
@@ -113,13 +141,32 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader) error {
 	return nil
 }
 
-// Get opens name for reading.
+// Get opens name for reading. The answer must start within Timeout; the
+// body then reads as long as ctx allows.
 func (s *Store) Get(ctx context.Context, name string) (io.ReadCloser, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.set.Bucket), Key: aws.String(s.key(name))})
+	gctx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(s.timeout(), cancel)
+	out, err := s.client.GetObject(gctx, &s3.GetObjectInput{Bucket: aws.String(s.set.Bucket), Key: aws.String(s.key(name))})
+	fired := !timer.Stop()
 	if err != nil {
+		cancel()
+		if fired && ctx.Err() == nil {
+			return nil, provider.Unreachable("s3 bucket "+s.set.Bucket, fmt.Errorf("get %s: no answer within %s: %w", name, s.timeout(), context.DeadlineExceeded))
+		}
 		return nil, s.wrap("get "+name, err)
 	}
-	return out.Body, nil
+	return &cancelOnClose{ReadCloser: out.Body, cancel: cancel}, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // List returns the objects whose names start with prefix, sorted by name.
@@ -127,7 +174,11 @@ func (s *Store) List(ctx context.Context, prefix string) ([]provider.Object, err
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.set.Bucket), Prefix: aws.String(s.key(prefix))})
 	var out []provider.Object
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		var page *s3.ListObjectsV2Output
+		err := s.call(ctx, "list", func(ctx context.Context) (err error) {
+			page, err = p.NextPage(ctx)
+			return err
+		})
 		if err != nil {
 			return nil, s.wrap("list", err)
 		}
@@ -144,7 +195,10 @@ func (s *Store) List(ctx context.Context, prefix string) ([]provider.Object, err
 
 // Delete removes name; a missing object is not an error.
 func (s *Store) Delete(ctx context.Context, name string) error {
-	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.set.Bucket), Key: aws.String(s.key(name))})
+	err := s.call(ctx, "delete "+name, func(ctx context.Context) error {
+		_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.set.Bucket), Key: aws.String(s.key(name))})
+		return err
+	})
 	if err != nil && !errors.Is(s.wrap("", err), provider.ErrNotFound) {
 		return s.wrap("delete "+name, err)
 	}
@@ -159,7 +213,8 @@ func (s *Store) wrap(op string, err error) error {
 	if errors.As(err, &nsk) || (errors.As(err, &api) && (api.ErrorCode() == "NoSuchKey" || api.ErrorCode() == "NotFound")) {
 		return fmt.Errorf("%s: %w", op, provider.ErrNotFound)
 	}
-	if errors.Is(err, context.Canceled) {
+	var unreach *provider.UnreachableError
+	if errors.Is(err, context.Canceled) || errors.As(err, &unreach) {
 		return err
 	}
 	what := "s3 bucket " + s.set.Bucket

@@ -2,6 +2,7 @@ package s3store_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/deployctl/deployctl/internal/testkit"
+	"github.com/deployctl/deployctl/internal/testkit/faultproxy"
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/aws/s3store"
 	"github.com/deployctl/deployctl/pkg/provider/aws/s3store/s3test"
@@ -29,24 +32,27 @@ func newStore(t *testing.T, url string, set s3store.Settings) *s3store.Store {
 	return st
 }
 
+// gw is versitygw, a real S3 server; gofakes3 (s3test.Start) serves only
+// the tests that must wrap the server's handler.
+var gw s3test.Gateway
+
+func TestMain(m *testing.M) { s3test.Main(m, &gw) }
+
 func TestSuite(t *testing.T) {
-	srv := s3test.Start(t)
 	providertest.TestBackupStore(t, func(t *testing.T) provider.BackupStore {
-		return newStore(t, srv.URL, s3store.Settings{Bucket: srv.NewBucket(t)})
+		return newStore(t, gw.URL, s3store.Settings{Bucket: gw.NewBucket(t)})
 	})
 }
 
 func TestSuiteWithPrefix(t *testing.T) {
-	srv := s3test.Start(t)
 	providertest.TestBackupStore(t, func(t *testing.T) provider.BackupStore {
-		return newStore(t, srv.URL, s3store.Settings{Bucket: srv.NewBucket(t), Prefix: "/prod/db/"})
+		return newStore(t, gw.URL, s3store.Settings{Bucket: gw.NewBucket(t), Prefix: "/prod/db/"})
 	})
 }
 
 func TestPrefixIsolatesObjects(t *testing.T) {
-	srv := s3test.Start(t)
-	bucket := srv.NewBucket(t)
-	st := newStore(t, srv.URL, s3store.Settings{Bucket: bucket, Prefix: "prod"})
+	bucket := gw.NewBucket(t)
+	st := newStore(t, gw.URL, s3store.Settings{Bucket: bucket, Prefix: "prod"})
 	if err := st.Put(t.Context(), "id/manifest.json", bytes.NewReader([]byte("{}"))); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +60,7 @@ func TestPrefixIsolatesObjects(t *testing.T) {
 	if err != nil || len(objs) != 1 || objs[0].Name != "id/manifest.json" {
 		t.Fatalf("List = %+v, %v; want the name without the prefix", objs, err)
 	}
-	other := newStore(t, srv.URL, s3store.Settings{Bucket: bucket, Prefix: "staging"})
+	other := newStore(t, gw.URL, s3store.Settings{Bucket: bucket, Prefix: "staging"})
 	if objs, _ := other.List(t.Context(), ""); len(objs) != 0 {
 		t.Fatalf("another prefix sees %+v", objs)
 	}
@@ -96,8 +102,8 @@ func TestUnreachableBucket(t *testing.T) {
 }
 
 func TestMissingBucketSaysSo(t *testing.T) {
-	srv := s3test.Start(t)
-	st := newStore(t, srv.URL, s3store.Settings{Bucket: "nope"})
+	gw.Need(t)
+	st := newStore(t, gw.URL, s3store.Settings{Bucket: "nope"})
 	if _, err := st.List(t.Context(), ""); err == nil || !strings.Contains(err.Error(), `"nope" does not exist`) {
 		t.Fatalf("List on a missing bucket: %v", err)
 	}
@@ -110,10 +116,9 @@ func TestNeedsBucket(t *testing.T) {
 }
 
 func TestAbortIncompleteUploads(t *testing.T) {
-	srv := s3test.Start(t)
-	bucket := srv.NewBucket(t)
-	st := newStore(t, srv.URL, s3store.Settings{Bucket: bucket, Prefix: "prod"})
-	cl := s3.New(s3.Options{Region: s3test.Region}, s3test.Options(srv.URL))
+	bucket := gw.NewBucket(t)
+	st := newStore(t, gw.URL, s3store.Settings{Bucket: bucket, Prefix: "prod"})
+	cl := s3.New(s3.Options{Region: s3test.Region}, s3test.Options(gw.URL))
 	for _, key := range []string{"prod/id1/dump.zst", "other/id2/dump.zst"} {
 		up, err := cl.CreateMultipartUpload(t.Context(), &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 		if err != nil {
@@ -133,5 +138,60 @@ func TestAbortIncompleteUploads(t *testing.T) {
 	left, err := cl.ListMultipartUploads(t.Context(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
 	if err != nil || len(left.Uploads) != 1 || aws.ToString(left.Uploads[0].Key) != "other/id2/dump.zst" {
 		t.Fatalf("left: %+v, %v", left, err)
+	}
+}
+
+// A bucket that accepts connections but never answers fails each call
+// within the per-call deadline as unreachable (exit 4); cancel (Ctrl-C)
+// still ends a call at once with context.Canceled.
+func TestBlackHoledBucketFailsWithinTheDeadline(t *testing.T) {
+	bucket := gw.NewBucket(t)
+	p := faultproxy.Start(t, gw.URL, nil, false)
+	st := newStore(t, p.URL(), s3store.Settings{Bucket: bucket})
+	if err := st.Put(t.Context(), "x", bytes.NewReader([]byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	st.Timeout = 300 * time.Millisecond
+	hole := p.On(func(*http.Request) bool { return true }, faultproxy.BlackHole, 0)
+	calls := map[string]func(ctx context.Context) error{
+		"List":   func(ctx context.Context) error { _, err := st.List(ctx, ""); return err },
+		"Get":    func(ctx context.Context) error { _, err := st.Get(ctx, "x"); return err },
+		"Delete": func(ctx context.Context) error { return st.Delete(ctx, "x") },
+		"AbortIncomplete": func(ctx context.Context) error {
+			_, err := st.AbortIncomplete(ctx, time.Now())
+			return err
+		},
+	}
+	for name, call := range calls {
+		err := hangDetector(t, name, func() error { return call(t.Context()) })
+		var unreach *provider.UnreachableError
+		if !errors.As(err, &unreach) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s on a black-holed bucket: %v; want unreachable, no answer within the deadline", name, err)
+		}
+	}
+	st.Timeout = time.Hour
+	before := hole.Seen()
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		testkit.WaitFor(t, "the request in the black hole", 10*time.Second, func() bool { return hole.Seen() > before })
+		cancel()
+	}()
+	if err := hangDetector(t, "List after cancel", func() error { _, err := st.List(ctx, ""); return err }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("List cancelled in a black hole: %v, want context.Canceled", err)
+	}
+}
+
+// hangDetector fails the test when fn has not returned after a minute, far
+// above the deadlines under test.
+func hangDetector(t *testing.T, what string, fn func() error) error {
+	t.Helper()
+	c := make(chan error, 1)
+	go func() { c <- fn() }()
+	select {
+	case err := <-c:
+		return err
+	case <-time.After(time.Minute):
+		t.Fatalf("%s still hangs after a minute", what)
+		return nil
 	}
 }
