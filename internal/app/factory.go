@@ -28,6 +28,7 @@ type GlobalFlags struct {
 	ConfigDir string
 	Output    string // table | json (junit where a command offers it)
 	Yes       bool
+	Confirm   string // --confirm ENV: with --yes in a protected environment
 	DryRun    bool
 	Reason    string
 	Verbose   bool

@@ -21,6 +21,10 @@ type Config struct {
 	Backup      Backup      `mapstructure:"backup"`
 	Maintenance Maintenance `mapstructure:"maintenance"`
 	Checklist   Checklist   `mapstructure:"checklist"`
+	// Protected asks for the environment's name to be typed (or --yes
+	// --confirm ENV) before a destructive or traffic-changing command
+	// (deployctl help confirmations).
+	Protected bool `mapstructure:"protected"`
 }
 
 type Variables struct {

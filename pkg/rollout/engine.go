@@ -27,6 +27,9 @@ type Engine struct {
 	Notef func(format string, a ...any)
 	// Sleep waits between steps; tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Confirm, when set, is asked with the plan (computed under the lock)
+	// before anything changes; an error stops the command unchanged.
+	Confirm func(plan []Step) error
 }
 
 // Op is what to do.
@@ -169,6 +172,11 @@ func (e *Engine) run(ctx context.Context, r Request) (*Result, error) {
 	}
 	if res.Plan, err = e.steps(ctx, s, r); err != nil {
 		return res, err
+	}
+	if e.Confirm != nil {
+		if err := e.Confirm(res.Plan); err != nil {
+			return res, err
+		}
 	}
 	res.After, err = e.apply(ctx, r, s, version, res)
 	res.DataPlane = e.dataPlane(ctx)

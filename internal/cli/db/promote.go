@@ -116,7 +116,13 @@ func promoteRun(ctx context.Context, opts *PromoteOptions) error {
 		return output(opts, rep)
 	}
 	q := fmt.Sprintf("Promote %s to be the primary of %s? The old primary must never take writes again.", check.Replica.Server, cfg.Env)
-	if err := opts.IO.ConfirmTyped(q, cfg.Env, f.Flags.Yes); err != nil {
+	confirm := func() error { return opts.IO.ConfirmTyped(q, cfg.Env, f.Flags.Yes) }
+	if cfg.Protected { // the rule of protected environments: --yes only with --confirm ENV
+		confirm = func() error {
+			return f.Confirm("promote "+check.Replica.Server, []string{q}, false)
+		}
+	}
+	if err := confirm(); err != nil {
 		return err
 	}
 	e, err := engine(ctx, f)

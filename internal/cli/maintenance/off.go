@@ -39,6 +39,11 @@ func offRun(ctx context.Context, opts *OffOptions) error {
 	if err != nil {
 		return err
 	}
+	if !f.Flags.DryRun {
+		if err := f.Confirm("switch maintenance off", []string{"traffic reaches the application again"}, true); err != nil {
+			return err
+		}
+	}
 	ch, err := e.Off(ctx, f.Flags.DryRun)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/maintenance"
+	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // OnOptions are the options of maintenance on.
@@ -60,6 +61,17 @@ func onRun(ctx context.Context, opts *OnOptions) error {
 	e, err := engine(ctx, f, needs{lock: true, state: true})
 	if err != nil {
 		return err
+	}
+	if !opts.Request.DryRun {
+		r := opts.Request
+		st := provider.MaintenanceState{On: true, Until: r.Until, Allow: r.Allow}
+		plan := []string{"every request gets 503 and the maintenance page, " + fmtUntil(st), allowNote(st)}
+		if r.Message != "" {
+			plan = append(plan, "message: "+r.Message)
+		}
+		if err := f.Confirm("switch maintenance on", plan, true); err != nil {
+			return err
+		}
 	}
 	ch, err := e.On(ctx, opts.Request)
 	if err != nil {

@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/pflag"
 
@@ -31,6 +32,13 @@ func changeRun(ctx context.Context, opts *ChangeOptions, command string) error {
 		if req.Interval == 0 {
 			req.Interval = cfg.Analysis.Interval
 		}
+	}
+	eng.Confirm = func(plan []rollout.Step) error {
+		lines := make([]string, len(plan))
+		for i, st := range plan {
+			lines[i] = fmt.Sprintf("%d. weights %s → %s%s", i+1, st.Before.String(), st.After.String(), note(st))
+		}
+		return f.Confirm(command, lines, true)
 	}
 	res, err := eng.Run(ctx, req)
 	var ge *rollout.GateError

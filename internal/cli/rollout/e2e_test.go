@@ -161,6 +161,38 @@ func TestE2EInterruptedBetweenSteps(t *testing.T) {
 	}
 }
 
+// In a protected environment a traffic change shows its plan and needs the
+// environment's name: without a terminal it refuses, naming the action and
+// both flags, and changes nothing; --yes alone is refused; --yes --confirm
+// ENV goes through (finding 3 of the operator-experience issue).
+func TestE2EProtectedEnvironmentConfirms(t *testing.T) {
+	p := newProject(t, "protected: true\n")
+	p.startSlot("blue")
+	p.startSlot("green")
+	p.startProxy()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rollout", "green", "--weight", "10"}, "rollout green --weight 10 in development needs a confirmation and stdin is not a terminal: pass --yes --confirm development"},
+		{[]string{"rollout", "green", "--weight", "10", "--yes"}, "--yes needs --confirm development"},
+		{[]string{"rollout", "green", "--weight", "10", "--yes", "--confirm", "staging"}, "--confirm staging does not match"},
+		{[]string{"maintenance", "on"}, "switch maintenance on in development needs a confirmation"},
+	} {
+		r := p.run("alice", c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, want 2 saying %q:\n%s", c.args, r.code, c.want, r.stderr)
+		}
+	}
+	if w := p.weights(); w != "blue 100 / green 0" {
+		t.Fatalf("a refused change changed the weights: %s", w)
+	}
+	p.must("rollout", "green", "--weight", "10", "--yes", "--confirm", "development")
+	if w := p.weights(); w != "blue 90 / green 10" {
+		t.Fatalf("weights after the confirmed change: %s", w)
+	}
+}
+
 // TestE2EKilledMidChangeIsRepaired kills deployctl while it waits for a
 // proxy that never acknowledges: the next command takes the lock over and
 // repairs the state from what the proxy serves.

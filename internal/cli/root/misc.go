@@ -52,3 +52,11 @@ func completeEnvs(f *app.Factory) func(*cobra.Command, []string, string) ([]stri
 		return config.Environments(f.Flags.ConfigDir), cobra.ShellCompDirectiveNoFileComp
 	}
 }
+
+func newCmdConfirmations() *cobra.Command {
+	return &cobra.Command{
+		Use:   "confirmations",
+		Short: "How deployctl asks before it destroys something or moves traffic",
+		Long:  app.ConfirmationsText,
+	}
+}

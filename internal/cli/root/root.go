@@ -36,7 +36,7 @@ runs maintenance windows. It says what it will do, does it, and proves it worked
 	for _, c := range commands(f) {
 		cmd.AddCommand(c)
 	}
-	cmd.AddCommand(newCmdVersion(f), newCmdExitCodes())
+	cmd.AddCommand(newCmdVersion(f), newCmdExitCodes(), newCmdConfirmations())
 	return cmd
 }
 
@@ -47,6 +47,7 @@ func addGlobalFlags(cmd *cobra.Command, f *app.Factory) {
 	pf.StringVar(&g.ConfigDir, "config-dir", envDefault("DEPLOYCTL_CONFIG_DIR", "environments"), "folder of the environment files ($DEPLOYCTL_CONFIG_DIR)")
 	pf.StringVarP(&g.Output, "output", "o", "table", "output format: table|json")
 	pf.BoolVarP(&g.Yes, "yes", "y", false, "confirm destructive actions without asking")
+	pf.StringVar(&g.Confirm, "confirm", "", "with --yes in a protected environment: its name (see deployctl help confirmations)")
 	pf.BoolVar(&g.DryRun, "dry-run", false, "print the plan and change nothing")
 	pf.StringVar(&g.Reason, "reason", "", "why: recorded in the history with the actor ($DEPLOYCTL_ACTOR)")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logs on stderr")
