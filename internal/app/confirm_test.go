@@ -21,9 +21,9 @@ func TestConfirmationRule(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "environments", "staging.yaml"), []byte("{}\n"), 0o644)
 	for _, c := range []struct {
 		name, env, confirm, input string
-		yes, tty, traffic          bool
-		code                       int    // -1: declined (nothing changed)
-		want                       string // in the error or on stderr
+		yes, tty, traffic         bool
+		code                      int    // -1: declined (nothing changed)
+		want                      string // in the error or on stderr
 	}{
 		{name: "ordinary, --yes", env: "staging", yes: true},
 		{name: "ordinary, traffic asks nothing", env: "staging", traffic: true},
