@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/rollout"
 )
 
@@ -44,6 +45,10 @@ func changeRun(ctx context.Context, opts *ChangeOptions, command string) error {
 	var ge *rollout.GateError
 	if errors.As(err, &ge) {
 		renderGate(opts, res, ge)
+		var ue *provider.UnreachableError
+		if errors.As(ge.Err, &ue) { // the gate could not ask Prometheus: a dependency, exit 4
+			return &app.SilentError{Code: app.ExitUnreachable}
+		}
 		return app.ErrFailed
 	}
 	if err != nil {

@@ -133,6 +133,23 @@ func TestE2ETwoOperators(t *testing.T) {
 	p.must("rollout", "abort") // the lock is free again
 }
 
+// Prometheus unreachable when the analysis comes: the rollout pauses where
+// it is and exits 4, a dependency that could not be reached, as CLI.md
+// says (it exited 1, as for a failed analysis).
+func TestE2EPrometheusUnreachableExits4(t *testing.T) {
+	p := newProject(t, "analysis: {prometheus_url: \"http://127.0.0.1:1\"}\n")
+	p.startSlot("blue")
+	p.startSlot("green")
+	p.startProxy()
+	r := p.run("alice", "rollout", "green", "--steps", "10,50", "--interval", "10ms")
+	if r.code != 4 || !strings.Contains(r.stderr, "cannot reach the Prometheus") {
+		t.Fatalf("exit %d, want 4:\n%s", r.code, r.stderr)
+	}
+	if w := p.weights(); w != "blue 90 / green 10" {
+		t.Fatalf("weights: %s, want the first step kept (paused)", w)
+	}
+}
+
 // Ctrl-C (SIGINT) while a rollout waits between its steps: it said while
 // waiting which step is in effect and when the next analysis comes; it
 // exits 130 saying where the traffic stays and the commands that go back
