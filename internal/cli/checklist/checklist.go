@@ -99,6 +99,9 @@ func run(ctx context.Context, opts *Options) error {
 	if err := render(opts, rep); err != nil {
 		return err
 	}
+	if f.Flags.DryRun {
+		opts.IO.Printf("dry run: the checks ran, and this run is not recorded in the history\n")
+	}
 	if !rep.OK {
 		return app.ErrFailed
 	}

@@ -36,7 +36,11 @@ func newRunner(ctx context.Context, f *app.Factory) (*checklist.Runner, error) {
 		checklist.MonitoringCheck{URL: monitoringURL(cfg), Alerts: c.Monitoring.Alerts, Now: f.Now}.Check(),
 		checklist.BackupsCheck{Evidence: &backupEvidence{f: f}, Where: f.StorageName(), MaxAge: c.Backups.MaxAge, Now: f.Now}.Check(),
 	}
-	return &checklist.Runner{Checks: checks, Waivers: waivers, Timeout: c.Timeout, Now: f.Now, History: f.Recorder()}, nil
+	r := &checklist.Runner{Checks: checks, Waivers: waivers, Timeout: c.Timeout, Now: f.Now, History: f.Recorder()}
+	if f.Flags.DryRun { // the checks run (they change nothing); the history is not written
+		r.History = nil
+	}
+	return r, nil
 }
 
 func waiverSpecs(ws []config.Waiver) []checklist.WaiverSpec {

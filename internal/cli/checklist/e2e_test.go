@@ -127,6 +127,11 @@ checklist:
 		h.Entries[0].After["backups"] != "pass" || h.Entries[1].Result != "failed" || h.Entries[1].After["rollback"] != "fail" {
 		t.Errorf("history %s", hist)
 	}
+	// a dry run is not recorded as a run (it was, without the flag)
+	p.deployctl("checklist", "-e", "production", "--only", "migrations", "--dry-run")
+	if again := p.must("history", "-e", "production", "--command", "checklist", "-o", "json"); again != hist {
+		t.Errorf("a dry run was recorded:\n%s", again)
+	}
 }
 
 func TestChecklistExitCodes(t *testing.T) {

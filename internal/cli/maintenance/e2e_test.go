@@ -73,6 +73,14 @@ func TestE2EDryRunChangesNothing(t *testing.T) {
 	if !strings.Contains(r.stderr, "dry run") || p.status()["on"] != false {
 		t.Fatalf("dry run: %q", r.stderr)
 	}
+	// a dry-run schedule prints no window id, as a real one does on stdout
+	r = p.must("maintenance", "schedule", "--start", "2h", "--duration", "30m", "--dry-run")
+	if strings.TrimSpace(r.stdout) != "" || strings.Contains(r.stderr, "mw-") || !strings.Contains(r.stderr, "nothing was changed") {
+		t.Fatalf("dry-run schedule: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+	if l := p.must("maintenance", "list"); strings.Contains(l.stdout, "mw-") {
+		t.Fatalf("a dry run recorded a window:\n%s", l.stdout)
+	}
 }
 
 func TestE2EBadInputExits2(t *testing.T) {

@@ -90,9 +90,9 @@ func scheduleRun(ctx context.Context, opts *ScheduleOptions) error {
 	}
 	w := res.Window
 	switch {
-	case res.DryRun:
-		opts.IO.Printf("dry run: would record window %s (%s to %s) and send:\n\nSubject: %s\n\n%s\nnothing was changed\n",
-			w.ID, fmtTime(w.Start), fmtTime(w.End), res.Subject, res.Body)
+	case res.DryRun: // no window id: none was given, and a real run picks its own
+		opts.IO.Printf("dry run: would record a window (%s to %s) and send:\n\nSubject: %s\n\n%s\nnothing was changed\n",
+			fmtTime(w.Start), fmtTime(w.End), res.Subject, res.Body)
 	case w.AnnouncedAt == nil:
 		opts.IO.Printf("%s window %s recorded (%s to %s); not announced: maintenance.notify.to is empty\n", opts.IO.Theme().Warn.Render("!"), w.ID, fmtTime(w.Start), fmtTime(w.End))
 	default:
@@ -101,6 +101,8 @@ func scheduleRun(ctx context.Context, opts *ScheduleOptions) error {
 	if f.Flags.JSON() {
 		return opts.IO.JSON(res)
 	}
-	fmt.Fprintln(opts.IO.Out, w.ID)
+	if !res.DryRun {
+		fmt.Fprintln(opts.IO.Out, w.ID)
+	}
 	return nil
 }
