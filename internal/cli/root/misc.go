@@ -17,7 +17,7 @@ func newCmdVersion(f *app.Factory) *cobra.Command {
 		Args:    app.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.Flags.JSON() {
-				return f.IO.JSON(map[string]string{"version": app.Version, "commit": app.Commit, "date": app.Date})
+				return f.IO.JSON(app.BuildInfo())
 			}
 			_, err := fmt.Fprintln(f.IO.Out, versionLine())
 			return err

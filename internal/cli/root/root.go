@@ -79,5 +79,10 @@ func checkGlobals(f *app.Factory) error {
 }
 
 func versionLine() string {
-	return fmt.Sprintf("deployctl %s (commit %s, built %s)", app.Version, app.Commit, app.Date)
+	b := app.BuildInfo()
+	commit := b.Commit
+	if b.Modified {
+		commit += ", with local changes"
+	}
+	return fmt.Sprintf("deployctl %s (commit %s, built %s, %s)", b.Version, commit, b.Date, b.Go)
 }

@@ -2,6 +2,9 @@ package root
 
 import (
 	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -107,5 +110,34 @@ func TestUnknownEnvironmentExits2ListingKnown(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "development, production, staging") {
 		t.Errorf("known environments not listed: %s", errOut)
+	}
+}
+
+// A build from a git checkout says which revision it is (Go embeds it);
+// it used to say "dev (commit none, built unknown)".
+func TestVersionFromACheckout(t *testing.T) {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal("git is needed for this test")
+	}
+	head, err := exec.Command(git, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("not a git checkout: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "deployctl")
+	build := exec.Command("go", "build", "-buildvcs=true", "-o", bin, "github.com/deployctl/deployctl/cmd/deployctl")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version", "-o", "json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b app.Build
+	if err := json.Unmarshal(out, &b); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.HasPrefix(string(head), b.Commit) || len(b.Commit) < 7 || b.Date == "unknown" || !strings.HasPrefix(b.Go, "go1.") {
+		t.Fatalf("version of a build at %s: %+v", strings.TrimSpace(string(head)), b)
 	}
 }
