@@ -3,6 +3,7 @@ package rollout
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/deployctl/deployctl/internal/app"
@@ -105,5 +106,17 @@ func TestParsePromoteAbortStatusHistory(t *testing.T) {
 	}
 	if err := cmdtest.Execute(NewCmdHistory(f, nil), "--limit", "-1"); app.ExitCode(err) != app.ExitUsage {
 		t.Fatalf("history --limit -1: %v", err)
+	}
+}
+
+// `rollout g<TAB>` completes the slot (finding 10).
+func TestSlotCompletion(t *testing.T) {
+	cmd := NewCmdShift(cmdtest.Factory(), nil)
+	got, _ := cmd.ValidArgsFunction(cmd, nil, "g")
+	if len(got) != 1 || !strings.HasPrefix(got[0], "green\t") {
+		t.Fatalf("completions of g: %q", got)
+	}
+	if got, _ := cmd.ValidArgsFunction(cmd, []string{"green"}, ""); len(got) != 0 {
+		t.Fatalf("a second slot offered: %q", got)
 	}
 }

@@ -63,6 +63,15 @@ a time; a second one exits 3 naming the holder of the lock.`,
   deployctl rollout green --weight 10 --image registry.example.com/api:1.4.2 --timeout 10m
   deployctl rollout status -o json`,
 		Args: app.ExactArgs(1),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			var out []string
+			for _, s := range provider.Slots {
+				if len(args) == 0 && strings.HasPrefix(string(s), prefix) {
+					out = append(out, string(s)+"\tgive the "+string(s)+" slot its share")
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Slot = provider.Slot(args[0])
 			if err := opts.validateShift(); err != nil {
