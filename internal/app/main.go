@@ -38,12 +38,12 @@ func Run(ctx context.Context, f *Factory, root *cobra.Command, args []string) in
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.SilenceErrors, root.SilenceUsage = true, true
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("%w: %v", ErrInterrupted, err)
 	}
 	if err != nil && isCobraUsage(err) {
-		err = &UsageError{Err: fmt.Errorf("%v; see 'deployctl --help'", err)}
+		err = &UsageError{Err: fmt.Errorf("%v; see '%s --help'", err, helpPath(cmd))}
 	}
 	code := ExitCode(err)
 	if err != nil {
@@ -63,4 +63,13 @@ func message(err error) string {
 		}
 	}
 	return msg
+}
+
+// helpPath is the command whose --help explains a usage error: the one
+// that was run ("deployctl rollout"), the root when none was found.
+func helpPath(cmd *cobra.Command) string {
+	if cmd == nil {
+		return "deployctl"
+	}
+	return cmd.CommandPath()
 }

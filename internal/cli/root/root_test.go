@@ -141,3 +141,20 @@ func TestVersionFromACheckout(t *testing.T) {
 		t.Fatalf("version of a build at %s: %+v", strings.TrimSpace(string(head)), b)
 	}
 }
+
+// A bad flag on a subcommand points at that subcommand's help, not the
+// root's (finding 10).
+func TestUsageErrorPointsAtTheCommandsHelp(t *testing.T) {
+	for args, want := range map[string]string{
+		"rollout green --wieght 10": "see 'deployctl rollout --help'",
+		"backup list --nope":        "see 'deployctl backup list --help'",
+		"bogus":                     "see 'deployctl --help'",
+	} {
+		ios, _, _, errOut := ui.Test()
+		f := app.NewFactory(all.Registry())
+		f.IO = ios
+		if code := app.Run(context.Background(), f, NewCmdRoot(f), strings.Fields(args)); code != 2 || !strings.Contains(errOut.String(), want) {
+			t.Errorf("%s: exit %d, %q; want 2 and %q", args, code, errOut.String(), want)
+		}
+	}
+}
