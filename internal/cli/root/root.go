@@ -37,7 +37,47 @@ runs maintenance windows. It says what it will do, does it, and proves it worked
 		cmd.AddCommand(c)
 	}
 	cmd.AddCommand(newCmdVersion(f), newCmdExitCodes(), newCmdConfirmations())
+	hideChangingFlags(cmd)
 	return cmd
+}
+
+// readOnly are the commands that change nothing: their --help does not
+// offer the flags of changing commands.
+var readOnly = map[string]bool{
+	"deployctl version": true, "deployctl history": true,
+	"deployctl rollout status": true, "deployctl rollout history": true,
+	"deployctl backup list": true, "deployctl maintenance status": true, "deployctl maintenance list": true,
+	"deployctl migrate status": true, "deployctl migrate plan": true, "deployctl migrate validate": true,
+	"deployctl env validate": true, "deployctl env show": true, "deployctl env diff": true, "deployctl env keys": true,
+	"deployctl db status": true,
+}
+
+// changingFlags are the global flags only a changing command reads.
+var changingFlags = []string{"dry-run", "yes", "confirm", "reason"}
+
+// hideChangingFlags gives the read-only commands a help without
+// changingFlags; the flags still parse (a script that passes --reason to
+// every command keeps working).
+func hideChangingFlags(root *cobra.Command) {
+	help := root.HelpFunc()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if readOnly[c.CommandPath()] {
+			c.SetHelpFunc(func(c *cobra.Command, args []string) {
+				for _, name := range changingFlags {
+					if fl := root.PersistentFlags().Lookup(name); fl != nil {
+						fl.Hidden = true
+						defer func() { fl.Hidden = false }()
+					}
+				}
+				help(c, args)
+			})
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }
 
 func addGlobalFlags(cmd *cobra.Command, f *app.Factory) {

@@ -158,3 +158,30 @@ func TestUsageErrorPointsAtTheCommandsHelp(t *testing.T) {
 		}
 	}
 }
+
+// Read-only commands do not offer --dry-run, --yes, --confirm or --reason in
+// their help; changing ones do (finding 10). Every listed command exists.
+func TestReadOnlyHelpHidesChangingFlags(t *testing.T) {
+	f := newTestFactory()
+	root := NewCmdRoot(f)
+	seen := map[string]bool{}
+	walk(root, func(c *cobra.Command) { seen[c.CommandPath()] = true })
+	for path := range readOnly {
+		if !seen[path] {
+			t.Errorf("readOnly names %q, which is not a command", path)
+		}
+	}
+	help := func(args ...string) string {
+		ios, _, out, _ := ui.Test()
+		f := app.NewFactory(all.Registry())
+		f.IO = ios
+		app.Run(context.Background(), f, NewCmdRoot(f), append(args, "--help"))
+		return out.String()
+	}
+	if h := help("rollout", "status"); strings.Contains(h, "--dry-run") || strings.Contains(h, "--reason") || !strings.Contains(h, "--env") {
+		t.Errorf("rollout status --help:\n%s", h)
+	}
+	if h := help("rollout", "promote"); !strings.Contains(h, "--dry-run") || !strings.Contains(h, "--reason") {
+		t.Errorf("rollout promote --help lost the changing flags:\n%s", h)
+	}
+}
