@@ -4,14 +4,17 @@
 package render
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/deployctl/deployctl"
 	"github.com/deployctl/deployctl/internal/app"
@@ -100,7 +103,36 @@ func renderRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return fmt.Errorf("render %s: %w", from, err)
 	}
+	if f.Flags.JSON() {
+		return writeJSON(opts, files)
+	}
 	return write(opts, files)
+}
+
+// writeJSON writes the manifests as one Kubernetes List in JSON, which
+// kubectl apply -f - takes as it takes the YAML stream.
+func writeJSON(opts *Options, files []kubernetes.File) error {
+	if opts.Out != "" {
+		return app.Usagef("-o json writes one List to stdout; --out writes a YAML file per template: use one of them")
+	}
+	items := []any{}
+	for _, file := range files {
+		dec := yaml.NewDecoder(bytes.NewReader(file.Content))
+		for {
+			var doc map[string]any
+			err := dec.Decode(&doc)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", file.Name, err)
+			}
+			if doc != nil {
+				items = append(items, doc)
+			}
+		}
+	}
+	return opts.IO.JSON(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
 }
 
 // envFromSources takes the ConfigMap and Secret names from a `kubernetes`

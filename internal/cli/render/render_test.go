@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -177,5 +178,40 @@ func TestRenderBuiltinTemplatesMatchRepository(t *testing.T) {
 	}
 	if builtin.String() == "" || builtin.String() != repo.String() {
 		t.Fatalf("built-in output differs from the repository's templates:\n%s", builtin.String())
+	}
+}
+
+// render -o json writes one Kubernetes List in JSON with every manifest of
+// the YAML stream (it printed YAML, finding 10 of the operator-experience
+// issue).
+func TestRenderJSONIsAList(t *testing.T) {
+	f, out := project(t, "staging", "shop", "gateway")
+	f.Flags.Output = "json"
+	if err := cmdtest.Execute(NewCmdRender(f, nil), "--templates", repoTemplates(t)); err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Kind  string `json:"kind"`
+		Items []struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &list); err != nil {
+		t.Fatalf("not JSON: %v\n%.300s", err, out.String())
+	}
+	var kinds []string
+	for _, it := range list.Items {
+		kinds = append(kinds, it.Kind)
+	}
+	want := sortWords("ConfigMap Deployment Deployment Deployment HTTPRoute PodDisruptionBudget PodDisruptionBudget Service Service Service")
+	if list.Kind != "List" || sortWords(strings.Join(kinds, " ")) != want {
+		t.Fatalf("list %s of %v, want %s", list.Kind, kinds, want)
+	}
+	f.Flags.Output = "json"
+	if err := cmdtest.Execute(NewCmdRender(f, nil), "--templates", repoTemplates(t), "--out", t.TempDir()); app.ExitCode(err) != 2 {
+		t.Fatalf("-o json with --out: %v, want exit 2", err)
 	}
 }
