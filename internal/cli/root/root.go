@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/config"
 )
 
 // NewCmdRoot returns the deployctl command with every command group.
@@ -24,10 +25,15 @@ runs maintenance windows. It says what it will do, does it, and proves it worked
   deployctl migrate up
   deployctl rollout green --weight 10 --reason "release 1.4"
   deployctl backup verify latest --max-age 26h`,
-		Version:           app.Version,
-		SilenceErrors:     true,
-		SilenceUsage:      true,
-		PersistentPreRunE: func(cmd *cobra.Command, args []string) error { return checkGlobals(f) },
+		Version:       app.Version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("config-dir") && os.Getenv("DEPLOYCTL_CONFIG_DIR") == "" {
+				f.Flags.ConfigDir = config.FindDir(f.Flags.ConfigDir) // from a sub-folder of the project too
+			}
+			return checkGlobals(f)
+		},
 	}
 	cmd.SetFlagErrorFunc(app.FlagError)
 	cmd.SetVersionTemplate(versionLine() + "\n")
