@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/suggest"
 	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
@@ -244,6 +245,15 @@ func walk(prefix string, v reflect.Value, leaf func(key string, v reflect.Value)
 // free-form sections whose inner keys belong to a provider or are list items.
 var freeForm = []string{"variables.sources", "checklist.waivers"}
 
+func knownNames(known map[string]bool) []string {
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	sort.Strings(names) // a tie goes the same way every time
+	return names
+}
+
 func unknownFileKeys(file string, keys, all []string) []string {
 	known := map[string]bool{}
 	for _, k := range all {
@@ -255,7 +265,11 @@ func unknownFileKeys(file string, keys, all []string) []string {
 		if known[k] || underFreeForm(k) {
 			continue
 		}
-		warns = append(warns, fmt.Sprintf("%s: unknown key %q is ignored; check its spelling (deployctl env keys lists them)", file, k))
+		hint := "check its spelling (deployctl env keys lists them)"
+		if near := suggest.Nearest(k, all, 2); near != "" {
+			hint = "did you mean " + near + "?"
+		}
+		warns = append(warns, fmt.Sprintf("%s: unknown key %q is ignored; %s", file, k, hint))
 	}
 	return warns
 }
@@ -282,7 +296,11 @@ func unknownEnvKeys(environ, keys []string) []string {
 	var warns []string
 	for name := range envMap(environ) {
 		if strings.HasPrefix(name, EnvPrefix+"_") && !known[name] && !processVars[name] {
-			warns = append(warns, fmt.Sprintf("environment variable %s matches no configuration key and is ignored; check its spelling", name))
+			hint := "check its spelling"
+			if near := suggest.Nearest(name, knownNames(known), 3); near != "" {
+				hint = "did you mean " + near + "?"
+			}
+			warns = append(warns, fmt.Sprintf("environment variable %s matches no configuration key and is ignored; %s", name, hint))
 		}
 	}
 	sort.Strings(warns)

@@ -271,3 +271,17 @@ func TestProviderSectionsComeFromTheRegistry(t *testing.T) {
 		t.Errorf("names the registry does not know: %v", err)
 	}
 }
+
+// A misspelt DEPLOYCTL_ variable gets a "did you mean" (finding 10 of the
+// operator-experience issue); one far from every key only the warning.
+func TestMisspeltVariableSuggestsTheKey(t *testing.T) {
+	l, err := load(t, "testdata/envs", "staging", "DEPLOYCTL_TRAFIC_LOCAL_LISTEN=127.0.0.1:9", "DEPLOYCTL_NO_UPDATE=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(l.Warnings, "\n")
+	if !strings.Contains(all, "DEPLOYCTL_TRAFIC_LOCAL_LISTEN matches no configuration key and is ignored; did you mean DEPLOYCTL_TRAFFIC_LOCAL_LISTEN?") ||
+		strings.Contains(all, "DEPLOYCTL_NO_UPDATE matches no configuration key and is ignored; did you mean") {
+		t.Errorf("warnings:\n%s", all)
+	}
+}

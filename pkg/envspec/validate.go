@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/suggest"
 )
 
 // The statuses of a validated variable.
@@ -137,32 +138,9 @@ func (s *Schema) unknown(vars map[string]provider.Variable) []Result {
 // nearest returns the schema variable whose name is within two edits of
 // name, for "did you mean".
 func (s *Schema) nearest(name string) string {
-	best, bestD := "", 3
-	for _, v := range s.Vars {
-		if d := distance(strings.ToUpper(name), v.Name); d < bestD {
-			best, bestD = v.Name, d
-		}
+	names := make([]string, len(s.Vars))
+	for i, v := range s.Vars {
+		names[i] = v.Name
 	}
-	return best
-}
-
-// distance is the Levenshtein distance of a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return suggest.Nearest(name, names, 2)
 }
