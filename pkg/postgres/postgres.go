@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/deployctl/deployctl/pkg/debuglog"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
@@ -31,6 +32,7 @@ func Connect(ctx context.Context, url string) (*pgx.Conn, error) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
+	cfg.Tracer = debuglog.Tracer{} // -v: every statement, without its arguments
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, ConnectError(url, err)

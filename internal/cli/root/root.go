@@ -3,12 +3,14 @@ package root
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/config"
+	"github.com/deployctl/deployctl/pkg/debuglog"
 )
 
 // NewCmdRoot returns the deployctl command with every command group.
@@ -29,6 +31,10 @@ runs maintenance windows. It says what it will do, does it, and proves it worked
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if f.Flags.Verbose { // -v: what the providers do, through the command's log
+				debuglog.Set(f.Logger())
+				http.DefaultTransport = debuglog.Transport(http.DefaultTransport)
+			}
 			if !cmd.Flags().Changed("config-dir") && os.Getenv("DEPLOYCTL_CONFIG_DIR") == "" {
 				f.Flags.ConfigDir = config.FindDir(f.Flags.ConfigDir) // from a sub-folder of the project too
 			}

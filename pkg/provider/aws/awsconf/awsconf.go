@@ -7,10 +7,12 @@ package awsconf
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/deployctl/deployctl/pkg/debuglog"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
@@ -35,5 +37,19 @@ func Load(ctx context.Context, region, key string) (aws.Config, error) {
 	if cfg.Region == "" {
 		return aws.Config{}, &ConfigError{Msg: fmt.Sprintf("aws: no region: set %s in the environment file, or AWS_REGION", key)}
 	}
+	if debuglog.On() { // -v: every API call, without its signature
+		cfg.HTTPClient = debugDoer{cfg.HTTPClient}
+	}
 	return cfg, nil
 }
+
+// debugDoer logs the SDK's requests through debuglog.
+type debugDoer struct{ next aws.HTTPClient }
+
+func (d debugDoer) Do(req *http.Request) (*http.Response, error) {
+	return debuglog.Transport(doerTransport{d.next}).RoundTrip(req)
+}
+
+type doerTransport struct{ aws.HTTPClient }
+
+func (t doerTransport) RoundTrip(req *http.Request) (*http.Response, error) { return t.Do(req) }
