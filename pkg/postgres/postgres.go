@@ -43,7 +43,7 @@ func Connect(ctx context.Context, url string) (*pgx.Conn, error) {
 // ConnectError classifies a connection error for url: unreachable (exit 4)
 // versus refused credentials or database (exit 1), without the password.
 func ConnectError(url string, err error) error {
-	msg := scrub(err.Error(), url)
+	msg := dedupeLines(scrub(err.Error(), url))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -132,4 +132,19 @@ func ServerVersion(ctx context.Context, conn *pgx.Conn) (string, error) {
 	var v string
 	err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v)
 	return v, err
+}
+
+// dedupeLines drops repeated lines: pgx reports each attempt on a host (TLS
+// first, then without, under sslmode=prefer) with the same dial error.
+func dedupeLines(msg string) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range strings.Split(msg, "\n") {
+		if seen[l] {
+			continue
+		}
+		seen[l] = true
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }
