@@ -3,6 +3,7 @@ package root
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -183,5 +184,29 @@ func TestReadOnlyHelpHidesChangingFlags(t *testing.T) {
 	}
 	if h := help("rollout", "promote"); !strings.Contains(h, "--dry-run") || !strings.Contains(h, "--reason") {
 		t.Errorf("rollout promote --help lost the changing flags:\n%s", h)
+	}
+}
+
+// The man pages: one per command, each with its name and its examples.
+func TestManPages(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteManPages(newTestFactory(), dir); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "deployctl-rollout-promote.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), `.TH "DEPLOYCTL" "1"`) || !strings.Contains(string(page), "deployctl-rollout-promote") || !strings.Contains(string(page), "EXAMPLE") {
+		t.Fatalf("page:\n%.600s", page)
+	}
+	var n int
+	walk(NewCmdRoot(newTestFactory()), func(c *cobra.Command) {
+		if c.IsAvailableCommand() {
+			n++
+		}
+	})
+	if pages, _ := filepath.Glob(filepath.Join(dir, "*.1")); len(pages) < n {
+		t.Fatalf("%d pages for %d commands", len(pages), n)
 	}
 }
