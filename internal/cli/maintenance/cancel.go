@@ -2,6 +2,7 @@ package maintenance
 
 import (
 	"context"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,9 @@ func NewCmdCancel(f *app.Factory, runF func(*CancelOptions) error) *cobra.Comman
 		Long:    "Remove a scheduled window. When it was announced, a cancellation goes to the\nsame recipients; if that mail cannot be sent the window is still cancelled\nand a warning says so.",
 		Example: "  deployctl maintenance cancel 20261201-2200",
 		Args:    app.ExactArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			return windowIDs(cmd.Context(), f, args, prefix), cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]
 			if runF != nil {
@@ -54,4 +58,27 @@ func cancelRun(ctx context.Context, opts *CancelOptions) error {
 		return opts.IO.JSON(w)
 	}
 	return nil
+}
+
+// windowIDs completes the id of a scheduled window, with its start and
+// message; nothing when the state cannot be read.
+func windowIDs(ctx context.Context, f *app.Factory, args []string, prefix string) []string {
+	if len(args) > 0 {
+		return nil
+	}
+	e, err := engine(ctx, f, needs{state: true})
+	if err != nil {
+		return nil
+	}
+	ws, err := e.Windows(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, w := range ws {
+		if strings.HasPrefix(w.ID, prefix) {
+			out = append(out, w.ID+"\t"+fmtTime(w.Start)+" "+w.Message)
+		}
+	}
+	return out
 }

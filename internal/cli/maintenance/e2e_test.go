@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -73,12 +74,14 @@ func TestE2EDryRunChangesNothing(t *testing.T) {
 	if !strings.Contains(r.stderr, "dry run") || p.status()["on"] != false {
 		t.Fatalf("dry run: %q", r.stderr)
 	}
-	// a dry-run schedule prints no window id, as a real one does on stdout
+	// a dry-run schedule prints no window id on stdout, as a real one does
+	// (the mail it shows names the id a real run would give)
 	r = p.must("maintenance", "schedule", "--start", "2h", "--duration", "30m", "--dry-run")
-	if strings.TrimSpace(r.stdout) != "" || strings.Contains(r.stderr, "mw-") || !strings.Contains(r.stderr, "nothing was changed") {
+	windowID := regexp.MustCompile(`\b\d{8}-\d{4}\b`) // as 20261201-2200
+	if strings.TrimSpace(r.stdout) != "" || !strings.Contains(r.stderr, "would record a window (") || !strings.Contains(r.stderr, "nothing was changed") {
 		t.Fatalf("dry-run schedule: stdout %q, stderr %q", r.stdout, r.stderr)
 	}
-	if l := p.must("maintenance", "list"); strings.Contains(l.stdout, "mw-") {
+	if l := p.must("maintenance", "list"); windowID.MatchString(l.stdout) {
 		t.Fatalf("a dry run recorded a window:\n%s", l.stdout)
 	}
 }
@@ -150,6 +153,10 @@ func TestE2EScheduleAnnouncesOverSTARTTLSWithAuth(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Window.ID == "" || len(res.Window.AnnouncedTo) != 2 {
 		t.Fatalf("schedule JSON %v: %s", err, r.stdout)
+	}
+	// `maintenance cancel <TAB>` completes the window's id from the state
+	if c := p.must("__complete", "maintenance", "cancel", ""); !strings.HasPrefix(c.stdout, res.Window.ID+"\t") || !strings.Contains(c.stdout, "Database upgrade") {
+		t.Fatalf("completion of cancel: %q", c.stdout)
 	}
 	msgs := srv.Messages()
 	if len(msgs) != 1 || srv.Logins() != 1 || strings.Join(msgs[0].To, ",") != "ops@example.com,team@example.com" || msgs[0].From != "deployctl@example.com" {
