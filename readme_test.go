@@ -49,7 +49,7 @@ func TestReadmeSample(t *testing.T) {
 // demoBlock is the first "$ cmd…" line of out that starts with cmd, and the
 // lines it printed: up to the next command, step or blank line.
 func demoBlock(out, cmd string) string {
-	lines := strings.Split(out, "\n")
+	lines := strings.Split(strings.ReplaceAll(out, "\r\n", "\n"), "\n")
 	for i, l := range lines {
 		if !strings.HasPrefix(l, "$ "+cmd) {
 			continue
