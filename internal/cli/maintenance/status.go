@@ -122,3 +122,12 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// ReadStatus is what maintenance status shows, for deployctl status.
+func ReadStatus(ctx context.Context, f *app.Factory) (maintenance.Status, error) {
+	e, err := engine(ctx, f, needs{state: true})
+	if err != nil {
+		return maintenance.Status{}, err
+	}
+	return e.Status(ctx)
+}

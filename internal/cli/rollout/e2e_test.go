@@ -347,3 +347,38 @@ func TestE2ESIGTERMDrains(t *testing.T) {
 		t.Fatalf("request in flight: %+v", r)
 	}
 }
+
+// deployctl status: the environment on one screen, the data plane down
+// then up, each slot's readiness and version, the lock, maintenance
+// (finding 6 of the operator-experience issue).
+func TestE2EStatusOverview(t *testing.T) {
+	p := newProject(t, "protected: true\n")
+	p.startSlot("blue")
+	st := p.must("status").stdout
+	for _, want := range []string{"environment  development (protected)", "data plane   down: no proxy is running", "deployctl -e development proxy",
+		"blue         100%, ready v1", "green        0%, not ready", "lock         free", "maintenance  ok: off"} {
+		if !strings.Contains(st, want) {
+			t.Errorf("status lacks %q:\n%s", want, st)
+		}
+	}
+	p.startSlot("green")
+	p.startProxy()
+	p.must("rollout", "green", "--weight", "10", "--yes", "--confirm", "development")
+	st = p.must("status").stdout
+	for _, want := range []string{"data plane   ok: proxy pid", "traffic      blue active, candidate green; weights blue 90 / green 10", "green        10%, ready v2"} {
+		if !strings.Contains(st, want) {
+			t.Errorf("status lacks %q:\n%s", want, st)
+		}
+	}
+	var rep struct {
+		Traffic *struct {
+			Weights   map[string]int    `json:"weights"`
+			DataPlane struct{ Up bool } `json:"data_plane"`
+		} `json:"traffic"`
+		Maintenance *struct{ On bool } `json:"maintenance"`
+	}
+	if err := json.Unmarshal([]byte(p.must("status", "-o", "json").stdout), &rep); err != nil || rep.Traffic == nil ||
+		rep.Traffic.Weights["green"] != 10 || !rep.Traffic.DataPlane.Up || rep.Maintenance == nil || rep.Maintenance.On {
+		t.Fatalf("status -o json: %+v (%v)", rep, err)
+	}
+}

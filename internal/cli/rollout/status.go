@@ -123,3 +123,12 @@ func holder(h *provider.Holder) string {
 	}
 	return fmt.Sprintf("held by %s (pid %d on %s, running %q) since %s", h.Actor, h.PID, h.Host, h.Command, h.Since.Format(time.RFC3339))
 }
+
+// ReadStatus is what rollout status shows, for deployctl status.
+func ReadStatus(ctx context.Context, f *app.Factory) (*rollout.Status, error) {
+	eng, err := newEngine(ctx, f, "status")
+	if err != nil {
+		return nil, err
+	}
+	return eng.Status(ctx)
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/deployctl/deployctl/internal/cli/proxy"
 	"github.com/deployctl/deployctl/internal/cli/render"
 	"github.com/deployctl/deployctl/internal/cli/rollout"
+	"github.com/deployctl/deployctl/internal/cli/status"
 )
 
 // commands lists the command groups, one line each.
@@ -34,5 +35,6 @@ func commands(f *app.Factory) []*cobra.Command {
 		proxy.NewCmdProxy(f, nil),
 		health.NewCmdHealth(f, nil),
 		db.NewCmdDB(f),
+		status.NewCmdStatus(f, nil),
 	}
 }

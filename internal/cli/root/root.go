@@ -56,7 +56,7 @@ runs maintenance windows. It says what it will do, does it, and proves it worked
 // readOnly are the commands that change nothing: their --help does not
 // offer the flags of changing commands.
 var readOnly = map[string]bool{
-	"deployctl version": true, "deployctl history": true,
+	"deployctl version": true, "deployctl history": true, "deployctl status": true,
 	"deployctl rollout status": true, "deployctl rollout history": true,
 	"deployctl backup list": true, "deployctl maintenance status": true, "deployctl maintenance list": true,
 	"deployctl migrate status": true, "deployctl migrate plan": true, "deployctl migrate validate": true,
