@@ -67,3 +67,28 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// --kubeconfig and --context override the environment file and the
+// DEPLOYCTL_ variables, as kubectl's flags do (finding 10).
+func TestKubeFlagsOverrideTheFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "staging.yaml"), []byte("traffic:\n  provider: kubernetes\n  kubernetes: {kubeconfig: /etc/file.conf, context: file-ctx, namespace: shop}\n"), 0o644)
+	f := cmdtest.Factory()
+	f.Environ = func() []string { return []string{"DEPLOYCTL_TRAFFIC_KUBERNETES_CONTEXT=env-ctx"} }
+	f.Flags = &app.GlobalFlags{Env: "staging", ConfigDir: dir, Kubeconfig: "/tmp/flag.conf", KubeContext: "flag-ctx"}
+	cfg, err := f.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Kubeconfig string `mapstructure:"kubeconfig"`
+		Context    string `mapstructure:"context"`
+		Namespace  string `mapstructure:"namespace"`
+	}
+	if err := cfg.Decode("traffic.kubernetes", &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Kubeconfig != "/tmp/flag.conf" || s.Context != "flag-ctx" || s.Namespace != "shop" {
+		t.Fatalf("%+v", s)
+	}
+}

@@ -33,6 +33,9 @@ type GlobalFlags struct {
 	Reason    string
 	Verbose   bool
 	LogFormat string
+	// Kubeconfig and KubeContext are --kubeconfig and --context, as
+	// kubectl's: they override traffic.kubernetes.kubeconfig and .context.
+	Kubeconfig, KubeContext string
 }
 
 // JSON reports whether -o json was asked for.
@@ -68,7 +71,7 @@ func NewFactory(reg *provider.Registry) *Factory {
 // Config loads the environment's configuration once, printing its warnings.
 func (f *Factory) Config() (*config.Loaded, error) {
 	f.cfgOnce.Do(func() {
-		f.cfg, f.cfgErr = config.Load(config.Options{Env: f.Flags.Env, Dir: f.Flags.ConfigDir, Environ: f.Environ(), Providers: f.Registry})
+		f.cfg, f.cfgErr = config.Load(config.Options{Env: f.Flags.Env, Dir: f.Flags.ConfigDir, Environ: f.configEnviron(), Providers: f.Registry})
 		if f.cfgErr == nil {
 			for _, w := range f.cfg.Warnings {
 				f.IO.Warnf("%s", w)
@@ -117,4 +120,18 @@ func (f *Factory) NewLogger(level slog.Level) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(f.IO.ErrOut, opts))
 	}
 	return slog.New(slog.NewTextHandler(f.IO.ErrOut, opts))
+}
+
+// configEnviron is the environment the configuration is read with: the
+// process's, with the overrides of --kubeconfig and --context last (the
+// flags win over DEPLOYCTL_ variables, as a flag does).
+func (f *Factory) configEnviron() []string {
+	env := f.Environ()
+	if f.Flags.Kubeconfig != "" {
+		env = append(env, config.EnvName("traffic.kubernetes.kubeconfig")+"="+f.Flags.Kubeconfig)
+	}
+	if f.Flags.KubeContext != "" {
+		env = append(env, config.EnvName("traffic.kubernetes.context")+"="+f.Flags.KubeContext)
+	}
+	return env
 }

@@ -104,6 +104,8 @@ func addGlobalFlags(cmd *cobra.Command, f *app.Factory) {
 	pf.StringVar(&g.Reason, "reason", "", "why: recorded in the history with the actor ($DEPLOYCTL_ACTOR)")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logs on stderr")
 	pf.StringVar(&g.LogFormat, "log-format", "text", "log format: text|json")
+	pf.StringVar(&g.Kubeconfig, "kubeconfig", "", "kubeconfig file of the kubernetes providers (overrides traffic.kubernetes.kubeconfig)")
+	pf.StringVar(&g.KubeContext, "context", "", "kubeconfig context of the kubernetes providers (overrides traffic.kubernetes.context)")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "junit"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("env", completeEnvs(f))
 }
