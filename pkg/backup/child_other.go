@@ -4,6 +4,13 @@ package backup
 
 import "os/exec"
 
-func dieWithParent(*exec.Cmd) {}
+func supervised(*exec.Cmd) {}
+
+func killGroup(cmd *exec.Cmd) error {
+	if cmd.Process == nil {
+		return nil
+	}
+	return cmd.Process.Kill()
+}
 
 func alive(int) bool { return true }

@@ -66,23 +66,45 @@ type tool struct {
 	secret string
 }
 
-// newTool prepares prog with args against the database conn; args must not
-// hold the password (childConn keeps it in the environment).
-func newTool(ctx context.Context, prog, conn string, args ...string) *tool {
+// Application names of the sessions of deployctl's PostgreSQL programs
+// (PGAPPNAME): a restore's sessions are AppRestore + its restore id, so
+// that a later restore can find and end them.
+const (
+	AppBackup  = "deployctl-backup"
+	AppVerify  = "deployctl-verify"
+	AppRestore = "deployctl-restore-"
+)
+
+// newTool prepares prog with args against the database conn, its sessions
+// named app; args must not hold the password (childConn keeps it in the
+// environment). It runs supervised: it and every process it starts die
+// with deployctl.
+func newTool(ctx context.Context, prog, conn, app string, args ...string) *tool {
 	dbname, env := childConn(conn)
 	cmd := exec.CommandContext(ctx, prog, append(args, "--dbname="+dbname)...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Env = append(cmd.Env, "PGAPPNAME=deployctl", "PGCONNECT_TIMEOUT=10")
-	dieWithParent(cmd)
+	cmd.Env = append(cmd.Env, "PGAPPNAME="+app, "PGCONNECT_TIMEOUT=10")
+	supervised(cmd)
 	t := &tool{cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, name: prog, secret: postgres.Password(conn)}
 	cmd.Stderr = t.stderr
 	return t
 }
 
+// checkClient makes the server end a session's statement soon after its
+// client is gone (PostgreSQL 14 and later), instead of finishing a long
+// CREATE INDEX for nobody: added to PGOPTIONS.
+func (t *tool) checkClient() {
+	opts := os.Getenv("PGOPTIONS")
+	t.cmd.Env = append(t.cmd.Env, "PGOPTIONS="+strings.TrimSpace(opts+" -c client_connection_check_interval=500"))
+}
+
+// kill ends the program and everything it started.
+func (t *tool) kill() { _ = killGroup(t.cmd) }
+
 // newLocalTool prepares prog without a database.
 func newLocalTool(ctx context.Context, prog string, args ...string) *tool {
 	cmd := exec.CommandContext(ctx, prog, args...)
-	dieWithParent(cmd)
+	supervised(cmd)
 	t := &tool{cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, name: prog}
 	cmd.Stderr = t.stderr
 	return t

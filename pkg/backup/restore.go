@@ -30,9 +30,12 @@ type RestoreOptions struct {
 
 // RestoreResult is the outcome of a restore.
 type RestoreResult struct {
-	Manifest *Manifest     `json:"-"`
-	Target   string        `json:"target"` // redacted
-	Problems []string      `json:"problems"`
+	Manifest *Manifest `json:"-"`
+	Target   string    `json:"target"` // redacted
+	Problems []string  `json:"problems"`
+	// Warnings are what the restore could not carry over but did not fail
+	// for: database settings of roles missing on the target, say.
+	Warnings []string      `json:"warnings,omitempty"`
 	Duration time.Duration `json:"-"`
 }
 
@@ -58,10 +61,12 @@ func TargetObjects(ctx context.Context, url string) (int64, error) {
 	return n, err
 }
 
-// Restore restores m into o.TargetURL: the dump is decoded to a private
-// temporary file (its sha256 checked before the target is touched), then
-// pg_restore -j loads it, then the row counts are compared with the
-// manifest.
+// Restore restores m into o.TargetURL: the manifest's own checksum is
+// checked, the dump is decoded to a private temporary file (its sha256
+// checked before the target is touched), then the target is marked
+// (MarkerTable, and a history entry "started"), pg_restore -j loads it,
+// the row counts are compared with the manifest, the database's settings
+// replayed and the marker removed.
 //
 // It runs under the environment's lock, and its outcome is recorded in the
 // history, failed or not.
@@ -73,8 +78,9 @@ func (e *Engine) Restore(ctx context.Context, m *Manifest, o RestoreOptions) (*R
 			return err
 		}
 		defer release()
-		res, err = e.restore(ctx, m, o)
-		e.History.Record(ctx, restoreEntry(m, o, res, err))
+		r := &restoreRun{m: m, o: o, rep: RestoreReport{ID: m.ID, Target: postgres.Redact(o.TargetURL), RestoreID: NewID(e.now()), Problems: []string{}}}
+		res, err = e.restore(ctx, r)
+		e.History.Record(ctx, r.entry(res, err))
 		return err
 	})
 	return res, err
@@ -89,31 +95,55 @@ type RestoreReport struct {
 	DryRun     bool     `json:"dry_run,omitempty"`
 	DurationMS int64    `json:"duration_ms"`
 	Problems   []string `json:"problems"`
+	Warnings   []string `json:"warnings,omitempty"`
+	// RestoreID names one run of restore: its start and end entries in the
+	// history, its marker on the target, its sessions (AppRestore+id).
+	RestoreID string `json:"restore_id,omitempty"`
+	// Partial is a restore that changed the target and did not finish: the
+	// target is half-restored.
+	Partial bool `json:"partial,omitempty"`
 }
 
-func restoreEntry(m *Manifest, o RestoreOptions, res *RestoreResult, err error) provider.Entry {
-	rep := RestoreReport{ID: m.ID, Target: postgres.Redact(o.TargetURL), Problems: []string{}}
+// restoreRun is one restore in progress.
+type restoreRun struct {
+	m       *Manifest
+	o       RestoreOptions
+	rep     RestoreReport
+	started bool // the target is marked: from here on it may be half-restored
+}
+
+func (r *restoreRun) entry(res *RestoreResult, err error) provider.Entry {
+	rep := r.rep
+	rep.Partial = r.started && err != nil
 	ent := provider.Entry{Command: "backup restore", After: &rep, Result: history.Result(err)}
 	if err != nil {
 		ent.Detail = err.Error()
 		return ent
 	}
-	rep.Problems, rep.OK, rep.DurationMS = res.Problems, len(res.Problems) == 0, res.Duration.Milliseconds()
+	rep.Problems, rep.Warnings, rep.OK, rep.DurationMS = res.Problems, res.Warnings, len(res.Problems) == 0, res.Duration.Milliseconds()
 	if !rep.OK {
 		ent.Result = "failed"
 	}
 	return ent
 }
 
-func (e *Engine) restore(ctx context.Context, m *Manifest, o RestoreOptions) (*RestoreResult, error) {
+func (e *Engine) actor() string {
+	if e.History != nil && e.History.Actor != "" {
+		return e.History.Actor
+	}
+	return "unknown"
+}
+
+func (e *Engine) restore(ctx context.Context, r *restoreRun) (*RestoreResult, error) {
+	m, o := r.m, r.o
 	start := e.now()
-	res := &RestoreResult{Manifest: m, Target: postgres.Redact(o.TargetURL), Problems: []string{}}
-	n, err := TargetObjects(ctx, o.TargetURL)
+	res := &RestoreResult{Manifest: m, Target: r.rep.Target, Problems: []string{}}
+	if err := CheckManifest(m); err != nil {
+		return nil, fmt.Errorf("%w: refusing to restore backup %s; restore another backup ('deployctl backup list')", err, m.ID)
+	}
+	checksClient, err := e.prepareTarget(ctx, o)
 	if err != nil {
 		return nil, err
-	}
-	if n > 0 && !o.Clean {
-		return nil, fmt.Errorf("%w (%d tables, sequences, views or functions in %s): pass --clean to replace the backup's objects, or restore into an empty database with --target-url", ErrTargetNotEmpty, n, res.Target)
 	}
 	file, err := e.decodeToFile(ctx, m, o)
 	if file != "" {
@@ -122,7 +152,14 @@ func (e *Engine) restore(ctx context.Context, m *Manifest, o RestoreOptions) (*R
 	if err != nil {
 		return nil, err
 	}
-	if err := e.pgRestore(ctx, file, o); err != nil {
+	mk := Marker{RestoreID: r.rep.RestoreID, Backup: m.ID, Actor: e.actor(), Host: hostname(), PID: os.Getpid(), Started: e.now()}
+	if err := writeMarker(ctx, o.TargetURL, mk); err != nil {
+		return nil, err
+	}
+	r.started = true
+	e.History.Record(ctx, provider.Entry{Command: "backup restore", Time: mk.Started, After: r.rep, Result: ResultStarted,
+		Detail: "restoring; a target left like this is half-restored"})
+	if err := e.pgRestore(ctx, file, o, r.rep.RestoreID, checksClient); err != nil {
 		return nil, err
 	}
 	var ps problems
@@ -131,8 +168,42 @@ func (e *Engine) restore(ctx context.Context, m *Manifest, o RestoreOptions) (*R
 	} else if err != nil {
 		return nil, err
 	}
+	if res.Warnings, err = replayOn(ctx, o.TargetURL, m.Settings); err != nil {
+		return nil, fmt.Errorf("restore the database's settings and comment on %s: %w", res.Target, err)
+	}
+	if err := dropMarker(context.WithoutCancel(ctx), o.TargetURL); err != nil {
+		return nil, err
+	}
 	res.Duration = e.now().Sub(start)
 	return res, nil
+}
+
+// prepareTarget refuses a target that is not empty or was left
+// half-restored (unless --clean), or that another restore is writing
+// right now, and ends the sessions of the restore that left it, should any
+// have outlived it. It reports whether the server ends the statements of
+// sessions whose client is gone (client_connection_check_interval, 14+).
+func (e *Engine) prepareTarget(ctx context.Context, o RestoreOptions) (checksClient bool, err error) {
+	conn, err := postgres.Connect(ctx, o.TargetURL)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(context.Background())
+	var version int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return false, err
+	}
+	mk, err := checkTarget(ctx, conn, o.TargetURL, o.Clean)
+	if mk != nil && mk.Host == hostname() && mk.PID > 0 && mk.PID != os.Getpid() && alive(mk.PID) {
+		return false, fmt.Errorf("%s is being restored right now by %s (pid %d on %s, backup %s, since %s): wait for that restore to end",
+			postgres.Redact(o.TargetURL), mk.Actor, mk.PID, mk.Host, mk.Backup, mk.Started.UTC().Format(time.RFC3339))
+	}
+	if mk != nil {
+		if _, terr := endSessions(ctx, conn, mk); terr != nil && err == nil {
+			err = fmt.Errorf("end the sessions of the unfinished restore %s: %w", mk.RestoreID, terr)
+		}
+	}
+	return version >= 140000, err
 }
 
 // decodeToFile writes the decoded archive to a 0600 temporary file and
@@ -160,7 +231,7 @@ func (e *Engine) decodeToFile(ctx context.Context, m *Manifest, o RestoreOptions
 	return f.Name(), f.Close()
 }
 
-func (e *Engine) pgRestore(ctx context.Context, file string, o RestoreOptions) error {
+func (e *Engine) pgRestore(ctx context.Context, file string, o RestoreOptions, restoreID string, checksClient bool) error {
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
@@ -172,7 +243,10 @@ func (e *Engine) pgRestore(ctx context.Context, file string, o RestoreOptions) e
 	if o.Clean {
 		args = append(args, "--clean", "--if-exists")
 	}
-	pg := newTool(ctx, e.Tools.restore(), o.TargetURL, append(args, file)...)
+	pg := newTool(ctx, e.Tools.restore(), o.TargetURL, AppRestore+restoreID, append(args, file)...)
+	if checksClient {
+		pg.checkClient()
+	}
 	if err := pg.err(pg.cmd.Run()); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -199,4 +273,18 @@ func removeStaleTemps(dir string) {
 			_ = os.Remove(f)
 		}
 	}
+}
+
+// replayOn replays the database-level settings and comment of a backup on
+// the database at url.
+func replayOn(ctx context.Context, url string, s *DatabaseSettings) ([]string, error) {
+	if s == nil {
+		return nil, nil
+	}
+	conn, err := postgres.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	return replaySettings(ctx, conn, s)
 }

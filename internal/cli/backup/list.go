@@ -22,6 +22,8 @@ type ListOptions struct {
 // ListReport is the JSON of backup list.
 type ListReport struct {
 	Backups []Entry `json:"backups"`
+	// HalfRestored are the targets whose newest restore did not finish.
+	HalfRestored []backup.HalfRestored `json:"half_restored,omitempty"`
 }
 
 // NewCmdList returns backup list.
@@ -33,7 +35,9 @@ func NewCmdList(f *app.Factory, runF func(*ListOptions) error) *cobra.Command {
 		Short:   "List the backups, newest first, with their last verification",
 		Long: `List the complete backups of the storage (those with a manifest), newest first:
 id, time, age, size and the last verification. Folders without a manifest (an
-interrupted create) are counted on stderr; 'backup prune' removes them.`,
+interrupted create) are counted on stderr; 'backup prune' removes them. A target
+that a restore left half-done (deployctl killed, pg_restore failed) is named on
+stderr from the history until a restore into it finishes.`,
 		Example: "  deployctl backup list\n  deployctl backup list -o json | jq -r '.backups[0].id'",
 		Args:    app.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -66,7 +70,10 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if len(c.Orphans) > 0 {
 		opts.IO.Printf("note: %d incomplete backup folder(s) without a manifest; 'deployctl backup prune' removes them\n", len(c.Orphans))
 	}
-	rep := ListReport{Backups: []Entry{}}
+	rep := ListReport{Backups: []Entry{}, HalfRestored: halfRestored(ctx, f)}
+	for _, h := range rep.HalfRestored {
+		opts.IO.Warnf("%s", h)
+	}
 	for _, m := range c.Backups {
 		rep.Backups = append(rep.Backups, entry(m))
 	}
@@ -78,6 +85,20 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		return nil
 	}
 	return renderList(opts.IO, rep.Backups, f.Now())
+}
+
+// halfRestored reads the history for targets that a restore left
+// half-done; a history that cannot be read is a warning.
+func halfRestored(ctx context.Context, f *app.Factory) []backup.HalfRestored {
+	log, err := f.History(ctx)
+	var hs []backup.HalfRestored
+	if err == nil {
+		hs, err = backup.FindHalfRestored(ctx, log)
+	}
+	if err != nil {
+		f.IO.Warnf("cannot read the history for unfinished restores: %v", err)
+	}
+	return hs
 }
 
 func renderList(io *ui.IOStreams, backups []Entry, now time.Time) error {

@@ -40,8 +40,15 @@ func NewCmdRestore(f *app.Factory, fl *DBFlags, runF func(*RestoreOptions) error
 The target is --target-url, else the environment's own database, which asks you
 to type the environment's name (or --yes). A target that already holds tables or
 functions is refused unless --clean (drop the backup's objects first). The
-dump is checked against its sha256 before the target is touched. Takes the
-environment's lock; recorded in the history.`,
+manifest's own checksum and the dump's sha256 are checked before the target is
+touched. The database's settings (ALTER DATABASE/ROLE … SET) and comment are
+replayed on the target; a role missing there is a warning.
+
+While it runs the target holds the table deployctl_restore_in_progress and the
+history a "started" entry; a restore that does not finish leaves both, and the
+next restore into that target refuses without --clean. pg_restore and its
+workers die with deployctl. Takes the environment's lock; recorded in the
+history.`,
 		Example: "  deployctl backup restore latest --target-url postgres://app@localhost/app_copy\n  deployctl backup restore 20261125T030000Z-a1b2 --clean --reason \"bad migration\"",
 		Args:    app.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -80,7 +87,7 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) error {
 		}
 	}
 	rep := &RestoreReport{ID: m.ID, Target: postgres.Redact(target), Problems: []string{}}
-	if err := opts.precheck(ctx, target); err != nil {
+	if err := opts.precheck(ctx, m, target); err != nil {
 		return err
 	}
 	if f.Flags.DryRun {
@@ -103,21 +110,18 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) error {
 	if err != nil {
 		return err
 	}
-	rep.Problems, rep.OK, rep.DurationMS = res.Problems, len(res.Problems) == 0, res.Duration.Milliseconds()
+	rep.Problems, rep.Warnings, rep.OK, rep.DurationMS = res.Problems, res.Warnings, len(res.Problems) == 0, res.Duration.Milliseconds()
 	return opts.render(rep)
 }
 
-// precheck refuses a non-empty target without --clean before asking.
-func (o *RestoreOptions) precheck(ctx context.Context, target string) error {
-	n, err := backup.TargetObjects(ctx, target)
-	if err != nil {
-		return err
+// precheck refuses, before asking, a manifest changed after it was
+// written, and without --clean a non-empty target or one left
+// half-restored.
+func (o *RestoreOptions) precheck(ctx context.Context, m *backup.Manifest, target string) error {
+	if err := backup.CheckManifest(m); err != nil {
+		return fmt.Errorf("%w: refusing to restore backup %s; restore another backup ('deployctl backup list')", err, m.ID)
 	}
-	if n > 0 && !o.Clean {
-		return fmt.Errorf("%w (%d tables, sequences, views or functions in %s): pass --clean to replace the backup's objects, or restore into an empty database with --target-url",
-			backup.ErrTargetNotEmpty, n, postgres.Redact(target))
-	}
-	return nil
+	return backup.CheckTarget(ctx, target, o.Clean)
 }
 
 func (o *RestoreOptions) confirm(env string, own bool, m *backup.Manifest, target string) error {
@@ -136,6 +140,9 @@ func (o *RestoreOptions) render(rep *RestoreReport) error {
 			return err
 		}
 	} else {
+		for _, w := range rep.Warnings {
+			o.IO.Warnf("%s", w)
+		}
 		for _, p := range rep.Problems {
 			fmt.Fprintln(o.IO.ErrOut, "backup restore: "+p)
 		}

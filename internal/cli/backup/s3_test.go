@@ -111,7 +111,7 @@ func TestCanaryPasswordOnFolder(t *testing.T) {
 	for _, e := range entries {
 		got = append(got, e.Command+":"+e.Result+":"+e.Actor+":"+e.Reason)
 	}
-	want := "backup create:ok:alice:canary,backup restore:ok:alice:canary"
+	want := "backup create:ok:alice:canary,backup restore:started:alice:canary,backup restore:ok:alice:canary"
 	if !strings.HasPrefix(strings.Join(got, ","), want) {
 		t.Errorf("history: %v, want it to start with %s", got, want)
 	}
