@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -76,7 +77,7 @@ type snapshot struct {
 	conn   *pgx.Conn
 	tx     pgx.Tx
 	id     string
-	tables []TableCount
+	tables []relation
 }
 
 // GooseTable is where the migrations record the schema version.
@@ -116,7 +117,7 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*Manifest, error)
 	if err := e.dump(ctx, o.DatabaseURL, snap, m, recips); err != nil {
 		return nil, err
 	}
-	m.Tables = snap.tables
+	m.Tables = snap.counts()
 	m.DurationMS = e.now().Sub(start).Milliseconds()
 	raw, err := m.seal()
 	if err != nil {
@@ -164,27 +165,46 @@ func (s *snapshot) begin(ctx context.Context, m *Manifest) error {
 	if s.tables, err = listTables(ctx, s.tx); err != nil {
 		return err
 	}
+	if m.Settings, err = readSettings(ctx, s.tx); err != nil {
+		return err
+	}
 	m.MigrationVersion, err = migrationVersion(ctx, s.tx)
 	return err
 }
 
 // userTables are the tables whose rows pg_dump dumps: ordinary tables
 // (partitions included, partitioned parents excluded) outside the system
-// schemas and not owned by an extension.
+// schemas and not owned by an extension; then the materialized views, with
+// whether they are populated and their query.
 const userTables = `
-SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+SELECT n.nspname, c.relname, c.relkind = 'm', NOT c.relispopulated,
+       CASE WHEN c.relkind = 'm' THEN pg_get_viewdef(c.oid) ELSE '' END
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm') AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-ORDER BY 1, 2`
+ORDER BY c.relkind = 'm', 1, 2`
 
-func listTables(ctx context.Context, q pgx.Tx) ([]TableCount, error) {
+// relation is a table or a materialized view to count.
+type relation struct {
+	TableCount
+	query string // of a materialized view
+}
+
+func listTables(ctx context.Context, q pgx.Tx) ([]relation, error) {
 	rows, err := q.Query(ctx, userTables)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (TableCount, error) {
-		var t TableCount
-		err := r.Scan(&t.Schema, &t.Name)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (relation, error) {
+		var t relation
+		var matview bool
+		err := r.Scan(&t.Schema, &t.Name, &matview, &t.NoData, &t.query)
+		if matview {
+			t.Kind = KindMatview
+		} else {
+			t.NoData = false
+		}
+		t.query = strings.TrimRight(strings.TrimSpace(t.query), ";")
 		return t, err
 	})
 }
@@ -201,15 +221,31 @@ func migrationVersion(ctx context.Context, q pgx.Tx) (*int64, error) {
 	return v, err
 }
 
-// count counts each table's own rows inside the snapshot.
+// count counts each table's own rows inside the snapshot, and the rows a
+// restore gives each populated materialized view: a restore refreshes it,
+// so its query counts, not what it last stored.
 func (s *snapshot) count(ctx context.Context) error {
 	for i, t := range s.tables {
 		q := "SELECT count(*) FROM ONLY " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
+		switch {
+		case t.Kind == KindMatview && t.NoData:
+			continue
+		case t.Kind == KindMatview:
+			q = "SELECT count(*) FROM (" + t.query + ") q"
+		}
 		if err := s.tx.QueryRow(ctx, q).Scan(&s.tables[i].Rows); err != nil {
-			return fmt.Errorf("count rows of %s: %w", t.QualifiedName(), err)
+			return fmt.Errorf("count rows of %s: %w", t.what(), err)
 		}
 	}
 	return nil
+}
+
+func (s *snapshot) counts() []TableCount {
+	out := make([]TableCount, len(s.tables))
+	for i, t := range s.tables {
+		out[i] = t.TableCount
+	}
+	return out
 }
 
 // dump streams pg_dump → zstd → (age) → sha256 → store while the rows are
@@ -231,7 +267,7 @@ func (e *Engine) dump(ctx context.Context, url string, snap *snapshot, m *Manife
 	if err != nil {
 		return fail(err)
 	}
-	pg := newTool(gctx, e.Tools.dump(), url, "--snapshot="+snap.id, "--format=custom", "--compress=0", "--no-sync")
+	pg := newTool(gctx, e.Tools.dump(), url, AppBackup, "--snapshot="+snap.id, "--format=custom", "--compress=0", "--no-sync")
 	out, err := pg.cmd.StdoutPipe()
 	if err != nil {
 		enc.abort()
@@ -259,7 +295,7 @@ func (e *Engine) pipe(pg *tool, out io.Reader, enc *encoder, pw *io.PipeWriter, 
 	n, err := io.Copy(io.MultiWriter(enc, meter), out)
 	m.DumpBytes = n
 	if err != nil {
-		_ = pg.cmd.Process.Kill() // nobody reads its output any more
+		pg.kill() // nobody reads its output any more
 	}
 	if werr := pg.err(pg.cmd.Wait()); err == nil || werr != nil {
 		err = werr

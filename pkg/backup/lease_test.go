@@ -56,8 +56,8 @@ func TestPruneKeepsTheBackupAVerifyIsReading(t *testing.T) {
 		t.Fatalf("the backup being verified was deleted: %v", err)
 	}
 	e.Progress = nil
-	if _, err := e.Verify(t.Context(), newer, backup.VerifyOptions{Level: backup.LevelChecksum}); err != nil {
-		t.Fatal(err) // the newest verified backup is kept whatever its age
+	if _, err := e.Verify(t.Context(), newer, backup.VerifyOptions{Level: backup.LevelRestore, ServerURL: url}); err != nil {
+		t.Fatal(err) // the newest restore-verified backup is kept whatever its age
 	}
 	prune()
 	if _, err := backup.Load(t.Context(), st, old.ID); !errors.Is(err, backup.ErrNoBackup) {

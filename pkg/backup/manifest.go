@@ -45,15 +45,27 @@ type Verification struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
+// KindMatview marks a materialized view in the manifest's tables.
+const KindMatview = "materialized view"
+
 // TableCount is the number of rows of one table in the backup's snapshot.
+// For a materialized view (Kind KindMatview) it is the number of rows a
+// restore gives it: its query's rows in the snapshot (the restore refreshes
+// it), or none and NoData for a view created WITH NO DATA, which a restore
+// leaves unpopulated.
 type TableCount struct {
 	Schema string `json:"schema"`
 	Name   string `json:"name"`
 	Rows   int64  `json:"rows"`
+	Kind   string `json:"kind,omitempty"`    // "" for a table
+	NoData bool   `json:"no_data,omitempty"` // a materialized view not populated
 }
 
 // QualifiedName is "schema.name" for messages.
 func (t TableCount) QualifiedName() string { return t.Schema + "." + t.Name }
+
+// what is "table public.x" or "materialized view public.x" for messages.
+func (t TableCount) what() string { return or(t.Kind, "table") + " " + t.QualifiedName() }
 
 // Encryption says how the dump is encrypted; nil in a manifest means not.
 type Encryption struct {
@@ -63,24 +75,27 @@ type Encryption struct {
 
 // Manifest describes one complete backup.
 type Manifest struct {
-	ID               string        `json:"id"`
-	CreatedAt        time.Time     `json:"created_at"`
-	Label            string        `json:"label,omitempty"`
-	Database         string        `json:"database"` // the source, password redacted
-	ServerVersion    string        `json:"server_version"`
-	PgDumpVersion    string        `json:"pg_dump_version"`
-	Object           string        `json:"object"`     // the stored dump
-	SizeBytes        int64         `json:"size_bytes"` // of the stored dump
-	SHA256           string        `json:"sha256"`     // of the stored dump
-	DumpBytes        int64         `json:"dump_bytes"` // pg_dump's output before compression
-	Format           string        `json:"format"`     // "pg_dump custom, uncompressed"
-	Compression      string        `json:"compression"`
-	Encryption       *Encryption   `json:"encryption"`
-	MigrationVersion *int64        `json:"migration_version"`
-	Tables           []TableCount  `json:"tables"`
-	DurationMS       int64         `json:"duration_ms"`
-	Checksum         string        `json:"manifest_sha256"` // of this document with this field empty
-	Verification     *Verification `json:"verification"`    // from verify.json, not stored here
+	ID               string       `json:"id"`
+	CreatedAt        time.Time    `json:"created_at"`
+	Label            string       `json:"label,omitempty"`
+	Database         string       `json:"database"` // the source, password redacted
+	ServerVersion    string       `json:"server_version"`
+	PgDumpVersion    string       `json:"pg_dump_version"`
+	Object           string       `json:"object"`     // the stored dump
+	SizeBytes        int64        `json:"size_bytes"` // of the stored dump
+	SHA256           string       `json:"sha256"`     // of the stored dump
+	DumpBytes        int64        `json:"dump_bytes"` // pg_dump's output before compression
+	Format           string       `json:"format"`     // "pg_dump custom, uncompressed"
+	Compression      string       `json:"compression"`
+	Encryption       *Encryption  `json:"encryption"`
+	MigrationVersion *int64       `json:"migration_version"`
+	Tables           []TableCount `json:"tables"`
+	// Settings are the database-level settings and comment, which a dump
+	// without --create does not hold; nil in backups of older versions.
+	Settings     *DatabaseSettings `json:"database_settings,omitempty"`
+	DurationMS   int64             `json:"duration_ms"`
+	Checksum     string            `json:"manifest_sha256"` // of this document with this field empty
+	Verification *Verification     `json:"verification"`    // from verify.json, not stored here
 }
 
 // Rows is the total row count.
@@ -103,6 +118,16 @@ func (m *Manifest) seal() ([]byte, error) {
 	sum := sha256.Sum256(raw)
 	m.Checksum = hex.EncodeToString(sum[:])
 	return json.MarshalIndent(m, "", "  ")
+}
+
+// CheckManifest returns a *ProblemError when m's manifest_sha256 does not
+// match its content (edited or damaged after it was written); verify
+// reports it and restore refuses such a backup with it.
+func CheckManifest(m *Manifest) error {
+	if m.sealed() {
+		return nil
+	}
+	return problemf("the manifest of %s was changed after it was written (its manifest_sha256 does not match)", m.ID)
 }
 
 // sealed reports whether the checksum still matches the content.
@@ -289,4 +314,44 @@ func SaveVerification(ctx context.Context, store provider.BackupStore, id string
 		return err
 	}
 	return saveJSON(ctx, store, id+"/"+VerifyObject, raw)
+}
+
+// IncompleteGrace is how long `verify latest` takes a folder without a
+// manifest, newer than the newest backup, for a create in progress; older,
+// it is a create that failed, and the newest backup is missing.
+const IncompleteGrace = time.Hour
+
+// Latest returns the backup `verify latest` verifies: the newest backup
+// folder, whatever its state. When the newest folder's manifest cannot be
+// read, or a folder without a manifest older than grace is newer than the
+// newest complete backup, it returns a *ProblemError naming that folder
+// rather than falling back to an older backup. Folders are ordered by id,
+// which starts with the backup's time.
+func (c *Catalog) Latest(now time.Time, grace time.Duration) (*Manifest, error) {
+	var newest *Manifest
+	if len(c.Backups) > 0 {
+		newest = &c.Backups[0]
+	}
+	newer := func(id string) bool { return newest == nil || id > newest.ID }
+	var worst string // the newest failing folder's id
+	var why string
+	for id, reason := range c.Broken {
+		if newer(id) && id > worst {
+			worst, why = id, fmt.Sprintf("the newest backup %s has a manifest that cannot be read (%s); it is not verified and no older backup is taken instead", id, reason)
+		}
+	}
+	for _, o := range c.Orphans {
+		age := now.Sub(o.Newest)
+		if newer(o.ID) && age >= grace && o.ID > worst {
+			worst, why = o.ID, fmt.Sprintf("the newest backup %s is incomplete: no manifest, last written %s ago (more than %s: a create that failed or was killed); no older backup is taken instead",
+				o.ID, age.Round(time.Second), grace)
+		}
+	}
+	switch {
+	case worst != "":
+		return nil, &ProblemError{Msg: why}
+	case newest == nil:
+		return nil, fmt.Errorf("%w: the storage holds no backup yet; take one with 'deployctl backup create'", ErrNoBackup)
+	}
+	return newest, nil
 }

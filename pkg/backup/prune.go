@@ -30,7 +30,17 @@ type PruneItem struct {
 	SizeBytes int64     `json:"size_bytes"`
 	Keep      bool      `json:"keep"`
 	Reasons   []string  `json:"reasons"` // why kept; empty when deleted
+	// KeptBy names the rules that keep it (KeptBy…, "daily", "weekly",
+	// "monthly"); empty when deleted.
+	KeptBy []string `json:"kept_by"`
 }
+
+// The rules of prune besides the retention counts, as KeptBy names them.
+const (
+	KeptByNewest   = "newest"   // the newest backup
+	KeptByVerified = "verified" // the newest backup verified OK at level restore
+	KeptByLease    = "lease"    // a verify or a restore is reading it
+)
 
 // OrphanItem is the decision for a folder without a manifest.
 type OrphanItem struct {
@@ -48,18 +58,20 @@ type PrunePlan struct {
 }
 
 // Plan decides, for every backup in c (newest first), whether p keeps it.
-// It always keeps the newest backup and the newest verified one.
+// It always keeps the newest backup and the newest one verified at level
+// restore: a checksum or archive verification does not prove a backup
+// restores, so it does not count.
 func Plan(c *Catalog, p Policy, now time.Time) *PrunePlan {
 	plan := &PrunePlan{Policy: p, Backups: []PruneItem{}, Orphans: []OrphanItem{}, Broken: []string{}}
 	for _, m := range c.Backups {
-		plan.Backups = append(plan.Backups, PruneItem{ID: m.ID, CreatedAt: m.CreatedAt, SizeBytes: m.SizeBytes})
+		plan.Backups = append(plan.Backups, PruneItem{ID: m.ID, CreatedAt: m.CreatedAt, SizeBytes: m.SizeBytes, Reasons: []string{}, KeptBy: []string{}})
 	}
 	if len(c.Backups) > 0 {
-		plan.keep(0, "newest backup")
+		plan.keep(0, KeptByNewest, "newest backup")
 	}
 	for i, m := range c.Backups {
-		if m.Verification != nil && m.Verification.OK {
-			plan.keep(i, "newest verified backup ("+m.Verification.Level+")")
+		if v := m.Verification; v != nil && v.OK && v.Level == LevelRestore {
+			plan.keep(i, KeptByVerified, "newest verified backup ("+v.Level+")")
 			break
 		}
 	}
@@ -78,8 +90,9 @@ func Plan(c *Catalog, p Policy, now time.Time) *PrunePlan {
 	return plan
 }
 
-func (p *PrunePlan) keep(i int, why string) {
+func (p *PrunePlan) keep(i int, rule, why string) {
 	p.Backups[i].Keep = true
+	p.Backups[i].KeptBy = append(p.Backups[i].KeptBy, rule)
 	p.Backups[i].Reasons = append(p.Backups[i].Reasons, why)
 }
 
@@ -96,7 +109,7 @@ func (p *PrunePlan) rule(c *Catalog, name string, n int, period func(time.Time) 
 		}
 		last = key
 		kept++
-		p.keep(i, fmt.Sprintf("%s %d/%d (%s)", name, kept, n, key))
+		p.keep(i, name, fmt.Sprintf("%s %d/%d (%s)", name, kept, n, key))
 	}
 }
 
@@ -229,6 +242,7 @@ func (e *Engine) beingRead(ctx context.Context, b *PruneItem) (bool, error) {
 		return false, err
 	}
 	b.Keep = true
+	b.KeptBy = append(b.KeptBy, KeptByLease)
 	for _, l := range ls {
 		b.Reasons = append(b.Reasons, "being read by "+l.String()+"; the next prune deletes it")
 	}

@@ -55,6 +55,10 @@ func (e *Engine) Verify(ctx context.Context, m *Manifest, o VerifyOptions) (*Ver
 	if err := SaveVerification(ctx, e.Store, m.ID, res.Verification); err != nil {
 		return nil, fmt.Errorf("store the verification result: %w", err)
 	}
+	if !e.exists(ctx, m.ID) { // deleted between the check and the save: take the result back
+		_ = e.Store.Delete(context.WithoutCancel(ctx), m.ID+"/"+VerifyObject)
+		return nil, fmt.Errorf("backup %s: %w", m.ID, ErrBackupGone)
+	}
 	m.Verification = &res.Verification
 	return res, nil
 }
@@ -69,8 +73,8 @@ func (e *Engine) exists(ctx context.Context, id string) bool {
 func (e *Engine) verify(ctx context.Context, m *Manifest, o VerifyOptions) (*VerifyResult, error) {
 	start := e.now()
 	res := &VerifyResult{Manifest: m, Problems: []string{}}
-	if !m.sealed() {
-		res.Problems = append(res.Problems, fmt.Sprintf("the manifest of %s was changed after it was written (its manifest_sha256 does not match)", m.ID))
+	if err := CheckManifest(m); err != nil {
+		res.Problems = append(res.Problems, err.Error())
 	}
 	detail, err := e.verifyLevel(ctx, m, o, res)
 	var p *ProblemError
@@ -187,7 +191,7 @@ func (e *Engine) verifyRestore(ctx context.Context, m *Manifest, o VerifyOptions
 		return cleaned, err
 	}
 	defer drop()
-	pg := newTool(ctx, e.Tools.restore(), scratch, "--no-owner", "--no-acl", "--exit-on-error")
+	pg := newTool(ctx, e.Tools.restore(), scratch, AppVerify, "--no-owner", "--no-acl", "--exit-on-error")
 	if err := e.feed(ctx, m, o.Identities, pg); err != nil {
 		return cleaned, err
 	}
@@ -294,30 +298,56 @@ func dropLeftScratch(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 	return dropped, nil
 }
 
-// compareCounts counts every table of the manifest in the restored database.
+// compareCounts counts every table and materialized view of the manifest
+// in the restored database.
 func compareCounts(ctx context.Context, url string, m *Manifest) error {
 	conn, err := postgres.Connect(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "SET statement_timeout = 0"); err != nil {
+		return err
+	}
 	var found problems
 	for _, t := range m.Tables {
-		var n int64
-		q := "SELECT count(*) FROM ONLY " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
-		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			found = append(found, fmt.Sprintf("table %s: not restored (%v)", t.QualifiedName(), err))
-			continue
-		}
-		if n != t.Rows {
-			found = append(found, fmt.Sprintf("table %s: %d rows restored, the manifest says %d", t.QualifiedName(), n, t.Rows))
+		if msg, err := compareCount(ctx, conn, t); err != nil {
+			return err
+		} else if msg != "" {
+			found = append(found, msg)
 		}
 	}
 	if len(found) > 0 {
 		return found
 	}
 	return nil
+}
+
+// compareCount returns what is wrong with t in the restored database, or "".
+func compareCount(ctx context.Context, conn *pgx.Conn, t TableCount) (string, error) {
+	name := pgx.Identifier{t.Schema, t.Name}.Sanitize()
+	if t.Kind == KindMatview && t.NoData {
+		var populated bool
+		err := conn.QueryRow(ctx, "SELECT relispopulated FROM pg_class WHERE oid = to_regclass($1)", name).Scan(&populated)
+		switch {
+		case ctx.Err() != nil:
+			return "", ctx.Err()
+		case err != nil:
+			return fmt.Sprintf("%s: not restored (%v)", t.what(), err), nil
+		case populated:
+			return fmt.Sprintf("%s: populated after the restore, the manifest says WITH NO DATA", t.what()), nil
+		}
+		return "", nil
+	}
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM ONLY "+name).Scan(&n); err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return fmt.Sprintf("%s: not restored (%v)", t.what(), err), nil
+	}
+	if n != t.Rows {
+		return fmt.Sprintf("%s: %d rows restored, the manifest says %d", t.what(), n, t.Rows), nil
+	}
+	return "", nil
 }

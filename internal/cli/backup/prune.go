@@ -58,7 +58,10 @@ confirmation on a terminal, or takes --yes).
 
 It keeps the newest backup of each of the last N days, ISO weeks and months
 that have one (UTC; backup.retention by default), and always the newest backup
-and the newest verified one. Folders without a manifest older than --grace
+and the newest one verified at level restore (a checksum or archive
+verification does not prove a backup restores, so it does not count), and a
+backup that a verify or a restore is reading. The "kept by" column (kept_by in
+JSON) names the rules that keep each backup. Folders without a manifest older than --grace
 (an interrupted create or prune) are deleted too; younger ones may be a backup
 in progress and stay.`,
 		Example: "  deployctl backup prune\n  deployctl backup prune --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --apply --yes",
@@ -124,7 +127,7 @@ func (o *PruneOptions) render(rep *PruneReport, nb, no int) error {
 	if o.Factory.Flags.JSON() {
 		return o.IO.JSON(rep)
 	}
-	tb := o.IO.NewTable("id", "created", "size", "action", "why")
+	tb := o.IO.NewTable("id", "created", "size", "action", "kept by")
 	for _, b := range rep.Backups {
 		tb.Row(b.ID, b.CreatedAt.UTC().Format(time.RFC3339), ui.HumanBytes(b.SizeBytes), action(b.Keep), strings.Join(b.Reasons, ", "))
 	}

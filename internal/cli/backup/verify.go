@@ -22,6 +22,9 @@ type VerifyOptions struct {
 	Ref     string // an id or latest
 	Level   string
 	MaxAge  timeutil.Duration
+	// Grace is how long a newer folder without a manifest is taken for a
+	// create in progress by verify latest.
+	Grace timeutil.Duration
 }
 
 // VerifyReport is the JSON of backup verify.
@@ -38,7 +41,7 @@ type VerifyReport struct {
 
 // NewCmdVerify returns backup verify.
 func NewCmdVerify(f *app.Factory, fl *DBFlags, runF func(*VerifyOptions) error) *cobra.Command {
-	opts := &VerifyOptions{IO: f.IO, Factory: f, Flags: fl, Level: backup.LevelRestore}
+	opts := &VerifyOptions{IO: f.IO, Factory: f, Flags: fl, Level: backup.LevelRestore, Grace: timeutil.Duration(backup.IncompleteGrace)}
 	cmd := &cobra.Command{
 		Use:   "verify [ID|latest]",
 		Short: "Prove a backup restores (default: the newest, fully)",
@@ -50,6 +53,11 @@ func NewCmdVerify(f *app.Factory, fl *DBFlags, runF func(*VerifyOptions) error) 
             the source database's server) with --no-owner --no-acl, and every
             table has the row count of the manifest; the scratch database is
             dropped afterwards, also on failure or Ctrl-C (default)
+
+latest (the default) is the newest backup folder, whatever its state: when its
+manifest is broken or missing, verify fails and names it instead of verifying an
+older backup. A folder without a manifest younger than --grace (1h) may be a
+create in progress: then the newest complete backup is verified.
 
 --max-age also fails when the newest backup is older than the given age.
 Made for cron: silent on success, one line per problem on stderr; exit 1 when
@@ -72,6 +80,7 @@ reached. -o json prints a report for monitoring.`,
 	}
 	cmd.Flags().StringVar(&opts.Level, "level", backup.LevelRestore, "checksum, archive or restore")
 	cmd.Flags().Var(&opts.MaxAge, "max-age", "fail when the newest backup is older than this (e.g. 26h, 2d)")
+	cmd.Flags().Var(&opts.Grace, "grace", "age after which a newer folder without a manifest is a failed create, not one in progress")
 	return cmd
 }
 
@@ -80,6 +89,9 @@ func (o *VerifyOptions) validate() error {
 	case backup.LevelChecksum, backup.LevelArchive, backup.LevelRestore:
 	default:
 		return app.Usagef("invalid --level %q: use checksum, archive or restore", o.Level)
+	}
+	if o.Grace < 0 {
+		return app.Usagef("invalid --grace %s: must be positive", o.Grace.String())
 	}
 	if o.MaxAge < 0 {
 		return app.Usagef("invalid --max-age %s: must be positive", o.MaxAge.String())
@@ -94,16 +106,17 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		return err
 	}
 	rep := &VerifyReport{Problems: []string{}}
-	all, err := backup.List(ctx, e.Store)
+	c, err := backup.Scan(ctx, e.Store)
 	if err != nil {
 		return err
 	}
+	all := c.Backups
 	if len(all) > 0 {
 		n := entry(all[0])
 		rep.Newest = &n
 	}
 	opts.checkAge(rep, all, f.Now())
-	if err := opts.verify(ctx, e, rep); err != nil {
+	if err := opts.verify(ctx, e, c, rep); err != nil {
 		return err
 	}
 	rep.OK = len(rep.Problems) == 0
@@ -123,8 +136,19 @@ func (o *VerifyOptions) checkAge(rep *VerifyReport, all []backup.Manifest, now t
 	}
 }
 
-func (o *VerifyOptions) verify(ctx context.Context, e *backup.Engine, rep *VerifyReport) error {
-	m, err := backup.Resolve(ctx, e.Store, o.Ref)
+func (o *VerifyOptions) verify(ctx context.Context, e *backup.Engine, c *backup.Catalog, rep *VerifyReport) error {
+	var m *backup.Manifest
+	var err error
+	if o.Ref == "" || o.Ref == "latest" {
+		m, err = c.Latest(o.Factory.Now(), time.Duration(o.Grace))
+	} else {
+		m, err = backup.Load(ctx, e.Store, o.Ref)
+	}
+	var p *backup.ProblemError
+	if errors.As(err, &p) {
+		rep.Problems = append(rep.Problems, p.Msg)
+		return nil
+	}
 	if errors.Is(err, backup.ErrNoBackup) {
 		if len(rep.Problems) == 0 || o.Ref != "" && o.Ref != "latest" {
 			rep.Problems = append(rep.Problems, err.Error())
