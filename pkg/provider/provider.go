@@ -162,6 +162,13 @@ type Object struct {
 }
 
 // BackupStore stores backup objects as streams.
+// StoreChecker is the optional ability of a BackupStore to tell a store
+// that is not there (a folder that does not exist: an unmounted volume)
+// from an empty one; CheckStore returns a *UnreachableError then.
+type StoreChecker interface {
+	CheckStore(ctx context.Context) error
+}
+
 type BackupStore interface {
 	// Put streams r to name and publishes it atomically: a reader never sees
 	// a partial object, and a failed or cancelled Put leaves nothing behind

@@ -50,8 +50,8 @@ func TestCreateListVerifyRestorePrune(t *testing.T) {
 	}
 
 	r = p.run("backup", "restore", id, "--clean")
-	if r.code != 2 {
-		t.Errorf("restore into the environment's database without --yes and without a terminal: exit %d, want 2", r.code)
+	if r.code != 2 || !strings.Contains(r.err, "restore backup "+id) || !strings.Contains(r.err, "pass --yes") {
+		t.Errorf("restore into the environment's database without --yes and without a terminal: exit %d, want 2 naming the action: %s", r.code, r.err)
 	}
 
 	second := strings.TrimSpace(p.mustRun("backup", "create").out)
@@ -63,6 +63,15 @@ func TestCreateListVerifyRestorePrune(t *testing.T) {
 		t.Fatal("prune without --apply deleted something")
 	}
 	third := strings.TrimSpace(p.mustRun("backup", "create").out)
+	// without a terminal, --apply refuses and says what and how (finding 3
+	// of the operator-experience issue); nothing is deleted
+	r = p.run("backup", "prune", "--keep-daily", "1", "--apply")
+	if r.code != 2 || !strings.Contains(r.err, "delete 1 backup(s) and 0 incomplete folder(s) in") || !strings.Contains(r.err, "pass --yes") {
+		t.Errorf("prune --apply without a terminal: exit %d, %s", r.code, r.err)
+	}
+	if len(p.list().Backups) != 3 {
+		t.Fatal("a refused prune deleted something")
+	}
 	r = p.mustRun("backup", "prune", "--keep-daily", "1", "--apply", "--yes", "-o", "json")
 	var pr struct {
 		Applied bool
@@ -83,5 +92,20 @@ func TestCreateListVerifyRestorePrune(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(p.dir, "backups"))
 	if len(entries) != 2 {
 		t.Errorf("the backups folder holds %d entries after prune, want 2", len(entries))
+	}
+}
+
+// A backup folder that is not there (an unmounted volume) is not an empty
+// store: verify exits 4 saying so, list warns (finding 5 of the
+// operator-experience issue: it said "there is no backup at all", exit 1).
+func TestMissingBackupFolderIsNotEmpty(t *testing.T) {
+	p := newProject(t, "")
+	p.env = append(p.env, "DEPLOYCTL_BACKUP_STORAGE_PATH="+filepath.Join(t.TempDir(), "not-mounted"))
+	r := p.run("backup", "verify", "latest", "--max-age", "26h")
+	if r.code != 4 || !strings.Contains(r.err, "not-mounted: it does not exist") {
+		t.Fatalf("verify: exit %d, want 4: %s", r.code, r.err)
+	}
+	if r := p.run("backup", "list"); r.code != 0 || !strings.Contains(r.err, "warning: cannot reach the backup folder") {
+		t.Fatalf("list: exit %d: %s", r.code, r.err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/backup"
+	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
@@ -76,6 +77,11 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	}
 	for _, m := range c.Backups {
 		rep.Backups = append(rep.Backups, entry(m))
+	}
+	if sc, ok := e.Store.(provider.StoreChecker); ok && len(c.Backups) == 0 {
+		if err := sc.CheckStore(ctx); err != nil { // not "no backups yet": there is no store to look in
+			opts.IO.Warnf("%v", err)
+		}
 	}
 	if f.Flags.JSON() {
 		return opts.IO.JSON(rep)

@@ -109,7 +109,7 @@ func pruneRun(ctx context.Context, opts *PruneOptions) error {
 	_, aborts := e.Store.(backup.IncompleteAborter)
 	if opts.Apply && !f.Flags.DryRun && (nb+no > 0 || aborts) {
 		if nb+no > 0 {
-			if err := opts.IO.Confirm(fmt.Sprintf("Delete %d backup(s) and %d incomplete folder(s)?", nb, no), f.Flags.Yes); err != nil {
+			if err := f.Confirm(fmt.Sprintf("delete %d backup(s) and %d incomplete folder(s)", nb, no), deletions(rep), false); err != nil {
 				return err
 			}
 		}
@@ -160,4 +160,20 @@ func action(keep bool) string {
 		return "keep"
 	}
 	return "delete"
+}
+
+// deletions lists what prune --apply deletes, shown before it asks.
+func deletions(rep *PruneReport) []string {
+	var out []string
+	for _, b := range rep.Backups {
+		if !b.Keep {
+			out = append(out, fmt.Sprintf("backup %s (%s, %s)", b.ID, b.CreatedAt.UTC().Format(time.RFC3339), ui.HumanBytes(b.SizeBytes)))
+		}
+	}
+	for _, x := range rep.Orphans {
+		if x.Delete {
+			out = append(out, fmt.Sprintf("incomplete folder %s (%s): %s", x.ID, ui.HumanBytes(x.Bytes), x.Reason))
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -124,13 +125,35 @@ func (o *RestoreOptions) precheck(ctx context.Context, m *backup.Manifest, targe
 	return backup.CheckTarget(ctx, target, o.Clean)
 }
 
+// confirm follows the one rule (deployctl help confirmations), and asks
+// for the environment's name whenever the target is the environment's own
+// database.
 func (o *RestoreOptions) confirm(env string, own bool, m *backup.Manifest, target string) error {
-	yes := o.Factory.Flags.Yes
-	if own {
-		q := fmt.Sprintf("This restores backup %s (%s) into the %s environment's own database %s.", m.ID, m.CreatedAt.Format(time.RFC3339), env, target)
-		return o.IO.ConfirmTyped(q, env, yes)
+	f := o.Factory
+	plan := []string{
+		fmt.Sprintf("backup %s (%s, %d tables, %d rows)", m.ID, m.CreatedAt.Format(time.RFC3339), len(m.Tables), m.Rows()),
+		"into " + target,
 	}
-	return o.IO.Confirm(fmt.Sprintf("Restore backup %s into %s?", m.ID, target), yes)
+	if own {
+		plan[1] = fmt.Sprintf("into the %s environment's own database %s", env, target)
+	}
+	if o.Clean {
+		plan = append(plan, "after dropping what the target holds (--clean)")
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	if !own || cfg.Protected {
+		return f.Confirm("restore backup "+m.ID, plan, false)
+	}
+	if f.Flags.Yes {
+		return nil
+	}
+	if !o.IO.StdinTTY {
+		return f.Confirm("restore backup "+m.ID, plan, false) // the refusal that names the action and the flag
+	}
+	return o.IO.ConfirmTyped("This restores "+strings.Join(plan, " ")+".", env, false)
 }
 
 // lock takes the environment's lock for the restore.

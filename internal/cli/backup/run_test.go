@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,6 +52,7 @@ func TestVerifyForCron(t *testing.T) {
 	p := newProject(t, "")
 	p.exec(p.url, seedSQL)
 
+	must(t, os.MkdirAll(filepath.Join(p.dir, "backups"), 0o700)) // an empty store; a missing one is exit 4 (TestMissingBackupFolderIsNotEmpty)
 	code, out, errOut := runIn(p, created, false, "verify", "latest", "--max-age", "26h")
 	if code != 1 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "no backup at all") {
 		t.Errorf("no backup: exit %d, stdout %q, stderr %q", code, out, errOut)

@@ -11,6 +11,7 @@ import (
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/backup"
+	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
@@ -114,6 +115,10 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	if len(all) > 0 {
 		n := entry(all[0])
 		rep.Newest = &n
+	} else if sc, ok := e.Store.(provider.StoreChecker); ok {
+		if err := sc.CheckStore(ctx); err != nil {
+			return err // not an empty store: one that is not there (exit 4)
+		}
 	}
 	opts.checkAge(rep, all, f.Now())
 	if err := opts.verify(ctx, e, c, rep); err != nil {

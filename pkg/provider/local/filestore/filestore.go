@@ -192,3 +192,19 @@ func (s *Store) removeEmptyParents(p string) {
 		}
 	}
 }
+
+// CheckStore says, as an unreachable store, that the folder does not
+// exist: to a command that expects backups, an unmounted volume and a
+// store never written to look alike, and must not look like an empty one.
+func (s *Store) CheckStore(context.Context) error {
+	st, err := os.Stat(s.Dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return provider.Unreachable("backup folder "+s.Dir, errors.New("it does not exist: its volume is not mounted, or no backup was ever taken here (backup create makes it)"))
+	case err != nil:
+		return provider.Unreachable("backup folder "+s.Dir, err)
+	case !st.IsDir():
+		return provider.Unreachable("backup folder "+s.Dir, errors.New("it is not a folder"))
+	}
+	return nil
+}
