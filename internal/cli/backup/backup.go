@@ -4,12 +4,16 @@ package backup
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"time"
 
 	"filippo.io/age"
 	"github.com/spf13/cobra"
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/config"
+	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/backup"
 )
 
@@ -82,3 +86,29 @@ func identities(cfg *config.Loaded, m *backup.Manifest) ([]age.Identity, error) 
 type Entry = backup.Summary
 
 func entry(m backup.Manifest) Entry { return m.Summary() }
+
+// backupIDs completes a backup id (and latest), newest first, with its
+// time and size; nothing when the store cannot be read.
+func backupIDs(ctx context.Context, f *app.Factory, args []string, prefix string) []string {
+	if len(args) > 0 {
+		return nil
+	}
+	var out []string
+	if strings.HasPrefix("latest", prefix) {
+		out = append(out, "latest\tthe newest backup")
+	}
+	e, _, err := engine(ctx, f)
+	if err != nil {
+		return out
+	}
+	c, err := backup.Scan(ctx, e.Store)
+	if err != nil {
+		return out
+	}
+	for _, m := range c.Backups {
+		if strings.HasPrefix(m.ID, prefix) {
+			out = append(out, fmt.Sprintf("%s\t%s, %s", m.ID, m.CreatedAt.UTC().Format(time.RFC3339), ui.HumanBytes(m.SizeBytes)))
+		}
+	}
+	return out
+}

@@ -55,6 +55,11 @@ func TestCreateListVerifyRestorePrune(t *testing.T) {
 	}
 
 	second := strings.TrimSpace(p.mustRun("backup", "create").out)
+	// `backup restore <TAB>` completes latest and the ids, newest first
+	if c := p.mustRun("__complete", "backup", "restore", "").out; !strings.HasPrefix(c, "latest\t") || !strings.Contains(c, "\n"+second+"\t") ||
+		strings.Index(c, second) > strings.Index(c, id) {
+		t.Errorf("completion of backup restore:\n%s", c)
+	}
 	r = p.mustRun("backup", "prune", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0")
 	if !strings.Contains(r.out, second) || !strings.Contains(r.out, "newest backup") || !strings.Contains(r.out, "newest verified backup") {
 		t.Errorf("prune plan:\n%s", r.out)

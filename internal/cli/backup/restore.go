@@ -52,6 +52,9 @@ workers die with deployctl. Takes the environment's lock; recorded in the
 history.`,
 		Example: "  deployctl backup restore latest --target-url postgres://app@localhost/app_copy\n  deployctl backup restore 20261125T030000Z-a1b2 --clean --reason \"bad migration\"",
 		Args:    app.ExactArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			return backupIDs(cmd.Context(), f, args, prefix), cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ref = args[0]
 			if opts.Jobs < 0 {

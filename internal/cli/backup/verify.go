@@ -66,6 +66,9 @@ the backup or its age fails, 4 when the storage or the database cannot be
 reached. -o json prints a report for monitoring.`,
 		Example: "  deployctl backup verify\n  deployctl backup verify latest --max-age 26h\n  deployctl backup verify 20261125T030000Z-a1b2 --level checksum -o json",
 		Args:    app.MaximumNArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			return backupIDs(cmd.Context(), f, args, prefix), cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Ref = args[0]
