@@ -19,9 +19,12 @@ type Progress struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	enabled bool
+	once    sync.Once
 }
 
-// NewProgress starts a progress line; total may be 0 when unknown.
+// NewProgress starts a progress line; total may be 0 when unknown, and
+// below 0 for work that is not counted in bytes (the line then shows the
+// label and the time elapsed, so that a long step is seen to go on).
 func (s *IOStreams) NewProgress(label string, total int64) *Progress {
 	p := &Progress{label: label, w: s.ErrOut, total: total, start: time.Now(), stop: make(chan struct{}), enabled: s.StderrTTY}
 	if p.enabled {
@@ -56,6 +59,10 @@ func (p *Progress) loop() {
 func (p *Progress) render() {
 	n := p.n.Load()
 	el := time.Since(p.start)
+	if p.total < 0 {
+		fmt.Fprintf(p.w, "\r%s…  %s   ", p.label, el.Round(100*time.Millisecond))
+		return
+	}
 	rate := float64(n) / el.Seconds()
 	line := fmt.Sprintf("\r%s: %s", p.label, HumanBytes(n))
 	if p.total > 0 {
@@ -65,15 +72,17 @@ func (p *Progress) render() {
 	fmt.Fprint(p.w, line)
 }
 
-// Done stops the line and ends it.
+// Done stops the line and ends it; a second Done does nothing.
 func (p *Progress) Done() {
 	if !p.enabled {
 		return
 	}
-	close(p.stop)
-	p.wg.Wait()
-	p.render()
-	fmt.Fprintln(p.w)
+	p.once.Do(func() {
+		close(p.stop)
+		p.wg.Wait()
+		p.render()
+		fmt.Fprintln(p.w)
+	})
 }
 
 // HumanBytes formats n bytes: 512 B, 1.5 MiB.

@@ -3,6 +3,7 @@ package ui
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTableAlignsAndHasNoANSIOffTTY(t *testing.T) {
@@ -68,5 +69,20 @@ func TestJSONAndBytes(t *testing.T) {
 	p.Done()
 	if errOut.Len() != 0 {
 		t.Error("progress must not print when stderr is not a terminal")
+	}
+}
+
+// A step not counted in bytes shows its label and the time it has taken,
+// so that pg_restore's index build is seen to go on (it sat at 100%); a
+// second Done is harmless.
+func TestProgressOfAStep(t *testing.T) {
+	ios, _, _, errOut := Test()
+	ios.StderrTTY = true
+	p := ios.NewProgress("verify 20261203T0100Z: pg_restore is finishing", -1)
+	time.Sleep(250 * time.Millisecond)
+	p.Done()
+	p.Done()
+	if out := errOut.String(); !strings.Contains(out, "pg_restore is finishing…") || strings.Contains(out, "B/s") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("%q", out)
 	}
 }

@@ -163,7 +163,10 @@ func (e *Engine) restore(ctx context.Context, r *restoreRun) (*RestoreResult, er
 		return nil, err
 	}
 	var ps problems
-	if err := compareCounts(ctx, o.TargetURL, m); errors.As(err, &ps) {
+	counting := e.meter(fmt.Sprintf("restore: counting the rows of %d tables", len(m.Tables)), -1)
+	err = compareCounts(ctx, o.TargetURL, m)
+	counting.Done()
+	if errors.As(err, &ps) {
 		res.Problems = ps
 	} else if err != nil {
 		return nil, err
@@ -247,7 +250,10 @@ func (e *Engine) pgRestore(ctx context.Context, file string, o RestoreOptions, r
 	if checksClient {
 		pg.checkClient()
 	}
-	if err := pg.err(pg.cmd.Run()); err != nil {
+	stage := e.meter(fmt.Sprintf("restore: %s -j %d into %s", pg.name, jobs, postgres.Redact(o.TargetURL)), -1)
+	err := pg.err(pg.cmd.Run())
+	stage.Done()
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

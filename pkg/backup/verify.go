@@ -141,7 +141,14 @@ func (e *Engine) feed(ctx context.Context, m *Manifest, ids []age.Identity, pg *
 	if err != nil {
 		return err
 	}
-	copyErr, runErr := run(pg, d)
+	var finishing Meter = nopMeter{}
+	copyErr, runErr := run(pg, d, func() {
+		// all of the dump is in: what remains is pg_restore's own (indexes,
+		// constraints), which the byte count cannot show
+		meter.Done()
+		finishing = e.meter("verify "+m.ID+": "+pg.name+" is finishing (indexes, constraints)", -1)
+	})
+	finishing.Done()
 	sumErr := d.finish()
 	if err := ctx.Err(); err != nil {
 		return err
@@ -165,7 +172,9 @@ func (e *Engine) feed(ctx context.Context, m *Manifest, ids []age.Identity, pg *
 }
 
 // run starts pg with r on its stdin and waits for both.
-func run(pg *tool, r io.Reader) (copyErr, runErr error) {
+// run starts pg with r on its stdin and waits for both; fed, when set, is
+// called once all of r is in.
+func run(pg *tool, r io.Reader, fed ...func()) (copyErr, runErr error) {
 	in, err := pg.cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -175,6 +184,9 @@ func run(pg *tool, r io.Reader) (copyErr, runErr error) {
 	}
 	_, copyErr = io.Copy(in, r)
 	in.Close()
+	for _, f := range fed {
+		f()
+	}
 	return copyErr, pg.err(pg.cmd.Wait())
 }
 
@@ -195,6 +207,8 @@ func (e *Engine) verifyRestore(ctx context.Context, m *Manifest, o VerifyOptions
 	if err := e.feed(ctx, m, o.Identities, pg); err != nil {
 		return cleaned, err
 	}
+	counting := e.meter(fmt.Sprintf("verify %s: counting the rows of %d tables", m.ID, len(m.Tables)), -1)
+	defer counting.Done()
 	return cleaned, compareCounts(ctx, scratch, m)
 }
 
