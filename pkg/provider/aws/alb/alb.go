@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/aws/awsconf"
@@ -22,6 +23,12 @@ type Settings struct {
 	Endpoint    string `mapstructure:"endpoint"`
 	ListenerARN string `mapstructure:"listener_arn"`
 	RuleARN     string `mapstructure:"rule_arn"` // empty: the listener's default action
+	// Hosts scope the maintenance rules of a default action to the
+	// environment's host names (host-header values).
+	Hosts []string `mapstructure:"hosts"`
+	// CallTimeout bounds each API call, retries included; zero means
+	// DefaultCallTimeout.
+	CallTimeout time.Duration `mapstructure:"call_timeout"`
 	// PassPaths keep reaching the application during maintenance; nil means
 	// DefaultPassPaths, an empty list none.
 	PassPaths []string `mapstructure:"pass_paths"`
@@ -113,18 +120,53 @@ type MaintenanceAPI interface {
 	addTags
 }
 
+// DefaultCallTimeout bounds one ELBv2 call, its retries included, when
+// traffic.aws-alb.call_timeout is not set.
+const DefaultCallTimeout = 30 * time.Second
+
 // NewClient builds the ELBv2 client from awsconf.Load; opts run after the
-// endpoint setting, so tests can replace anything.
+// endpoint and deadline settings, so tests can replace anything.
 func NewClient(ctx context.Context, s Settings, opts ...func(*elbv2.Options)) (*elbv2.Client, error) {
 	cfg, err := awsconf.Load(ctx, s.Region, "traffic.aws-alb.region")
 	if err != nil {
 		return nil, err
 	}
+	d := s.CallTimeout
+	if d <= 0 {
+		d = DefaultCallTimeout
+	}
 	return elbv2.NewFromConfig(cfg, append([]func(*elbv2.Options){func(o *elbv2.Options) {
 		if s.Endpoint != "" {
 			o.BaseEndpoint = aws.String(s.Endpoint)
 		}
+		o.APIOptions = append(o.APIOptions, callDeadline(d))
 	}}, opts...)...), nil
+}
+
+// deadlineError is a call that got no answer within its deadline while the
+// caller was still waiting.
+type deadlineError struct {
+	d   time.Duration
+	err error
+}
+
+func (e *deadlineError) Error() string { return "no answer within " + e.d.String() }
+func (e *deadlineError) Unwrap() error { return e.err }
+
+// callDeadline gives every call, retries included, at most d.
+func callDeadline(d time.Duration) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("deployctlCallDeadline",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				cctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				out, md, err := next.HandleInitialize(cctx, in)
+				if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+					err = &deadlineError{d: d, err: err}
+				}
+				return out, md, err
+			}), middleware.Before)
+	}
 }
 
 // New returns the router and maintenance switch over one client.
@@ -139,7 +181,7 @@ func New(ctx context.Context, env provider.Env, s Settings, opts ...func(*elbv2.
 	// The region may have come from AWS_REGION or the profile; errors name it.
 	s.Region = c.Options().Region
 	r := &Router{API: c, Settings: s, ReadBack: 20, ReadBackDelay: 250 * time.Millisecond}
-	return &Maintenance{Router: r, API: c, Env: env.Name}, nil
+	return &Maintenance{Router: r, API: c, Env: env.Name, Notef: env.Notef}, nil
 }
 
 func open(ctx context.Context, env provider.Env, d provider.Decode) (*Maintenance, error) {

@@ -41,7 +41,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	fake := albtest.Start(t)
 	fake.AddListener(listenerARN, url.Values{"member.1.Type": {"fixed-response"}, "member.1.FixedResponseConfig.StatusCode": {"404"}, "member.1.FixedResponseConfig.ContentType": {"text/plain"}})
-	acts := albtest.Forward(map[string]int{blueTG: 1})
+	acts := albtest.Forward(map[string]int{blueTG: 1, greenTG: 0}) // green attached at weight 0, as docs/aws.md says
 	acts.Set("member.1.ForwardConfig.TargetGroupStickinessConfig.Enabled", "true")
 	acts.Set("member.1.ForwardConfig.TargetGroupStickinessConfig.DurationSeconds", "3600")
 	rule := fake.AddRule(listenerARN, "10", hostCond("api.example.com"), acts)

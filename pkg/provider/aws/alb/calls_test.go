@@ -11,6 +11,9 @@ import (
 // they count against the account's API rate limits (docs/benchmarks.md).
 func TestAPICallsPerChange(t *testing.T) {
 	fx := newFixture(t)
+	// The calls of the provider itself: one page holds the listener, and
+	// every read is consistent (each stale read costs one read more).
+	fx.fake.PageSize, fx.fake.StaleReads = 400, 0
 	m := fx.open(t)
 	count := func(name string, f func() error, want string) {
 		t.Helper()

@@ -2,6 +2,7 @@ package alb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -158,6 +159,7 @@ func (r *Router) SetWeights(ctx context.Context, w provider.Weights) error {
 	if err != nil {
 		return err
 	}
+	acts = resendable(acts) // an OIDC action keeps its secret by UseExistingClientSecret
 	fwd := acts[i]
 	fc := &types.ForwardActionConfig{}
 	if fwd.ForwardConfig != nil {
@@ -176,17 +178,31 @@ func (r *Router) SetWeights(ctx context.Context, w provider.Weights) error {
 
 func (r *Router) readBack(ctx context.Context, want provider.Weights) error {
 	var got provider.Weights
-	for n := 0; ; n++ {
+	err := r.until(ctx, func() (bool, error) {
 		var err error
 		got, err = r.Weights(ctx)
-		if err != nil {
+		return err == nil && got[provider.Blue] == want[provider.Blue] && got[provider.Green] == want[provider.Green], err
+	})
+	if err == errStale {
+		return fmt.Errorf("%s was modified but still reports %v instead of %v after %d reads: check it with aws elbv2 describe-rules and run the command again", r.where(), got, want, r.ReadBack+1)
+	}
+	return err
+}
+
+var errStale = errors.New("the load balancer still reports the old state")
+
+// until reads with done up to ReadBack+1 times, ReadBackDelay apart, until
+// it reports true: ELBv2 is eventually consistent, a read right after a
+// write may return the state before it. It returns errStale when the reads
+// run out.
+func (r *Router) until(ctx context.Context, done func() (bool, error)) error {
+	for n := 0; ; n++ {
+		ok, err := done()
+		if err != nil || ok {
 			return err
 		}
-		if got[provider.Blue] == want[provider.Blue] && got[provider.Green] == want[provider.Green] {
-			return nil
-		}
 		if n >= r.ReadBack {
-			break
+			return errStale
 		}
 		select {
 		case <-ctx.Done():
@@ -194,11 +210,11 @@ func (r *Router) readBack(ctx context.Context, want provider.Weights) error {
 		case <-time.After(r.ReadBackDelay):
 		}
 	}
-	return fmt.Errorf("%s was modified but still reports %v instead of %v after %d reads: check it with aws elbv2 describe-rules and run the command again", r.where(), got, want, r.ReadBack+1)
 }
 
 // Slot reports the health of the slot's target group: ready when at least
-// one target is healthy and none is unhealthy.
+// one target is healthy and every other one is healthy or draining (a
+// target still "initial" would get traffic before it passed a check).
 func (r *Router) Slot(ctx context.Context, s provider.Slot) (provider.SlotStatus, error) {
 	arn := r.Settings.TargetGroup(s)
 	out, err := r.API.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(arn)})
@@ -207,17 +223,22 @@ func (r *Router) Slot(ctx context.Context, s provider.Slot) (provider.SlotStatus
 	}
 	counts := map[string]int{}
 	reasons := map[string]bool{}
+	total := 0
 	for _, d := range out.TargetHealthDescriptions {
 		if d.TargetHealth == nil {
 			continue
 		}
+		total++
 		counts[string(d.TargetHealth.State)]++
 		if d.TargetHealth.State != types.TargetHealthStateEnumHealthy && d.TargetHealth.Reason != "" {
 			reasons[string(d.TargetHealth.Reason)] = true
 		}
 	}
-	bad := counts["unhealthy"] + counts["unavailable"] + counts["unhealthy.draining"]
-	st := provider.SlotStatus{Slot: s, Ready: counts["healthy"] > 0 && bad == 0, Detail: healthDetail(counts, reasons)}
+	ok := counts["healthy"] + counts["draining"]
+	st := provider.SlotStatus{Slot: s, Ready: counts["healthy"] > 0 && ok == total, Detail: healthDetail(counts, reasons)}
+	if total > 0 && counts["unused"] == total && reasons[string(types.TargetHealthReasonEnumNotInUse)] {
+		st.Detail = fmt.Sprintf("target group %s is attached to no listener rule; attach it at weight 0 to %s (or its targets are in Availability Zones the load balancer does not use): %s", arn, r.where(), st.Detail)
+	}
 	return st, nil
 }
 

@@ -50,8 +50,11 @@ func Page(st provider.MaintenanceState) string {
 }
 
 // resendable copies what DescribeRules returned into what CreateRule and
-// ModifyRule accept: a condition is sent by its typed config only, and a
-// forward action by its ForwardConfig only.
+// ModifyRule accept: a condition is sent by its typed config only, a
+// forward action by its ForwardConfig only, and an authenticate-oidc action
+// (whose client secret DescribeRules never returns) with
+// UseExistingClientSecret, which ModifyRule and ModifyListener require.
+// CreateRule cannot take such an action: see hasOIDC.
 func resendable[T types.RuleCondition | types.Action](in []T) []T {
 	out := make([]T, len(in))
 	for i, v := range in {
@@ -63,6 +66,11 @@ func resendable[T types.RuleCondition | types.Action](in []T) []T {
 		case *types.Action:
 			if x.ForwardConfig != nil && len(x.ForwardConfig.TargetGroups) > 0 {
 				x.TargetGroupArn = nil
+			}
+			if x.AuthenticateOidcConfig != nil && x.AuthenticateOidcConfig.ClientSecret == nil {
+				oidc := *x.AuthenticateOidcConfig
+				oidc.UseExistingClientSecret = aws.Bool(true)
+				x.AuthenticateOidcConfig = &oidc
 			}
 		}
 		out[i] = v
@@ -110,6 +118,46 @@ func decodeState(tags map[string]string) provider.MaintenanceState {
 	}
 	st.Since, st.Until = st.Since.UTC(), st.Until.UTC()
 	return st
+}
+
+// hasOIDC tells whether acts authenticate with OIDC: a new rule copying
+// them would need the client secret, which the API never returns.
+func hasOIDC(acts []types.Action) bool {
+	for _, a := range acts {
+		if a.Type == types.ActionTypeEnumAuthenticateOidc {
+			return true
+		}
+	}
+	return false
+}
+
+// conditionValues counts what ALB's quota "condition values per rule"
+// counts: every value of every condition, host and path included.
+func conditionValues(conds []types.RuleCondition) (int, string) {
+	n := 0
+	var parts []string
+	for _, c := range conds {
+		k := 0
+		switch {
+		case c.HostHeaderConfig != nil:
+			k = len(c.HostHeaderConfig.Values)
+		case c.PathPatternConfig != nil:
+			k = len(c.PathPatternConfig.Values)
+		case c.HttpHeaderConfig != nil:
+			k = len(c.HttpHeaderConfig.Values)
+		case c.HttpRequestMethodConfig != nil:
+			k = len(c.HttpRequestMethodConfig.Values)
+		case c.SourceIpConfig != nil:
+			k = len(c.SourceIpConfig.Values)
+		case c.QueryStringConfig != nil:
+			k = len(c.QueryStringConfig.Values)
+		default:
+			k = len(c.Values)
+		}
+		n += k
+		parts = append(parts, fmt.Sprintf("%d %s", k, aws.ToString(c.Field)))
+	}
+	return n, strings.Join(parts, ", ")
 }
 
 func isCode(err error, code string) bool {

@@ -2,6 +2,8 @@ package awsconf_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -119,5 +121,90 @@ func TestEveryClientUsesTheRule(t *testing.T) {
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), key) {
 			t.Errorf("%s: err %v (%T), want a *awsconf.ConfigError naming it", key, err, err)
 		}
+	}
+}
+
+// isolateCredentials is isolate with HOME in a temporary folder and no
+// credentials from the environment or the instance metadata.
+func isolateCredentials(t *testing.T, config string) string {
+	t.Helper()
+	isolate(t, config)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(k, "")
+	}
+	return home
+}
+
+// retrieveError loads the configuration and runs its credential chain, as
+// the first API call of any client does.
+func retrieveError(t *testing.T) error {
+	t.Helper()
+	cfg, err := awsconf.Load(t.Context(), "eu-west-1", "backup.storage.region")
+	if err != nil {
+		return err
+	}
+	_, err = cfg.Credentials.Retrieve(t.Context())
+	return err
+}
+
+func wantConfigError(t *testing.T, err error, hints ...string) {
+	t.Helper()
+	var ce *provider.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err %v (%T), want a *provider.ConfigError (exit 2)", err, err)
+	}
+	for _, h := range hints {
+		if !strings.Contains(err.Error(), h) {
+			t.Errorf("%q does not say %q", err, h)
+		}
+	}
+}
+
+func TestNoCredentialsIsAConfigError(t *testing.T) {
+	isolateCredentials(t, "")
+	wantConfigError(t, retrieveError(t), "no usable AWS credentials", "set AWS_PROFILE", "AWS_ACCESS_KEY_ID")
+}
+
+func TestUnknownProfileIsAConfigErrorWithTheHint(t *testing.T) {
+	isolateCredentials(t, "[profile staging]\nregion = eu-west-1\n")
+	t.Setenv("AWS_PROFILE", "prod")
+	wantConfigError(t, retrieveError(t), `"prod"`, os.Getenv("AWS_CONFIG_FILE"), "aws configure list-profiles")
+}
+
+// ssoCache writes an expired cached SSO token for key (the start URL of a
+// legacy profile, or the sso-session name), as `aws sso login` leaves it
+// when the session ends.
+func ssoCache(t *testing.T, home, key string) {
+	t.Helper()
+	dir := filepath.Join(home, ".aws", "sso", "cache")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha1.Sum([]byte(key))
+	token := `{"accessToken":"expired-token","expiresAt":"2020-01-01T00:00:00Z","region":"eu-west-1","startUrl":"https://corp.awsapps.com/start"}`
+	if err := os.WriteFile(filepath.Join(dir, hex.EncodeToString(sum[:])+".json"), []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExpiredSSOSessionIsAConfigError(t *testing.T) {
+	cases := map[string]struct{ config, key string }{
+		"legacy profile": {"[profile dev]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\nsso_account_id = 123456789012\nsso_role_name = Admin\n", "https://corp.awsapps.com/start"},
+		"sso-session":    {"[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n", "corp"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			home := isolateCredentials(t, c.config)
+			ssoCache(t, home, c.key)
+			t.Setenv("AWS_PROFILE", "dev")
+			err := retrieveError(t)
+			wantConfigError(t, err, "aws sso login --profile dev")
+			if strings.Contains(err.Error(), "expired-token") {
+				t.Errorf("the error shows the cached token: %v", err)
+			}
+		})
 	}
 }

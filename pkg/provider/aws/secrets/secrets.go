@@ -128,6 +128,16 @@ func scalar(raw json.RawMessage) string {
 
 func (s *Source) explain(err error) error {
 	id := s.Settings.SecretID
+	// The credential chain's failures come explained by awsconf (exit 2,
+	// or 4 for an unreachable STS or SSO endpoint).
+	var ce *provider.ConfigError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("secret %s: %w", id, ce)
+	}
+	var ue *provider.UnreachableError
+	if errors.As(err, &ue) {
+		return ue
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -138,9 +148,6 @@ func (s *Source) explain(err error) error {
 			where = "AWS Secrets Manager at " + s.Settings.Endpoint
 		}
 		return provider.Unreachable(where, se.Err)
-	}
-	if strings.Contains(err.Error(), "retrieve credentials") {
-		return fmt.Errorf("secret %s: no usable AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run where an instance or task role applies", id)
 	}
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {

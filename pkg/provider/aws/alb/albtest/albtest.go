@@ -1,9 +1,20 @@
 // Package albtest is an in-process fake of the ELBv2 API that speaks its
 // wire protocol (AWS Query: form POSTs in, XML out, XML errors), so tests
 // run the real SDK against it. It keeps rules, listeners, tags and target
-// health. Actions and conditions are stored exactly as the SDK sent them
-// (the flattened form keys) and rendered back as XML by the same shape
-// rules, so whatever a client writes is what it reads back.
+// health. Actions, conditions and transforms are stored exactly as the SDK
+// sent them (the flattened form keys) and rendered back as XML by the same
+// shape rules, so whatever a client writes is what it reads back, except
+// what the real service never returns (an OIDC client secret).
+//
+// It enforces the documented rules a client can get wrong: at most
+// MaxConditionValues condition values per rule (host and path values
+// included), priorities 1–50000 and PriorityInUse, well-formed actions
+// (ValidationError), an OIDC action's ClientSecret on CreateRule and
+// ClientSecret or UseExistingClientSecret=true on ModifyRule and
+// ModifyListener, NextMarker pages of PageSize rules on DescribeRules, and
+// state "unused" for the targets of a target group no rule forwards to.
+// The service is eventually consistent: the first StaleReads describe calls
+// after a write answer with the state before it.
 package albtest
 
 import (
@@ -20,21 +31,35 @@ import (
 // Rule is one listener rule. Actions and Conditions hold form keys relative
 // to the list ("member.1.Type" → "forward").
 type Rule struct {
-	ARN, Listener, Priority string
-	IsDefault               bool
-	Actions, Conditions     url.Values
-	Tags                    map[string]string
+	ARN, Listener, Priority         string
+	IsDefault                       bool
+	Actions, Conditions, Transforms url.Values
+	Tags                            map[string]string
 }
+
+func (r *Rule) clone() *Rule {
+	c := *r
+	c.Tags = map[string]string{}
+	for k, v := range r.Tags {
+		c.Tags[k] = v
+	}
+	return &c
+}
+
+// MaxConditionValues is ALB's quota "condition values per rule" (not
+// adjustable).
+const MaxConditionValues = 5
 
 // Target is one registered target's health.
 type Target struct {
 	ID, State, Reason string
 }
 
-// Fault makes the next Times calls of Action fail with Code (HTTP Status).
+// Fault makes the next Times calls of Action fail with Code (HTTP Status),
+// after letting After calls through.
 type Fault struct {
-	Code, Message string
-	Status, Times int
+	Code, Message        string
+	Status, Times, After int
 }
 
 // Server is the fake.
@@ -47,18 +72,29 @@ type Server struct {
 	Health    map[string][]Target   // target group ARN → targets
 	Faults    map[string]*Fault
 	Calls     []string // actions in order
-	// StaleReads makes that many DescribeRules/DescribeListeners after each
-	// modification still answer with the previous actions.
+	// StaleReads makes that many DescribeRules/DescribeListeners calls after
+	// a write still answer with the state before it (DescribeTags answers
+	// from the same state as the last of those). Start sets 1.
 	StaleReads int
-	stale      map[string]url.Values
-	staleLeft  map[string]int
-	seq        int
+	// PageSize is the most rules one DescribeRules page holds; the rest
+	// follow by NextMarker. Start sets 2, so that clients must page.
+	PageSize  int
+	staleLeft int
+	staleView bool
+	snap      *snapshot
+	seq       int
+}
+
+// snapshot is the rules and listeners as they were before a write.
+type snapshot struct {
+	rules     []*Rule
+	listeners map[string]url.Values
 }
 
 // Start runs a fake on a loopback port until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{Listeners: map[string]url.Values{}, Health: map[string][]Target{}, Faults: map[string]*Fault{}, stale: map[string]url.Values{}, staleLeft: map[string]int{}}
+	s := &Server{Listeners: map[string]url.Values{}, Health: map[string][]Target{}, Faults: map[string]*Fault{}, StaleReads: 1, PageSize: 2}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
@@ -91,7 +127,7 @@ func (s *Server) AddListener(arn string, defaults url.Values) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.Listeners[arn] = defaults
-	s.Rules = append(s.Rules, &Rule{ARN: arn + "/default", Listener: arn, Priority: "default", IsDefault: true, Actions: defaults, Tags: map[string]string{}})
+	s.Rules = append(s.Rules, &Rule{ARN: arn + "/default", Listener: arn, Priority: "default", IsDefault: true, Actions: defaults, Conditions: url.Values{}, Transforms: url.Values{}, Tags: map[string]string{}})
 }
 
 // AddRule adds a rule and returns its ARN.
@@ -104,7 +140,7 @@ func (s *Server) AddRule(listener, priority string, conds, acts url.Values) stri
 func (s *Server) addRule(listener, priority string, conds, acts url.Values, tags map[string]string) string {
 	s.seq++
 	arn := strings.Replace(listener, ":listener/", ":listener-rule/", 1) + fmt.Sprintf("/%016x", s.seq)
-	s.Rules = append(s.Rules, &Rule{ARN: arn, Listener: listener, Priority: priority, Actions: conds0(acts), Conditions: conds0(conds), Tags: tags})
+	s.Rules = append(s.Rules, &Rule{ARN: arn, Listener: listener, Priority: priority, Actions: conds0(acts), Conditions: conds0(conds), Transforms: url.Values{}, Tags: tags})
 	return arn
 }
 
@@ -113,6 +149,21 @@ func conds0(v url.Values) url.Values {
 		return url.Values{}
 	}
 	return v
+}
+
+// SetTransforms sets a rule's transforms (form keys relative to the list),
+// as the console would.
+func (s *Server) SetTransforms(arn string, transforms url.Values) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.find(arn).Transforms = transforms
+}
+
+// SetActions replaces a rule's actions, as the console would.
+func (s *Server) SetActions(arn string, acts url.Values) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.find(arn).Actions = acts
 }
 
 // SetHealth sets the targets of a target group.

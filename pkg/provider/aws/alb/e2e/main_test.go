@@ -46,13 +46,15 @@ type project struct {
 	rule string
 	// stateYAML is an optional traffic.aws-alb.state section.
 	stateYAML string
+	// awsEnv replaces the static test credentials when set.
+	awsEnv []string
 }
 
 func newProject(t *testing.T) *project {
 	t.Helper()
 	p := &project{t: t, dir: t.TempDir(), alb: albtest.Start(t), sm: smtest.Start(t)}
 	p.alb.AddListener(listenerARN, url.Values{"member.1.Type": {"fixed-response"}, "member.1.FixedResponseConfig.StatusCode": {"404"}})
-	p.rule = p.alb.AddRule(listenerARN, "10", url.Values{"member.1.Field": {"host-header"}, "member.1.HostHeaderConfig.Values.member.1": {"api.example.com"}}, albtest.Forward(map[string]int{blueTG: 1}))
+	p.rule = p.alb.AddRule(listenerARN, "10", url.Values{"member.1.Field": {"host-header"}, "member.1.HostHeaderConfig.Values.member.1": {"api.example.com"}}, albtest.Forward(map[string]int{blueTG: 1, greenTG: 0}))
 	for _, tg := range []string{blueTG, greenTG} {
 		p.alb.SetHealth(tg, albtest.Target{ID: "i-1", State: "healthy"})
 	}
@@ -78,6 +80,7 @@ traffic:
     endpoint: %q
     listener_arn: %s
     rule_arn: %s
+    call_timeout: 20s
     slots: {blue: {target_group_arn: %q}, green: {target_group_arn: %q}}
 %s
 health: {timeout: 2s}
@@ -95,15 +98,19 @@ type result struct {
 	stdout, stderr string
 }
 
-// run runs deployctl in the project without a terminal, with static AWS
-// credentials and no instance metadata.
+// run runs deployctl in the project (its HOME) without a terminal, with
+// static AWS credentials (or awsEnv) and no instance metadata.
 func (p *project) run(args ...string) result {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, deployctl, append([]string{"-e", "production"}, args...)...)
 	cmd.Dir = p.dir
-	cmd.Env = testbin.OperatorEnv(p.dir, "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret", "AWS_EC2_METADATA_DISABLED=true")
+	aws := p.awsEnv
+	if aws == nil {
+		aws = []string{"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret"}
+	}
+	cmd.Env = testbin.OperatorEnv(p.dir, append(aws, "AWS_EC2_METADATA_DISABLED=true")...)
 	rr := testbin.Run(p.t, cmd)
 	r := result{code: rr.Code, stdout: rr.Stdout, stderr: rr.Stderr}
 	for _, s := range []string{r.stdout, r.stderr} {
