@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -65,11 +66,7 @@ func downRun(ctx context.Context, opts *DownOptions) error {
 	if f.Flags.DryRun {
 		return downDryRun(ctx, opts, e)
 	}
-	what := "the newest applied migration"
-	if opts.To >= 0 {
-		what = "every migration above version " + itoa(opts.To)
-	}
-	if err := opts.IO.Confirm("Roll back "+what+" on "+e.DB.Name()+"?", f.Flags.Yes); err != nil {
+	if err := confirmDown(ctx, f, e, opts.To, "roll back"); err != nil {
 		return err
 	}
 	res, err := e.Down(ctx, migrate.DownOptions{To: opts.To, AllowChanged: opts.AllowChanged})
@@ -94,6 +91,42 @@ func downDryRun(ctx context.Context, opts *DownOptions, e *migrate.Engine) error
 		delete(st.Applied, m.Version)
 		res.To = st.Current()
 	}
-	opts.IO.Printf("dry run: nothing was changed\n")
-	return renderResult(opts.IO, opts.Factory.Flags.JSON(), res, nil)
+	if opts.Factory.Flags.JSON() {
+		return renderResult(opts.IO, true, res, nil)
+	}
+	// the plan, and nothing that reads as done: no durations, no "now at"
+	if len(list) == 0 {
+		opts.IO.Printf("dry run: nothing to roll back on %s (at version %d); nothing was changed\n", res.Database, res.From)
+		return nil
+	}
+	t := opts.IO.NewTable("version", "file", "would run")
+	for _, a := range res.Applied {
+		t.Row(fmt.Sprint(a.Version), a.File, "down")
+	}
+	if err := t.Render(opts.IO.Out); err != nil {
+		return err
+	}
+	opts.IO.Printf("dry run: %s would go from version %d to %d; nothing was changed\n", res.Database, res.From, res.To)
+	return nil
+}
+
+// confirmDown shows exactly which migrations a roll-back runs down, and
+// asks by the one rule of confirmations.
+func confirmDown(ctx context.Context, f *app.Factory, e *migrate.Engine, to int64, verb string) error {
+	st, err := e.DB.ReadState(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := e.DownList(st, to)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return nil // nothing to roll back: Down says so
+	}
+	plan := make([]string, len(list))
+	for i, m := range list {
+		plan[i] = fmt.Sprintf("%s %s (version %d)", verb, m.File, m.Version)
+	}
+	return f.Confirm(fmt.Sprintf("%s %d migration(s) on %s", verb, len(list), e.DB.Name()), plan, false)
 }

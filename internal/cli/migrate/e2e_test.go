@@ -48,8 +48,15 @@ func TestUpStatusDownRedo(t *testing.T) {
 	wantContains(t, "plan", r.err, "at version 2: 1 pending")
 
 	r = p.run("migrate", "down")
-	if r.code != 2 {
-		t.Errorf("down without --yes and without a terminal: exit %d, want 2\n%s", r.code, r.err)
+	if r.code != 2 || !strings.Contains(r.err, "roll back 1 migration(s) on") || !strings.Contains(r.err, "pass --yes") {
+		t.Errorf("down without --yes and without a terminal: exit %d, want 2 naming the action\n%s", r.code, r.err)
+	}
+	// a dry run shows the plan and nothing that reads as done (finding 8 of
+	// the operator-experience issue)
+	r = p.mustRun("migrate", "down", "--dry-run")
+	if !strings.Contains(r.out, "00002_") || strings.Contains(r.out, "ms") || strings.Contains(r.err, "now at version") ||
+		!strings.Contains(r.err, "would go from version 2 to 1; nothing was changed") {
+		t.Errorf("down --dry-run:\n%s%s", r.out, r.err)
 	}
 	p.mustRun("migrate", "up")
 	r = p.mustRun("migrate", "redo", "--yes", "-o", "json")

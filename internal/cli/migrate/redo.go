@@ -53,7 +53,7 @@ func redoRun(ctx context.Context, opts *RedoOptions) error {
 	if f.Flags.DryRun {
 		return downDryRun(ctx, &DownOptions{IO: opts.IO, Factory: f, Flags: opts.Flags, To: -1}, e)
 	}
-	if err := opts.IO.Confirm("Roll back and re-apply the newest migration on "+e.DB.Name()+"?", f.Flags.Yes); err != nil {
+	if err := confirmDown(ctx, f, e, -1, "roll back and re-apply"); err != nil {
 		return err
 	}
 	res, err := e.Redo(ctx, opts.AllowChanged)
