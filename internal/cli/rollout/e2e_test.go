@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deployctl/deployctl/internal/testbin"
 	"github.com/deployctl/deployctl/pkg/provider/local/statefs"
 )
 
@@ -380,5 +382,51 @@ func TestE2EStatusOverview(t *testing.T) {
 	if err := json.Unmarshal([]byte(p.must("status", "-o", "json").stdout), &rep); err != nil || rep.Traffic == nil ||
 		rep.Traffic.Weights["green"] != 10 || !rep.Traffic.DataPlane.Up || rep.Maintenance == nil || rep.Maintenance.On {
 		t.Fatalf("status -o json: %+v (%v)", rep, err)
+	}
+}
+
+// Through a real terminal (a pty): in a protected environment the change
+// shows its plan and asks for the environment's name; a wrong answer
+// changes nothing, the name goes through; Ctrl-C during the wait between
+// steps leaves the traffic and says what to run (finding 3 and 9 of the
+// operator-experience issue).
+func TestE2ETerminalConfirmAndCtrlC(t *testing.T) {
+	p := newProject(t, "protected: true\nanalysis: {prometheus_url: \"http://127.0.0.1:1\"}\n")
+	p.startSlot("blue")
+	p.startSlot("green")
+	p.startProxy()
+	term := func(args ...string) *testbin.Terminal {
+		cmd := exec.Command(bin.deployctl, args...)
+		cmd.Dir, cmd.Env = p.dir, append(os.Environ(), "DEPLOYCTL_ACTOR=alice", "NO_COLOR=1")
+		return testbin.StartTerminal(t, cmd)
+	}
+	no := term("rollout", "green", "--weight", "10")
+	no.WaitFor(`Type "development" to confirm: `)
+	if out := no.Output(); !strings.Contains(out, "Rollout green --weight 10 in development:") || !strings.Contains(out, "1. weights blue 100 / green 0 → blue 90 / green 10") {
+		t.Fatalf("the plan was not shown before the question:\n%s", out)
+	}
+	no.Type("yes\n")
+	if code := no.Exit(); code == 0 || !strings.Contains(no.Output(), "nothing was changed") {
+		t.Fatalf("a wrong answer: exit %d\n%s", code, no.Output())
+	}
+	if w := p.weights(); w != "blue 100 / green 0" {
+		t.Fatalf("a declined change changed the weights: %s", w)
+	}
+	ok := term("rollout", "green", "--weight", "10")
+	ok.WaitFor(`Type "development" to confirm: `)
+	ok.Type("development\n")
+	if code := ok.Exit(); code != 0 {
+		t.Fatalf("the typed name: exit %d\n%s", code, ok.Output())
+	}
+	steps := term("rollout", "green", "--steps", "20,50", "--interval", "1m")
+	steps.WaitFor(`Type "development" to confirm: `)
+	steps.Type("development\n")
+	steps.WaitFor("step 1 of 2 in effect")
+	steps.Type("\x03") // Ctrl-C, as the terminal sends it to the foreground group
+	if code := steps.Exit(); code != 130 || !strings.Contains(steps.Output(), "interrupted after step 1 of 2: the traffic stays at blue 80 / green 20") {
+		t.Fatalf("Ctrl-C: exit %d\n%s", code, steps.Output())
+	}
+	if w := p.weights(); w != "blue 80 / green 20" {
+		t.Fatalf("weights after Ctrl-C: %s", w)
 	}
 }
