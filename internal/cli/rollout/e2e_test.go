@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -429,4 +430,31 @@ func TestE2ETerminalConfirmAndCtrlC(t *testing.T) {
 	if w := p.weights(); w != "blue 80 / green 20" {
 		t.Fatalf("weights after Ctrl-C: %s", w)
 	}
+}
+
+// Bash completion in a real terminal: `deployctl rollout g<TAB>` completes
+// green, and `deployctl rollout <TAB><TAB>` offers the subcommands and
+// both slots (finding 10 of the operator-experience issue).
+func TestE2EBashCompletesSlots(t *testing.T) {
+	const bashCompletion = "/usr/share/bash-completion/bash_completion" // scripts/deps installs it
+	if _, err := os.Stat(bashCompletion); err != nil {
+		t.Fatalf("%v: install bash-completion (scripts/deps)", err)
+	}
+	p := newProject(t, "")
+	binDir := filepath.Dir(bin.deployctl)
+	cmd := exec.Command("bash", "--norc", "--noprofile", "-i")
+	cmd.Dir, cmd.Env = p.dir, []string{"PATH=" + binDir + ":/usr/bin:/bin", "HOME=" + t.TempDir(), "TERM=dumb", "PS1=$ "}
+	sh := testbin.StartTerminal(t, cmd)
+	sh.Type("source " + bashCompletion + "; source <(deployctl completion bash); echo READY\n")
+	sh.WaitFor("READY\r\n")
+	sh.Type("deployctl rollout g\t")
+	sh.WaitFor("deployctl rollout green ")
+	sh.Type("\x15deployctl rollout \t\t") // Ctrl-U clears the line
+	sh.WaitFor("promote")
+	for _, want := range []string{"blue", "green", "status", "abort"} {
+		if !strings.Contains(sh.Output(), want) {
+			t.Errorf("completion of rollout lacks %q:\n%s", want, sh.Output())
+		}
+	}
+	sh.Type("\x15exit\n")
 }
