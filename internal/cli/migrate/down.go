@@ -51,6 +51,7 @@ down section or marked '-- deployctl:irreversible <reason>'.`,
 		},
 	}
 	cmd.Flags().Int64Var(&opts.To, "to", 0, "roll back every applied version above this one (0: all)")
+	completeVersions(cmd, f, fl)
 	cmd.Flags().BoolVar(&opts.AllowChanged, "allow-changed", false, "roll back even though applied files were edited since they ran")
 	addLockTimeout(cmd, &opts.LockTimeout)
 	return cmd

@@ -74,6 +74,13 @@ func TestUpToAndDryRun(t *testing.T) {
 	p := newProject(t)
 	p.write("00001_users.sql", m1)
 	p.write("00002_orders.sql", m2)
+	// versions complete from the folder, for resolve and --to (finding 10)
+	if c := p.mustRun("__complete", "migrate", "resolve", "").out; !strings.Contains(c, "1\t00001_users.sql\n2\t00002_orders.sql\n") {
+		t.Errorf("completion of resolve:\n%s", c)
+	}
+	if c := p.mustRun("__complete", "migrate", "down", "--to", "2").out; !strings.HasPrefix(c, "2\t00002_orders.sql\n") || strings.Contains(c, "00001") {
+		t.Errorf("completion of down --to 2:\n%s", c)
+	}
 	r := p.mustRun("migrate", "up", "--dry-run")
 	wantContains(t, "dry run", r.err, "dry run: nothing was changed")
 	if ok := p.scalar("SELECT to_regclass('goose_db_version') IS NULL"); ok != true {

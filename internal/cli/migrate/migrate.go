@@ -5,6 +5,8 @@ package migrate
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,12 +89,12 @@ func load(f *app.Factory, fl *DBFlags) (string, []migrate.Migration, error) {
 }
 
 // open connects to the database, naming this process in pg_stat_activity.
-func open(ctx context.Context, f *app.Factory, fl *DBFlags, command string) (*migrate.DB, error) {
+func open(ctx context.Context, f *app.Factory, fl *DBFlags, command string, opts ...migrate.OpenOption) (*migrate.DB, error) {
 	url, err := f.DatabaseURL(ctx, fl.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	return migrate.Open(ctx, url, migrate.AppName(f.Holder(command)))
+	return migrate.Open(ctx, url, migrate.AppName(f.Holder(command)), opts...)
 }
 
 // engine loads the folder, connects and builds the engine for command.
@@ -105,7 +107,14 @@ func engine(ctx context.Context, f *app.Factory, fl *DBFlags, command string, lo
 	if err != nil {
 		return nil, err
 	}
-	db, err := open(ctx, f, fl, command)
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Migrations.StatementLockTimeout < 0 {
+		return nil, app.Usagef("invalid %s %s: use a duration such as 10s, or 0 for no limit", migrate.StatementLockTimeoutKey, cfg.Migrations.StatementLockTimeout)
+	}
+	db, err := open(ctx, f, fl, command, migrate.WithLockTimeout(cfg.Migrations.StatementLockTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -118,4 +127,31 @@ func engine(ctx context.Context, f *app.Factory, fl *DBFlags, command string, lo
 				lockTimeout, h.Actor, h.PID, h.Host, h.Command, h.Since.UTC().Format(time.RFC3339))
 		},
 	}, nil
+}
+
+// versions completes a migration version from the migrations folder, with
+// its file's name; nothing when the folder cannot be read.
+func versions(f *app.Factory, fl *DBFlags, prefix string) []string {
+	d, err := dir(f, fl)
+	if err != nil {
+		return nil
+	}
+	migs, err := migrate.Load(d)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, m := range migs {
+		if v := strconv.FormatInt(m.Version, 10); strings.HasPrefix(v, prefix) {
+			out = append(out, v+"\t"+m.File)
+		}
+	}
+	return out
+}
+
+// completeVersions completes --to with the migrations' versions.
+func completeVersions(cmd *cobra.Command, f *app.Factory, fl *DBFlags) {
+	_ = cmd.RegisterFlagCompletionFunc("to", func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		return versions(f, fl, prefix), cobra.ShellCompDirectiveNoFileComp
+	})
 }

@@ -41,6 +41,12 @@ resolution is kept in the database (deployctl_migration_resolutions) and in
 the history.`,
 		Example: "  deployctl migrate resolve 20260101120000 --rolled-back --reason \"dropped the half-built index by hand\"",
 		Args:    app.ExactArgs(1),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return versions(f, fl, prefix), cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil || v < 1 {

@@ -34,7 +34,13 @@ Takes the database's migration lock first (a second 'up' waits at most
 --lock-timeout, saying who holds it, then exits 3). Refuses (exit 1) while a
 migration is dirty or an applied file was edited since it ran, unless
 --allow-changed. Versions applied by plain goose before are adopted: their
-checksums are recorded as the files are now.`,
+checksums are recorded as the files are now.
+
+Each statement waits at most migrations.statement_lock_timeout (default 10s)
+for a table lock; while it waits, up names the table and the session holding
+it, and when the time runs out the migration fails (rolled back; exit 1)
+saying how to end that session. Sessions a killed 'migrate up' left running
+in the server are ended first (reported only while a dirty mark stands).`,
 		Example: "  deployctl migrate up\n  deployctl migrate up --to 20260101120000 --lock-timeout 5m\n  deployctl migrate up --dry-run",
 		Args:    app.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,6 +57,7 @@ checksums are recorded as the files are now.`,
 		},
 	}
 	cmd.Flags().Int64Var(&opts.To, "to", 0, "apply up to and including this version (default: all)")
+	completeVersions(cmd, f, fl)
 	cmd.Flags().BoolVar(&opts.AllowChanged, "allow-changed", false, "migrate even though applied files were edited since they ran")
 	addLockTimeout(cmd, &opts.LockTimeout)
 	return cmd
