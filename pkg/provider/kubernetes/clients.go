@@ -2,12 +2,20 @@ package kubernetes
 
 import (
 	"fmt"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // ClientOptions says which cluster to talk to. Empty fields follow kubectl's
@@ -25,6 +33,9 @@ type Clients struct {
 	Dynamic   dynamic.Interface
 	Namespace string
 	Host      string // the API server, for messages
+	// ExecPlugin is the kubeconfig's credential plugin command ("aws eks
+	// get-token …"), for messages; empty without one.
+	ExecPlugin string
 }
 
 // Raised from client-go's 5 QPS / burst 10, which throttles a rollout that
@@ -37,7 +48,9 @@ const (
 	requestTimeout = 30 * time.Second
 )
 
-// NewClients builds the clients without contacting the cluster.
+// NewClients builds the clients without contacting the cluster. A
+// kubeconfig that is missing or lacks the context is a *provider.ConfigError
+// (exit 2): retrying cannot help, the operator fixes the file or setting.
 func NewClients(o ClientOptions) (*Clients, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.Kubeconfig
@@ -45,7 +58,7 @@ func NewClients(o ClientOptions) (*Clients, error) {
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes: no usable kubeconfig (%v); set KUBECONFIG, traffic.kubernetes.kubeconfig or .context, or run inside the cluster", err)
+		return nil, kubeconfigError(rules, cc, o, err)
 	}
 	ns := o.Namespace
 	if ns == "" {
@@ -54,6 +67,26 @@ func NewClients(o ClientOptions) (*Clients, error) {
 		}
 	}
 	return ClientsFor(cfg, ns)
+}
+
+// kubeconfigError says which file or context is the problem and what to do.
+func kubeconfigError(rules *clientcmd.ClientConfigLoadingRules, cc clientcmd.ClientConfig, o ClientOptions, err error) error {
+	files := rules.GetLoadingPrecedence()
+	if o.Kubeconfig != "" {
+		files = []string{o.Kubeconfig}
+		if _, serr := os.Stat(o.Kubeconfig); serr != nil {
+			return &provider.ConfigError{Msg: fmt.Sprintf("kubernetes: the kubeconfig %s (traffic.kubernetes.kubeconfig) cannot be read; fix the path, or remove the setting to use $KUBECONFIG or ~/.kube/config", o.Kubeconfig), Err: serr}
+		}
+	}
+	raw, rerr := cc.RawConfig()
+	if clientcmd.IsEmptyConfig(err) || (rerr == nil && len(raw.Contexts) == 0 && len(raw.Clusters) == 0) {
+		return &provider.ConfigError{Msg: fmt.Sprintf("kubernetes: no kubeconfig found (looked at %s and for an in-cluster service account); set KUBECONFIG or traffic.kubernetes.kubeconfig, or run `aws eks update-kubeconfig` (or your cluster's equivalent)", strings.Join(files, ", "))}
+	}
+	if o.Context != "" && rerr == nil && raw.Contexts[o.Context] == nil {
+		known := slices.Sorted(maps.Keys(raw.Contexts))
+		return &provider.ConfigError{Msg: fmt.Sprintf("kubernetes: context %q (traffic.kubernetes.context) is not in the kubeconfig %s; use one of %v (kubectl config get-contexts)", o.Context, strings.Join(files, ", "), known)}
+	}
+	return &provider.ConfigError{Msg: fmt.Sprintf("kubernetes: no usable kubeconfig in %s; fix it (kubectl config view), or set KUBECONFIG, traffic.kubernetes.kubeconfig or .context", strings.Join(files, ", ")), Err: err}
 }
 
 // ClientsFor builds the clients from a rest config (tests use this too).
@@ -72,5 +105,30 @@ func ClientsFor(cfg *rest.Config, namespace string) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	return &Clients{Kube: kc, Dynamic: dc, Namespace: namespace, Host: cfg.Host}, nil
+	return &Clients{Kube: kc, Dynamic: dc, Namespace: namespace, Host: cfg.Host, ExecPlugin: execCommand(cfg.ExecProvider)}, nil
+}
+
+// secretArg are flags whose value execCommand hides.
+var secretArg = regexp.MustCompile(`(?i)token|secret|password|key`)
+
+// execCommand is the credential plugin's command line for messages, with
+// the values of secret-looking flags hidden.
+func execCommand(e *clientcmdapi.ExecConfig) string {
+	if e == nil {
+		return ""
+	}
+	out := []string{e.Command}
+	hide := false
+	for _, a := range e.Args {
+		switch {
+		case hide:
+			out, hide = append(out, "***"), false
+		case strings.HasPrefix(a, "-") && secretArg.MatchString(a) && strings.Contains(a, "="):
+			out = append(out, a[:strings.Index(a, "=")+1]+"***")
+		default:
+			out = append(out, a)
+			hide = strings.HasPrefix(a, "-") && secretArg.MatchString(a)
+		}
+	}
+	return strings.Join(out, " ")
 }

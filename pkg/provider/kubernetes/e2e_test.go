@@ -87,9 +87,10 @@ func TestE2ESecondOperatorGetsExit3(t *testing.T) {
 
 func TestE2EExpiredLeaseIsTakenOver(t *testing.T) {
 	e, alice := e2e(t)
-	// A command that crashed an hour ago left its lease behind.
+	// A command that crashed an hour ago left its lease behind (a short
+	// one: taking over waits that long, watching it unchanged).
 	id := `{"actor":"carol","host":"ci-runner","pid":7,"command":"maintenance on"}`
-	secs := int32(30)
+	secs := int32(2)
 	old := metav1.NewMicroTime(time.Now().Add(-time.Hour))
 	_, err := srv.Kube.CoordinationV1().Leases(e.ns).Create(t.Context(), &coordv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: "deployctl-lock-staging"},

@@ -43,6 +43,12 @@ func (c *Clients) explain(err error, verb string, o object) error {
 	if err == context.Canceled || err == context.DeadlineExceeded {
 		return err
 	}
+	if c.ExecPlugin != "" && strings.Contains(err.Error(), "getting credentials") {
+		// The plugin prints its own reason (an expired SSO session, …) on
+		// stderr, which reaches the operator's terminal directly.
+		return provider.Unreachable(fmt.Sprintf("kubernetes API at %s: its kubeconfig credential plugin `%s` failed", c.Host, c.ExecPlugin),
+			fmt.Errorf("%v; run the plugin by hand to see why and refresh the credentials (e.g. `aws sso login`), then try again", credentialCause(err)))
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("%s not found; check the name in the environment file (traffic.kubernetes) or create it (deployctl render writes the manifests): %w", o, provider.ErrNotFound)
@@ -68,6 +74,15 @@ func (c *Clients) explain(err error, verb string, o object) error {
 		return provider.Unreachable(fmt.Sprintf("kubernetes API at %s", c.Host), urlErr.Err)
 	case errors.As(err, &netErr):
 		return provider.Unreachable(fmt.Sprintf("kubernetes API at %s", c.Host), err)
+	}
+	return err
+}
+
+// credentialCause is the plugin's failure without client-go's wrapping.
+func credentialCause(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err
 	}
 	return err
 }

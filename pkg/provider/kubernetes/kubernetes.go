@@ -10,6 +10,7 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/deployctl/deployctl/pkg/provider"
 )
@@ -30,6 +31,17 @@ type Settings struct {
 	Service            string `mapstructure:"service"`
 	Slots              Slots  `mapstructure:"slots"`
 	MaintenanceService string `mapstructure:"maintenance_service"`
+	// StatusTimeout bounds the wait for the Gateway controllers to confirm
+	// a weight change in the HTTPRoute's status (default 30s).
+	StatusTimeout time.Duration `mapstructure:"status_timeout"`
+}
+
+// Validate checks the settings that need no cluster, when the file loads.
+func (s *Settings) Validate() error {
+	if s.StatusTimeout < 0 {
+		return &provider.ConfigError{Msg: fmt.Sprintf("traffic.kubernetes.status_timeout %s is negative; use a duration such as 30s", s.StatusTimeout)}
+	}
+	return nil
 }
 
 // Slots names the Kubernetes objects of each slot.
@@ -56,7 +68,7 @@ func (s Slots) Of(slot provider.Slot) SlotObjects {
 func Family() *provider.Family {
 	return &provider.Family{
 		Name:          "kubernetes",
-		TrafficConfig: &provider.Section{Name: "kubernetes", Settings: func() any { return &Settings{Mode: ModeGateway} }},
+		TrafficConfig: &provider.Section{Name: "kubernetes", Settings: func() any { return &Settings{Mode: ModeGateway, StatusTimeout: DefaultStatusTimeout} }},
 		Traffic:       newTraffic,
 		Maintenance:   newMaintenance,
 		Locker:        newLocker,
@@ -128,7 +140,8 @@ func newMaintenance(ctx context.Context, env provider.Env, d provider.Decode) (p
 	if s.MaintenanceService == "" {
 		return nil, fmt.Errorf("traffic.kubernetes: set maintenance_service in the environment file (deployctl render provides one)")
 	}
-	return &Maintenance{Router: &Router{Clients: c, Settings: s, Notef: env.Notef}}, nil
+	h := env.Health.WithDefaults()
+	return &Maintenance{Router: &Router{Clients: c, Settings: s, Notef: env.Notef}, HealthPaths: []string{h.Path, h.ReadinessPath}}, nil
 }
 
 func newLocker(ctx context.Context, env provider.Env, d provider.Decode) (provider.Locker, error) {

@@ -84,15 +84,21 @@ func (r *Router) Weights(ctx context.Context) (provider.Weights, error) {
 	return r.weightsOf(u)
 }
 
-// SetWeights writes w into every rule that forwards to the slot Services and
-// checks the stored route carries them.
+// SetWeights writes w into every rule that forwards to the slot Services,
+// checks the stored route carries them, and waits until the Gateway
+// controllers confirm the new generation (see confirm).
 func (r *Router) SetWeights(ctx context.Context, w provider.Weights) error {
 	if err := w.Validate(); err != nil {
 		return err
 	}
+	var prev provider.Weights
 	out, err := r.modify(ctx, func(u *unstructured.Unstructured) error {
 		if _, on, _ := maintenanceOf(u); on {
 			return &ruleError{fmt.Sprintf("%s is in maintenance; run `deployctl maintenance off` first (it restores the weights)", r.route())}
+		}
+		var err error
+		if prev, err = r.weightsOf(u); err != nil {
+			return err
 		}
 		return r.editRules(u, func(refs []any, ns string) ([]any, error) { return r.setSlotWeights(refs, ns, w), nil })
 	})
@@ -107,7 +113,7 @@ func (r *Router) SetWeights(ctx context.Context, w provider.Weights) error {
 		return fmt.Errorf("%s stored weights blue %d, green %d instead of blue %d, green %d; check for an admission webhook or controller rewriting it",
 			r.route(), got[provider.Blue], got[provider.Green], w[provider.Blue], w[provider.Green])
 	}
-	return nil
+	return r.confirm(ctx, out, prev)
 }
 
 // Slot reports the readiness and image of the slot's Deployment.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
@@ -19,14 +20,25 @@ func deploymentObj(c *Clients, s Settings, slot provider.Slot) object {
 
 // slotStatus reads the slot's Deployment. The slot is ready when the
 // Deployment controller has observed the current spec and every desired
-// replica is updated and available, with no old replica left.
+// replica (at least one) is updated and available, with no old replica
+// left.
 func slotStatus(ctx context.Context, c *Clients, s Settings, slot provider.Slot) (provider.SlotStatus, error) {
+	st, _, err := slotState(ctx, c, s, slot)
+	return st, err
+}
+
+// slotState is slotStatus, plus whether the Deployment controller gave up
+// on the rollout, which waiting cannot fix (then Detail says why).
+func slotState(ctx context.Context, c *Clients, s Settings, slot provider.Slot) (st provider.SlotStatus, failed bool, err error) {
 	d, err := c.Kube.AppsV1().Deployments(c.Namespace).Get(ctx, s.Slots.Of(slot).Deployment, metav1.GetOptions{})
 	if err != nil {
-		return provider.SlotStatus{Slot: slot}, c.explain(err, "read", deploymentObj(c, s, slot))
+		return provider.SlotStatus{Slot: slot}, false, c.explain(err, "read", deploymentObj(c, s, slot))
 	}
 	ready, detail := readiness(d)
-	return provider.SlotStatus{Slot: slot, Ready: ready, Version: image(d), Detail: detail}, nil
+	if msg, ok := progressFailed(d); ok {
+		ready, detail, failed = false, msg, true
+	}
+	return provider.SlotStatus{Slot: slot, Ready: ready, Version: image(d), Detail: detail}, failed, nil
 }
 
 func readiness(d *appsv1.Deployment) (bool, string) {
@@ -37,6 +49,8 @@ func readiness(d *appsv1.Deployment) (bool, string) {
 	st := d.Status
 	counts := fmt.Sprintf("%d/%d updated, %d/%d available", st.UpdatedReplicas, want, st.AvailableReplicas, want)
 	switch {
+	case want == 0:
+		return false, fmt.Sprintf("0 replicas desired; scale it up (kubectl -n %s scale deployment %s --replicas=2) before sending it traffic", d.Namespace, d.Name)
 	case st.ObservedGeneration < d.Generation:
 		return false, fmt.Sprintf("the Deployment controller has not yet observed generation %d (at %d); %s", d.Generation, st.ObservedGeneration, counts)
 	case st.UpdatedReplicas < want || st.AvailableReplicas < want:
@@ -45,6 +59,21 @@ func readiness(d *appsv1.Deployment) (bool, string) {
 		return false, fmt.Sprintf("%s, %d old replicas terminating", counts, st.Replicas-want)
 	}
 	return true, counts
+}
+
+// progressFailed reports a rollout the Deployment controller gave up on
+// (Progressing=False, reason ProgressDeadlineExceeded) for the current
+// generation, as `kubectl rollout status` does.
+func progressFailed(d *appsv1.Deployment) (string, bool) {
+	if d.Status.ObservedGeneration < d.Generation {
+		return "", false // the condition is about an older spec
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return fmt.Sprintf("progress deadline exceeded: %s", c.Message), true
+		}
+	}
+	return "", false
 }
 
 // image is what the slot runs: its first container's image.
@@ -80,9 +109,13 @@ func deployImage(ctx context.Context, c *Clients, s Settings, slot provider.Slot
 	}
 	last := ""
 	for {
-		st, err := slotStatus(ctx, c, s, slot)
+		st, failed, err := slotState(ctx, c, s, slot)
 		if err != nil {
 			return err
+		}
+		if failed {
+			return fmt.Errorf("%s failed to roll out on %s: %s; no traffic was shifted to it: check its pods (kubectl -n %s describe deployment %s), fix the image or manifest and run the rollout again",
+				deploymentObj(c, s, slot), img, st.Detail, c.Namespace, s.Slots.Of(slot).Deployment)
 		}
 		if st.Ready && st.Version == img {
 			notef("%s is ready on %s (%s)", slot, img, st.Detail)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/deployctl/deployctl/pkg/provider"
@@ -147,5 +148,53 @@ func TestServiceModeSwitchesSelector(t *testing.T) {
 	err := r.SetWeights(ctx, provider.Weights{provider.Blue: 90, provider.Green: 10})
 	if err == nil || !strings.Contains(err.Error(), "use --weight 0 or 100") {
 		t.Fatalf("split in service mode: %v", err)
+	}
+}
+
+// A slot scaled to zero serves nothing: 0/0 is not ready.
+func TestSlotWithZeroReplicasIsNotReady(t *testing.T) {
+	e := setup(t)
+	ctx := t.Context()
+	d, err := srv.Kube.AppsV1().Deployments(e.ns).Get(ctx, "api-green", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := int32(0)
+	d.Spec.Replicas = &zero
+	if _, err := srv.Kube.AppsV1().Deployments(e.ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.MarkReady(t, e.ns, "api-green") // the controller's view: 0 of 0 up
+	st, err := (&Router{Clients: e.c, Settings: e.s}).Slot(ctx, provider.Green)
+	if err != nil || st.Ready || !strings.Contains(st.Detail, "0 replicas desired; scale it up") {
+		t.Fatalf("slot with 0 replicas = %+v, %v; want not ready, saying to scale it up", st, err)
+	}
+}
+
+// A rollout the Deployment controller gave up on fails at once with the
+// controller's message, as `kubectl rollout status` does.
+func TestSetImageFailsOnProgressDeadlineExceeded(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	srv.MarkReady(t, e.ns, "api-green")
+	r := &Router{Clients: e.c, Settings: e.s}
+	done := make(chan error, 1)
+	go func() { done <- r.SetImage(ctx, provider.Green, "example/api:crashloop") }()
+	waitFor(t, 10*time.Second, func() bool {
+		d, _ := srv.Kube.AppsV1().Deployments(e.ns).Get(ctx, "api-green", metav1.GetOptions{})
+		return d.Spec.Template.Spec.Containers[0].Image == "example/api:crashloop"
+	})
+	const msg = `ReplicaSet "api-green-7d9f" has timed out progressing.`
+	srv.SetStatus(t, e.ns, "api-green", func(d *appsv1.Deployment) {
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 3, UpdatedReplicas: 1, ReadyReplicas: 2, AvailableReplicas: 2,
+			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: msg}}}
+	})
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), "progress deadline exceeded") || strings.Contains(err.Error(), "in time") {
+		t.Fatalf("err = %v; want the controller's ProgressDeadlineExceeded message", err)
+	}
+	if st, _ := r.Slot(ctx, provider.Green); st.Ready || !strings.Contains(st.Detail, msg) {
+		t.Fatalf("slot = %+v", st)
 	}
 }
