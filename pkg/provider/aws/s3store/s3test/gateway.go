@@ -17,7 +17,7 @@ import (
 
 // GatewayEnv names the versitygw binary (scripts/versitygw/build prints it;
 // scripts/test exports it).
-const GatewayEnv = "DEPLOYCTL_TEST_VERSITYGW"
+const GatewayEnv = "VERSITYGW_BIN"
 
 // Gateway is a real S3 server, versitygw, run as a separate process for a
 // test package: unlike gofakes3 it enforces conditional writes
