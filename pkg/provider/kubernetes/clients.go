@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"regexp"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/deployctl/deployctl/pkg/debuglog"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
@@ -97,6 +99,9 @@ func ClientsFor(cfg *rest.Config, namespace string) (*Clients, error) {
 		cfg.Timeout = requestTimeout
 	}
 	cfg.UserAgent = "deployctl"
+	if debuglog.On() { // -v: every API call (the bearer token is a header, never logged)
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return debuglog.Transport(rt) })
+	}
 	kc, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)

@@ -44,6 +44,13 @@ func TestE2EMaintenanceOnOffRestoresWeights(t *testing.T) {
 	if err := json.Unmarshal([]byte(alice.must("maintenance", "status", "-o", "json").out), &st); err != nil || !st.On || st.Message != "database upgrade" || st.By != "alice" {
 		t.Fatalf("status = %+v, %v", st, err)
 	}
+	// -v shows each API call the provider makes (finding 7 of the
+	// operator-experience issue), and never the token
+	v := alice.run("maintenance", "status", "-v")
+	if !strings.Contains(v.errOut, "level=DEBUG msg=http method=GET") || !strings.Contains(v.errOut, "/apis/") ||
+		strings.Contains(strings.ToLower(v.errOut), "bearer") {
+		t.Fatalf("maintenance status -v: stderr:\n%s", v.errOut)
+	}
 	alice.must("maintenance", "off")
 	after := srv.GetRoute(t, e.ns, "api")
 	if !reflect.DeepEqual(normalize(t, after.Object["spec"]), normalize(t, before.Object["spec"])) {
