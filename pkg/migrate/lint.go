@@ -39,6 +39,9 @@ const (
 	RuleNotNullNoDefault  = "add-column-not-null-without-default"
 	RuleConstraintNoValid = "constraint-without-not-valid"
 	RuleNoTxMultiple      = "no-transaction-multiple-statements"
+	RuleUniqueNoIndex     = "unique-constraint-without-index"
+	RuleRename            = "rename-column-or-table"
+	RuleSetNotNull        = "set-not-null-without-check"
 )
 
 var fixes = map[string]string{
@@ -52,6 +55,9 @@ var fixes = map[string]string{
 	RuleNotNullNoDefault:  "add the column with a DEFAULT, or nullable, backfill it, then SET NOT NULL",
 	RuleConstraintNoValid: "add the constraint with NOT VALID, then VALIDATE CONSTRAINT in a later migration",
 	RuleNoTxMultiple:      "put each statement in a migration of its own: a failure half-way leaves the earlier ones applied",
+	RuleUniqueNoIndex:     "CREATE UNIQUE INDEX CONCURRENTLY … alone in a NO TRANSACTION migration, then ADD CONSTRAINT … UNIQUE USING INDEX … (or PRIMARY KEY USING INDEX …)",
+	RuleRename:            "add the new column (or table), backfill it and keep both in step, switch the code, drop the old one in a later release",
+	RuleSetNotNull:        "ADD CONSTRAINT … CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT, then SET NOT NULL (PostgreSQL skips the scan) and drop the CHECK",
 }
 
 var severities = map[string]string{RuleConcurrentlyInTx: SeverityError, RuleNotNullNoDefault: SeverityError}
@@ -73,6 +79,48 @@ func finding(id string, m Migration, line int, format string, a ...any) Finding 
 // A file marked irreversible needs no down section, and its DROP TABLE, DROP
 // COLUMN and TRUNCATE are taken as meant.
 func Lint(m Migration) []Finding {
+	return (&linter{}).lint(m)
+}
+
+// LintAll lints every migration, in order: a CHECK (col IS NOT NULL)
+// validated in an earlier one counts for a SET NOT NULL in a later one.
+func LintAll(migs []Migration) []Finding {
+	var out []Finding
+	l := &linter{}
+	for _, m := range migs {
+		out = append(out, l.lint(m)...)
+	}
+	return out
+}
+
+// lintByFile is LintAll by file name.
+func lintByFile(migs []Migration) map[string][]Finding {
+	out := map[string][]Finding{}
+	l := &linter{}
+	for _, m := range migs {
+		out[m.File] = l.lint(m)
+	}
+	return out
+}
+
+// linter is what linting knows while it reads migrations in order: the
+// tables the current file created, and the CHECK (col IS NOT NULL)
+// constraints seen so far.
+type linter struct {
+	m       Migration
+	created map[string]bool
+	checks  []notNullCheck
+}
+
+// notNullCheck is a CHECK (column IS NOT NULL) constraint; valid once it
+// was added without NOT VALID or validated.
+type notNullCheck struct {
+	table, column, name string
+	valid               bool
+}
+
+func (l *linter) lint(m Migration) []Finding {
+	l.m, l.created = m, map[string]bool{}
 	var out []Finding
 	if !m.HasDown && !m.Irreversible {
 		out = append(out, finding(RuleMissingDown, m, 1, "no down section: this migration cannot be rolled back"))
@@ -80,13 +128,12 @@ func Lint(m Migration) []Finding {
 	if !m.UseTx && len(m.Up) > 1 {
 		out = append(out, finding(RuleNoTxMultiple, m, m.Up[1].Line, "%d statements run outside a transaction", len(m.Up)))
 	}
-	created := map[string]bool{}
 	for _, st := range m.Up {
 		sql := normalize(st.SQL)
 		if mm := reCreateTable.FindStringSubmatch(sql); mm != nil {
-			created[ident(mm[1])] = true
+			l.created[ident(mm[1])] = true
 		}
-		for _, f := range lintStatement(m, st.Line, sql, created) {
+		for _, f := range l.statement(st.Line, sql) {
 			if !(m.Irreversible && acknowledged[f.ID]) {
 				out = append(out, f)
 			}
@@ -110,11 +157,20 @@ var (
 	reDefault     = regexp.MustCompile(`(?i)\b(DEFAULT|GENERATED)\b`)
 	reNotValid    = regexp.MustCompile(`(?i)\bNOT VALID\b`)
 	reKeyword     = regexp.MustCompile(`(?i)^ADD (CONSTRAINT|PRIMARY|UNIQUE|FOREIGN|CHECK|EXCLUDE)\b`)
+	reAddKey      = regexp.MustCompile(`(?i)^ADD (?:CONSTRAINT \S+ )?(UNIQUE|PRIMARY KEY)\b`)
+	reUsingIndex  = regexp.MustCompile(`(?i)\bUSING INDEX \S+`)
+	reNotNullChk  = regexp.MustCompile(`(?i)^ADD (?:CONSTRAINT (\S+) )?CHECK ?\( ?\(? ?("[^"]+"|[\w$]+) IS NOT NULL ?\)? ?\)`)
+	reValidate    = regexp.MustCompile(`(?i)^VALIDATE CONSTRAINT (\S+)$`)
+	reSetNotNull  = regexp.MustCompile(`(?i)^ALTER (?:COLUMN )?(\S+) SET NOT NULL$`)
+	reRenameTable = regexp.MustCompile(`(?i)^RENAME TO (\S+)$`)
+	reRenameCol   = regexp.MustCompile(`(?i)^RENAME (?:COLUMN )?(\S+) TO (\S+)$`)
+	reRenameConst = regexp.MustCompile(`(?i)^RENAME CONSTRAINT `)
 )
 
-func lintStatement(m Migration, line int, sql string, created map[string]bool) []Finding {
+func (l *linter) statement(line int, sql string) []Finding {
+	m := l.m
 	var out []Finding
-	isNew := func(t string) bool { return created[ident(t)] }
+	isNew := func(t string) bool { return l.created[ident(t)] }
 	switch {
 	case reDropTable.MatchString(sql):
 		for _, t := range splitTop(reDropTable.FindStringSubmatch(sql)[1]) {
@@ -136,23 +192,57 @@ func lintStatement(m Migration, line int, sql string, created map[string]bool) [
 		out = append(out, finding(RuleConcurrentlyInTx, m, line, "%s cannot run inside a transaction: this migration will fail", reConcurrent.FindString(sql)))
 	case reAlterTable.MatchString(sql):
 		mm := reAlterTable.FindStringSubmatch(sql)
-		if !isNew(mm[1]) {
-			for _, a := range splitTop(mm[2]) {
-				out = append(out, lintAction(m, line, ident(mm[1]), a)...)
+		table := ident(mm[1])
+		if isNew(table) {
+			// A new table renamed is still new.
+			if rn := reRenameTable.FindStringSubmatch(mm[2]); rn != nil {
+				l.created[ident(rn[1])] = true
 			}
+			return nil
+		}
+		for _, a := range splitTop(mm[2]) {
+			out = append(out, l.action(line, table, a)...)
 		}
 	}
 	return out
 }
 
-func lintAction(m Migration, line int, table, a string) []Finding {
+func (l *linter) action(line int, table, a string) []Finding {
+	m := l.m
+	if mm := reNotNullChk.FindStringSubmatch(a); mm != nil {
+		l.checks = append(l.checks, notNullCheck{table: table, column: ident(mm[2]), name: ident(mm[1]), valid: !reNotValid.MatchString(a)})
+	}
 	switch {
 	case reAddConstr.MatchString(a):
 		if !reNotValid.MatchString(a) {
 			kind := strings.ToUpper(reAddConstr.FindStringSubmatch(a)[1])
 			return []Finding{finding(RuleConstraintNoValid, m, line, "adding a %s constraint to %s without NOT VALID checks every row under a lock", kind, table)}
 		}
+	case reAddKey.MatchString(a):
+		if !reUsingIndex.MatchString(a) {
+			kind := strings.ToUpper(reAddKey.FindStringSubmatch(a)[1])
+			return []Finding{finding(RuleUniqueNoIndex, m, line, "ADD %s on existing table %s builds its index under an ACCESS EXCLUSIVE lock: reads and writes wait until it is built", kind, table)}
+		}
 	case reKeyword.MatchString(a):
+	case reValidate.MatchString(a):
+		name := ident(reValidate.FindStringSubmatch(a)[1])
+		for i := range l.checks {
+			if l.checks[i].table == table && l.checks[i].name == name {
+				l.checks[i].valid = true
+			}
+		}
+	case reSetNotNull.MatchString(a):
+		col := ident(reSetNotNull.FindStringSubmatch(a)[1])
+		if !l.validCheck(table, col) {
+			return []Finding{finding(RuleSetNotNull, m, line, "SET NOT NULL on %s.%s scans the whole table under an ACCESS EXCLUSIVE lock", table, col)}
+		}
+	case reRenameConst.MatchString(a):
+	case reRenameTable.MatchString(a):
+		to := ident(reRenameTable.FindStringSubmatch(a)[1])
+		return []Finding{finding(RuleRename, m, line, "RENAME TABLE %s TO %s breaks the code still running on the old release (the blue slot during a blue-green switch)", table, to)}
+	case reRenameCol.MatchString(a):
+		mm := reRenameCol.FindStringSubmatch(a)
+		return []Finding{finding(RuleRename, m, line, "RENAME COLUMN %s.%s TO %s breaks the code still running on the old release (the blue slot during a blue-green switch)", table, ident(mm[1]), ident(mm[2]))}
 	case reAddColumn.MatchString(a):
 		if reNotNull.MatchString(a) && !reDefault.MatchString(a) {
 			col := reAddColumn.FindStringSubmatch(a)[1]
@@ -166,6 +256,16 @@ func lintAction(m Migration, line int, table, a string) []Finding {
 		return []Finding{finding(RuleDropColumn, m, line, "DROP COLUMN %s.%s deletes its data; running code that still uses it breaks", table, ident(col))}
 	}
 	return nil
+}
+
+// validCheck: a validated CHECK (col IS NOT NULL) on table.col was seen.
+func (l *linter) validCheck(table, col string) bool {
+	for _, c := range l.checks {
+		if c.table == table && c.column == col && c.valid {
+			return true
+		}
+	}
+	return false
 }
 
 var (
@@ -210,13 +310,4 @@ func splitTop(s string) []string {
 		}
 	}
 	return append(out, strings.TrimSpace(s[start:]))
-}
-
-// LintAll lints every migration.
-func LintAll(migs []Migration) []Finding {
-	var out []Finding
-	for _, m := range migs {
-		out = append(out, Lint(m)...)
-	}
-	return out
 }
