@@ -41,6 +41,9 @@ func ownDefaults() map[string]any {
 		"checklist.tests.max_age":       "24h",
 		"checklist.rollback.runbook":    "docs/runbook.md",
 		"checklist.backups.max_age":     "26h",
+
+		// PostgreSQL's lock_timeout for migration statements.
+		"migrations.statement_lock_timeout": "10s",
 	}
 }
 

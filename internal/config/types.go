@@ -41,6 +41,10 @@ type Database struct {
 
 type Migrations struct {
 	Dir string `mapstructure:"dir"`
+	// StatementLockTimeout is PostgreSQL's lock_timeout for the statements
+	// of migrate up/down/redo: a statement that waits longer for a lock
+	// fails, naming the blocker (0: wait without limit).
+	StatementLockTimeout time.Duration `mapstructure:"statement_lock_timeout"`
 }
 
 type State struct {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/deployctl/deployctl/pkg/debuglog"
 	"github.com/deployctl/deployctl/pkg/postgres"
 )
 
@@ -49,10 +51,23 @@ type DB struct {
 	name string
 }
 
+// OpenOption changes how Open sets up the database's sessions.
+type OpenOption func(*pgx.ConnConfig)
+
+// WithLockTimeout sets PostgreSQL's lock_timeout on every session: a
+// statement that waits longer than d for a lock fails with SQLSTATE 55P03
+// (0: no limit, PostgreSQL's default).
+func WithLockTimeout(d time.Duration) OpenOption {
+	return func(cfg *pgx.ConnConfig) {
+		cfg.RuntimeParams["lock_timeout"] = strconv.FormatInt(d.Milliseconds(), 10)
+	}
+}
+
 // Open connects to url, naming the sessions appName in pg_stat_activity
-// (that is how a waiting process tells who holds the lock). An unreachable
-// server is a *provider.UnreachableError; errors never hold the password.
-func Open(ctx context.Context, url, appName string) (*DB, error) {
+// (that is how a waiting process tells who holds the lock, and how an
+// orphaned migration session is told from others). An unreachable server is
+// a *provider.UnreachableError; errors never hold the password.
+func Open(ctx context.Context, url, appName string, opts ...OpenOption) (*DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("invalid database URL %s: the URL cannot be parsed", postgres.Redact(url))
@@ -63,6 +78,10 @@ func Open(ctx context.Context, url, appName string) (*DB, error) {
 	if appName != "" {
 		cfg.RuntimeParams["application_name"] = truncate(appName, 63)
 	}
+	for _, o := range opts {
+		o(cfg)
+	}
+	cfg.Tracer = debuglog.Tracer{} // -v: every statement, without its arguments
 	db := stdlib.OpenDB(*cfg)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -76,6 +95,18 @@ func Open(ctx context.Context, url, appName string) (*DB, error) {
 
 // Name is the database URL without its password.
 func (d *DB) Name() string { return d.name }
+
+// appName is the application_name of this DB's sessions.
+func (d *DB) appName() string { return d.cfg.RuntimeParams["application_name"] }
+
+// lockTimeout is the lock_timeout of this DB's sessions, 0 when unset.
+func (d *DB) lockTimeout() time.Duration {
+	ms, err := strconv.ParseInt(d.cfg.RuntimeParams["lock_timeout"], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
+}
 
 // Close closes every connection.
 func (d *DB) Close() error { return d.SQL.Close() }

@@ -83,7 +83,9 @@ func (e *Engine) downOne(ctx context.Context, p *goose.Provider, tr *stmtTracker
 		}
 	}
 	tr.reset()
+	stop := e.watchLocks(ctx)
 	r, err := p.ApplyVersion(ctx, m.Version, false)
+	blockers := stop()
 	bctx, cancel := detached(ctx)
 	defer cancel()
 	if err != nil {
@@ -91,7 +93,7 @@ func (e *Engine) downOne(ctx context.Context, p *goose.Provider, tr *stmtTracker
 		if errors.As(err, &pe) && pe.Failed == nil {
 			return Applied{}, err
 		}
-		ferr := e.failure(err, tr, "down")
+		ferr := e.failure(err, tr, "down", blockers)
 		if !m.UseTx {
 			_ = e.markDirty(bctx, m, "down", dirtyReason(ferr))
 		}

@@ -121,14 +121,18 @@ func (e *Engine) byVersion(v int64) (Migration, bool) {
 	return Migration{}, false
 }
 
-// locked runs fn under the migration lock, with deployctl's tables in place
-// and versions applied before deployctl adopted.
+// locked runs fn under the migration lock, with the sessions a killed
+// migration left running dealt with, deployctl's tables in place and
+// versions applied before deployctl adopted.
 func (e *Engine) locked(ctx context.Context, fn func(st *State) error) error {
 	release, err := e.DB.Lock(ctx, e.lockTimeout(), e.OnWait)
 	if err != nil {
 		return err
 	}
 	defer release()
+	if err := e.endOrphans(ctx); err != nil {
+		return err
+	}
 	if err := e.DB.ensureSchema(ctx); err != nil {
 		return fmt.Errorf("create deployctl's migration tables: %w", err)
 	}

@@ -86,6 +86,10 @@ type MigrationError struct {
 	Statement   string // as sent
 	Line        int    // of the failing statement in the file; 0 when unknown
 	Err         error
+	// LockTimeout is set when the statement ran out of lock_timeout
+	// (SQLSTATE 55P03), with the sessions it waited for, when seen.
+	LockTimeout time.Duration
+	Blockers    []Blocker
 }
 
 func (e *MigrationError) Unwrap() error { return e.Err }
@@ -106,6 +110,9 @@ func (e *MigrationError) Error() string {
 		fmt.Fprintf(&b, "\n  statement (%s):\n    %s", loc, strings.ReplaceAll(e.Statement, "\n", "\n    "))
 	}
 	fmt.Fprintf(&b, "\n  %s", pgMessage(e.Err, e.Statement, e.Line))
+	if e.LockTimeout > 0 {
+		b.WriteString(e.lockTimeoutHelp())
+	}
 	return b.String()
 }
 
@@ -129,8 +136,9 @@ func pgMessage(err error, stmt string, line int) string {
 	return msg
 }
 
-// failure turns goose's error into a *MigrationError when a migration failed.
-func (e *Engine) failure(err error, tr *stmtTracker, direction string) error {
+// failure turns goose's error into a *MigrationError when a migration
+// failed; blockers are the sessions its statement was seen waiting for.
+func (e *Engine) failure(err error, tr *stmtTracker, direction string, blockers []Blocker) error {
 	var pe *goose.PartialError
 	if !errors.As(err, &pe) || pe.Failed == nil {
 		return err
@@ -138,6 +146,10 @@ func (e *Engine) failure(err error, tr *stmtTracker, direction string) error {
 	v := pe.Failed.Source.Version
 	m, _ := e.byVersion(v)
 	me := &MigrationError{Version: v, File: m.File, Direction: direction, Transaction: m.UseTx, Err: pe.Err}
+	var pg *pgconn.PgError
+	if errors.As(pe.Err, &pg) && pg.Code == "55P03" {
+		me.LockTimeout, me.Blockers = e.DB.lockTimeout(), blockers
+	}
 	if sql, idx, ok := tr.last(v); ok {
 		me.Statement = sql
 		stmts := m.Up

@@ -57,7 +57,7 @@ func (d *DB) Lock(ctx context.Context, timeout time.Duration, onWait func(provid
 	release = func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, err := conn.ExecContext(cctx, "SELECT pg_advisory_unlock($1)", LockKey); err != nil {
+		if _, err := conn.ExecContext(cctx, internalTag+"SELECT pg_advisory_unlock($1)", LockKey); err != nil {
 			// End the session instead: that releases the lock too.
 			_ = conn.Raw(func(dc any) error { return dc.(io.Closer).Close() })
 		}
@@ -67,7 +67,7 @@ func (d *DB) Lock(ctx context.Context, timeout time.Duration, onWait func(provid
 	told := false
 	for {
 		var ok bool
-		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", LockKey).Scan(&ok); err != nil {
+		if err := conn.QueryRowContext(ctx, internalTag+"SELECT pg_try_advisory_lock($1)", LockKey).Scan(&ok); err != nil {
 			release()
 			return nil, lockErr(ctx, err)
 		}
@@ -117,7 +117,7 @@ func (d *DB) Holder(ctx context.Context) (*provider.Holder, error) {
 		since  time.Time
 		client string
 	)
-	err := d.SQL.QueryRowContext(ctx, `SELECT a.pid, coalesce(a.application_name, ''), a.backend_start, coalesce(host(a.client_addr), 'local')
+	err := d.SQL.QueryRowContext(ctx, internalTag+`SELECT a.pid, coalesce(a.application_name, ''), a.backend_start, coalesce(host(a.client_addr), 'local')
 		FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 		WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1 AND l.objsubid = 1
 		  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())

@@ -35,8 +35,9 @@ func PlanFor(migs []Migration, st *State, to int64) (*Plan, error) {
 	}
 	p := &Plan{Current: st.Current(), SetHash: SetHash(pending), Pending: []PlannedMigration{},
 		Changed: ChangedFiles(migs, st), Dirty: st.Dirty()}
+	findings := lintByFile(migs)
 	for _, m := range pending {
-		f := Lint(m)
+		f := findings[m.File]
 		if f == nil {
 			f = []Finding{}
 		}

@@ -19,6 +19,9 @@ type RehearsedMigration struct {
 	UpMS      int64  `json:"up_ms"`
 	DownMS    int64  `json:"down_ms"`
 	UpAgainMS int64  `json:"up_again_ms"`
+	// SchemaDiff is the unified diff between the schema before up and after
+	// up and down, when the down section does not undo the up.
+	SchemaDiff string `json:"schema_diff,omitempty"`
 }
 
 // Rehearsal is the result of `migrate rehearse` for one set of pending

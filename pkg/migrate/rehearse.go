@@ -24,7 +24,9 @@ import (
 // database of the same server: it creates the scratch database, fills it
 // (a copy of the source by pg_dump | pg_restore, or Fill, e.g. a restored
 // backup), runs up, down, up of every pending migration, and drops the
-// scratch database whatever happens, Ctrl-C included.
+// scratch database whatever happens, Ctrl-C included. A down section must
+// put the schema back as it was before its up (pg_dump --schema-only,
+// normalised, compared): else the rehearsal fails with a *SchemaDiffError.
 type Rehearser struct {
 	URL        string // the source; holds a password: never print it
 	Dir        string
@@ -219,7 +221,7 @@ func (r *Rehearser) steps(ctx context.Context, scratch string, pending []Migrati
 	e := &Engine{DB: db, Dir: r.Dir, Migrations: r.Migrations, LockTimeout: 10 * time.Second, Now: r.Now}
 	for _, m := range pending {
 		rm := RehearsedMigration{Version: m.Version, File: m.File, DownMS: -1, UpAgainMS: -1}
-		err := r.step(ctx, e, m, &rm)
+		err := r.step(ctx, e, scratch, m, &rm)
 		reh.Migrations = append(reh.Migrations, rm)
 		if err != nil {
 			return err
@@ -228,8 +230,16 @@ func (r *Rehearser) steps(ctx context.Context, scratch string, pending []Migrati
 	return nil
 }
 
-func (r *Rehearser) step(ctx context.Context, e *Engine, m Migration, rm *RehearsedMigration) error {
+// step runs up, down, up of m, and checks that the schema after up and
+// down is the schema before up.
+func (r *Rehearser) step(ctx context.Context, e *Engine, scratch string, m Migration, rm *RehearsedMigration) error {
+	var before []string
 	var err error
+	if reversible(m) == nil {
+		if before, err = r.dumpSchema(ctx, scratch); err != nil {
+			return err
+		}
+	}
 	if rm.UpMS, err = timed(e.Up(ctx, UpOptions{To: m.Version})); err != nil {
 		return err
 	}
@@ -239,6 +249,14 @@ func (r *Rehearser) step(ctx context.Context, e *Engine, m Migration, rm *Rehear
 	}
 	if rm.DownMS, err = timed(e.Down(ctx, DownOptions{To: -1})); err != nil {
 		return err
+	}
+	after, err := r.dumpSchema(ctx, scratch)
+	if err != nil {
+		return err
+	}
+	if d := unifiedDiff("schema before up", "schema after up and down", before, after); d != "" {
+		rm.SchemaDiff = d
+		return &SchemaDiffError{Version: m.Version, File: m.File, Diff: d}
 	}
 	rm.UpAgainMS, err = timed(e.Up(ctx, UpOptions{To: m.Version}))
 	return err

@@ -56,8 +56,11 @@ func (e *Engine) Up(ctx context.Context, o UpOptions) (*Result, error) {
 		if err != nil || len(pending) == 0 {
 			return err
 		}
-		for _, f := range LintAll(pending) {
-			e.notef("lint: %s:%d: %s [%s] %s\n", f.File, f.Line, f.Severity, f.ID, f.Message)
+		findings := lintByFile(e.Migrations)
+		for _, m := range pending {
+			for _, f := range findings[m.File] {
+				e.notef("lint: %s:%d: %s [%s] %s\n", f.File, f.Line, f.Severity, f.ID, f.Message)
+			}
 		}
 		applied, err := e.apply(ctx, pending)
 		res.Applied = applied
@@ -103,7 +106,9 @@ func (e *Engine) applyRun(ctx context.Context, p *goose.Provider, tr *stmtTracke
 		}
 	}
 	tr.reset()
+	stop := e.watchLocks(ctx)
 	rs, err := p.UpTo(ctx, last.Version)
+	blockers := stop()
 	var pe *goose.PartialError
 	if errors.As(err, &pe) {
 		rs = pe.Applied
@@ -115,7 +120,7 @@ func (e *Engine) applyRun(ctx context.Context, p *goose.Provider, tr *stmtTracke
 		return applied, rerr
 	}
 	if err != nil {
-		ferr := e.failure(err, tr, "up")
+		ferr := e.failure(err, tr, "up", blockers)
 		if !last.UseTx {
 			_ = e.markDirty(bctx, last, "up", dirtyReason(ferr))
 		}

@@ -33,8 +33,11 @@ func NewCmdRehearse(f *app.Factory, fl *DBFlags, runF func(*RehearseOptions) err
 database (pg_dump | pg_restore, without owners and privileges; the role needs
 CREATEDB), or with --from-backup the newest verified backup (latest) or the
 backup ID, then run up, down and up again of every pending migration, timing
-each. Migrations without a down section, or marked irreversible, are run up
-only (down_ms and up_again_ms are -1). The scratch database is dropped at the
+each. After up and down the schema (pg_dump --schema-only, normalised,
+without goose's and deployctl's tables) must be the schema before up: else
+the rehearsal fails naming the migration, with a diff (schema_diff).
+Migrations without a down section, or marked irreversible, are run up only
+(down_ms and up_again_ms are -1). The scratch database is dropped at the
 end, also after a failure or Ctrl-C. The database itself is never changed.
 
 The result is saved in the environment's state under

@@ -158,3 +158,52 @@ func (p *project) noSecretInFiles(dir string) {
 		p.t.Errorf("no file written under %s", dir)
 	}
 }
+
+// A down section that runs without error but leaves something of its up
+// behind (here the index; IF NOT EXISTS lets up run again) fails the rehearsal, naming the migration and
+// showing what differs.
+func TestRehearseDownThatDoesNotUndoUp(t *testing.T) {
+	p := rehearsalProject(t)
+	p.write("00002_users_name.sql", "-- +goose Up\nALTER TABLE users ADD COLUMN name text;\nCREATE INDEX IF NOT EXISTS users_email_idx ON users (email);\n-- +goose Down\nALTER TABLE users DROP COLUMN name;\n")
+	r := p.run("migrate", "rehearse", "-o", "json")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
+	}
+	var reh migrate.Rehearsal
+	must(t, json.Unmarshal([]byte(r.out), &reh))
+	if reh.OK || len(reh.Migrations) != 1 || reh.Migrations[0].File != "00002_users_name.sql" {
+		t.Fatalf("rehearsal: %+v", reh)
+	}
+	wantContains(t, "the rehearsal's error", reh.Error, "00002_users_name.sql", "down section does not undo its up",
+		"--- schema before up", "+++ schema after up and down", "+CREATE INDEX users_email_idx ON public.users USING btree (email);")
+	wantContains(t, "the migration's schema diff", reh.Migrations[0].SchemaDiff, "+CREATE INDEX users_email_idx")
+	body := strings.SplitN(reh.Migrations[0].SchemaDiff, "\n", 3)[2] // without the --- and +++ lines
+	for _, noise := range []string{"goose_db_version", "deployctl_migration", "SET ", "--", `\restrict`} {
+		if strings.Contains(body, noise) {
+			t.Errorf("the diff shows %q:\n%s", noise, reh.Migrations[0].SchemaDiff)
+		}
+	}
+	r = p.run("migrate", "rehearse")
+	wantContains(t, "stderr", r.err, "rehearsal of set", "00002_users_name.sql: its down section does not undo its up", "+CREATE INDEX users_email_idx")
+	if n := p.scratchDatabases(); n != 0 {
+		t.Errorf("%d scratch databases left", n)
+	}
+}
+
+// Undoing an up exactly passes, even when the down puts a dropped column
+// back at the end of the table and the database had no goose or deployctl
+// tables before (the rehearsal creates them on the scratch copy).
+func TestRehearseSchemaCheckPassesExactUndo(t *testing.T) {
+	p := newProject(t)
+	p.query("CREATE TABLE accounts (id bigint PRIMARY KEY, email text, created_at timestamptz)")
+	p.write("00001_drop_email.sql", "-- +goose Up\nALTER TABLE accounts DROP COLUMN email;\n-- +goose Down\nALTER TABLE accounts ADD COLUMN email text;\n")
+	p.write("00002_audit.sql", "-- +goose Up\nCREATE TABLE audit (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());\nCREATE INDEX audit_at ON audit (at);\n-- +goose Down\nDROP TABLE audit;\n")
+	p.write("00003_no_down.sql", "-- +goose Up\nALTER TABLE accounts ADD COLUMN name text;\n")
+	r := p.mustRun("migrate", "rehearse", "-o", "json")
+	var reh migrate.Rehearsal
+	must(t, json.Unmarshal([]byte(r.out), &reh))
+	if !reh.OK || len(reh.Migrations) != 3 || reh.Migrations[1].DownMS < 0 || reh.Migrations[2].DownMS != -1 {
+		t.Fatalf("rehearsal: %+v\n%s", reh, r.err)
+	}
+	wantContains(t, "stderr", r.err, "00003_no_down.sql: up only (00003_no_down.sql has no down section")
+}

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 )
@@ -61,13 +60,7 @@ func TestConcurrentUpTwoProcesses(t *testing.T) {
 // holdLock takes deployctl's advisory lock as another operator would.
 func holdLock(t *testing.T, url, appName string) func() {
 	t.Helper()
-	cfg, err := pgx.ParseConfig(url)
-	must(t, err)
-	cfg.RuntimeParams["application_name"] = appName
-	conn, err := pgx.ConnectConfig(t.Context(), cfg)
-	must(t, err)
-	_, err = conn.Exec(t.Context(), "SELECT pg_advisory_lock(x'6d696772'::bigint)")
-	must(t, err)
+	conn := session(t, url, appName, "SELECT pg_advisory_lock(x'6d696772'::bigint)")
 	return func() { conn.Close(context.Background()) }
 }
 

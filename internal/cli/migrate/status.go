@@ -30,6 +30,9 @@ type StatusReport struct {
 	Migrations []migrate.StatusRow `json:"migrations"`
 	// LockHolder is who runs a migration right now, null when nobody.
 	LockHolder *provider.Holder `json:"lock_holder"`
+	// Orphans are sessions of a migrate command that stopped (killed) while
+	// PostgreSQL still runs their statement.
+	Orphans []migrate.Orphan `json:"orphans"`
 }
 
 // NewCmdStatus returns migrate status.
@@ -39,7 +42,9 @@ func NewCmdStatus(f *app.Factory, fl *DBFlags, runF func(*StatusOptions) error) 
 		Use:   "status",
 		Short: "Show applied, pending, dirty and edited migrations",
 		Long: `Show every migration: applied (with its checksum check), pending, dirty (failed
-outside a transaction), or applied with its file gone. Reads only; takes no lock.`,
+outside a transaction), or applied with its file gone; who runs a migration
+now; and sessions a killed migrate command left running in the server
+(orphans), with how to end them. Reads only; takes no lock.`,
 		Example: "  deployctl migrate status\n  deployctl migrate status -o json --database-url postgres://app@db/app",
 		Args:    app.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -69,6 +74,19 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	rep := StatusReport{Database: db.Name(), Version: st.Current(), Migrations: rows}
 	if rep.LockHolder, err = db.Holder(ctx); err != nil {
 		return err
+	}
+	if rep.Orphans, err = db.Orphans(ctx); err != nil {
+		return err
+	}
+	if rep.Orphans == nil {
+		rep.Orphans = []migrate.Orphan{}
+	}
+	for _, o := range rep.Orphans {
+		next := "the next 'deployctl migrate up' ends it (its transaction cannot commit)"
+		if len(st.Dirty()) > 0 {
+			next = "it may be a NO TRANSACTION statement that can still finish: wait for it"
+		}
+		f.IO.Warnf("orphaned migration session: %s; it holds its locks until it ends: %s, or end it now with SELECT pg_terminate_backend(%d);", o, next, o.PID)
 	}
 	for _, r := range rows {
 		switch {
