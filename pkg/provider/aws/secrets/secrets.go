@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -40,7 +41,13 @@ type getSecretValue interface {
 type Source struct {
 	API      getSecretValue
 	Settings Settings
+	// Timeout bounds the call, its retries included (0: DefaultTimeout); a
+	// call that runs out is an unreachable Secrets Manager (exit 4).
+	Timeout time.Duration
 }
+
+// DefaultTimeout is how long reading a secret may take in all.
+const DefaultTimeout = 30 * time.Second
 
 var _ provider.VariableSource = (*Source)(nil)
 
@@ -82,8 +89,17 @@ func (s *Source) Load(ctx context.Context) ([]provider.Variable, error) {
 	if s.Settings.VersionStage != "" {
 		in.VersionStage = aws.String(s.Settings.VersionStage)
 	}
-	out, err := s.API.GetSecretValue(ctx, in)
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out, err := s.API.GetSecretValue(cctx, in)
 	if err != nil {
+		if ctx.Err() == nil && cctx.Err() != nil { // our deadline, not the command's end
+			return nil, provider.Unreachable(s.where(), fmt.Errorf("no answer within %s", timeout))
+		}
 		return nil, s.explain(err)
 	}
 	if out.SecretString == nil {
@@ -143,11 +159,7 @@ func (s *Source) explain(err error) error {
 	}
 	var se *smithyhttp.RequestSendError
 	if errors.As(err, &se) {
-		where := "AWS Secrets Manager in " + s.Settings.Region
-		if s.Settings.Endpoint != "" {
-			where = "AWS Secrets Manager at " + s.Settings.Endpoint
-		}
-		return provider.Unreachable(where, se.Err)
+		return provider.Unreachable(s.where(), se.Err)
 	}
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
@@ -173,4 +185,12 @@ func orDefault(stage string) string {
 		return "AWSCURRENT"
 	}
 	return stage
+}
+
+// where names the service a call went to, for unreachable errors.
+func (s *Source) where() string {
+	if s.Settings.Endpoint != "" {
+		return "AWS Secrets Manager at " + s.Settings.Endpoint
+	}
+	return "AWS Secrets Manager in " + s.Settings.Region
 }

@@ -2,8 +2,10 @@ package secrets_test
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -93,5 +95,38 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 	}
 	if _, err := secrets.New(t.Context(), secrets.Settings{}); err == nil || !strings.Contains(err.Error(), "secret_id") {
 		t.Errorf("no secret_id: %v", err)
+	}
+}
+
+// A Secrets Manager that takes the request and never answers (a black-holed
+// connection) fails within the call's deadline as unreachable (exit 4),
+// instead of hanging the command.
+func TestBlackHoledSecretsManagerFailsWithinTheDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // read nothing, answer nothing
+		}
+	}()
+	src := open(t, secrets.Settings{SecretID: "shop/production", Endpoint: "http://" + ln.Addr().String()})
+	src.Timeout = 300 * time.Millisecond
+	done := make(chan error, 1)
+	go func() { _, err := src.Load(t.Context()); done <- err }()
+	select {
+	case err := <-done:
+		var ue *provider.UnreachableError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "no answer within 300ms") {
+			t.Fatalf("err %v, want an unreachable Secrets Manager", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Load still waits on a black-holed connection")
 	}
 }
