@@ -2,7 +2,6 @@ package rollout
 
 import (
 	"context"
-	"time"
 
 	"github.com/deployctl/deployctl/pkg/lock"
 	"github.com/deployctl/deployctl/pkg/provider"
@@ -60,16 +59,4 @@ func (e *Engine) Status(ctx context.Context) (*Status, error) {
 		st.Versions[slot] = ss.Version
 	}
 	return st, nil
-}
-
-// Sleep waits d or until ctx ends.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

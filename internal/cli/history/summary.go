@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
@@ -106,20 +107,7 @@ func backupCreated(after any) string {
 	if !decode(after, &m) || m.ID == "" {
 		return ""
 	}
-	return fmt.Sprintf("backup %s (%s)", m.ID, size(m.SizeBytes))
-}
-
-func size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return fmt.Sprintf("backup %s (%s)", m.ID, ui.HumanBytes(m.SizeBytes))
 }
 
 // ellipsis cuts s to n characters, the last an ellipsis.

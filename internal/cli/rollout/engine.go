@@ -8,6 +8,7 @@ import (
 	"github.com/deployctl/deployctl/pkg/analysis"
 	"github.com/deployctl/deployctl/pkg/analysis/prometheus"
 	"github.com/deployctl/deployctl/pkg/rollout"
+	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
 // newEngine builds the rollout engine on the environment's providers.
@@ -30,7 +31,7 @@ func newEngine(ctx context.Context, f *app.Factory, command string) (*rollout.En
 	}
 	return &rollout.Engine{
 		Router: router, Locker: locker, Store: store, History: f.Recorder(), Env: cfg.Env,
-		Holder: f.Holder(command), Now: f.Now, Notef: f.Notef, Sleep: rollout.Sleep,
+		Holder: f.Holder(command), Now: f.Now, Notef: f.Notef, Sleep: timeutil.Sleep,
 	}, nil
 }
 

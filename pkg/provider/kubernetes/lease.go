@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
 // Locker is the environment's lock as a coordination.k8s.io Lease in the
@@ -129,7 +130,7 @@ func (l *Locker) Acquire(ctx context.Context, h provider.Holder) (func() error, 
 					l.notef("the lock is held by %s (%s); checking that it is still renewed", other.Actor, other.Host)
 				}
 				if l.Now().Sub(watched.at) <= watched.duration {
-					if err := sleep(ctx, l.pollEvery()); err != nil {
+					if err := timeutil.Sleep(ctx, l.pollEvery()); err != nil {
 						return nil, err
 					}
 					continue
@@ -159,17 +160,6 @@ func (l *Locker) Acquire(ctx context.Context, h provider.Holder) (func() error, 
 func isAPIStatus(err error) bool {
 	var st apierrors.APIStatus
 	return errors.As(err, &st)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // holderOf decodes the Lease's holder; ok is false for a free Lease.

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
 // DefaultStatusTimeout bounds the wait for the Gateway controllers to
@@ -57,7 +58,7 @@ func (r *Router) confirm(ctx context.Context, out *unstructured.Unstructured, pr
 			}
 		}
 		if err == nil && wctx.Err() == nil {
-			err = sleep(wctx, statusPoll)
+			err = timeutil.Sleep(wctx, statusPoll)
 		}
 		if err == nil {
 			continue

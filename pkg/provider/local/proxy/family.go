@@ -35,10 +35,7 @@ type SlotSettings struct {
 // DefaultSettings is traffic.local of an environment file that says
 // nothing: the proxy on 8080 in front of slots on 3001 and 3002.
 func DefaultSettings() *Settings {
-	s := &Settings{Listen: "127.0.0.1:8080", FastPath: true, EventLoops: "auto", Limits: Limits{
-		HeaderTimeout: DefaultHeaderTimeout, KeepAliveTimeout: DefaultKeepAliveTimeout, BodyTimeout: DefaultBodyTimeout,
-		SlotReadTimeout: DefaultSlotReadTimeout, SlotIdleTimeout: DefaultSlotIdleTimeout,
-	}}
+	s := &Settings{Listen: "127.0.0.1:8080", FastPath: true, EventLoops: "auto", Limits: Limits{}.defaultTimeouts()}
 	s.Slots.Blue.URL, s.Slots.Green.URL = "http://127.0.0.1:3001", "http://127.0.0.1:3002"
 	return s
 }

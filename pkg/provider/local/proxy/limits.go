@@ -43,18 +43,40 @@ const (
 	DefaultSlotReadTimeout  = 60 * time.Second
 )
 
-// withDefaults fills in the defaults of the limits left at zero.
-func (l Limits) withDefaults() Limits {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
+// timeouts are the timeout keys with their defaults: the one list that
+// defaults, DefaultSettings and check read.
+func (l *Limits) timeouts() []struct {
+	key string
+	v   *time.Duration
+	def time.Duration
+} {
+	return []struct {
+		key string
+		v   *time.Duration
+		def time.Duration
+	}{
+		{"header_timeout", &l.HeaderTimeout, DefaultHeaderTimeout},
+		{"keepalive_timeout", &l.KeepAliveTimeout, DefaultKeepAliveTimeout},
+		{"body_timeout", &l.BodyTimeout, DefaultBodyTimeout},
+		{"slot_read_timeout", &l.SlotReadTimeout, DefaultSlotReadTimeout},
+		{"slot_idle_timeout", &l.SlotIdleTimeout, DefaultSlotIdleTimeout},
+	}
+}
+
+// defaultTimeouts fills in the default of each timeout left at zero.
+func (l Limits) defaultTimeouts() Limits {
+	for _, t := range l.timeouts() {
+		if *t.v == 0 {
+			*t.v = t.def
 		}
 	}
-	def(&l.HeaderTimeout, DefaultHeaderTimeout)
-	def(&l.KeepAliveTimeout, DefaultKeepAliveTimeout)
-	def(&l.BodyTimeout, DefaultBodyTimeout)
-	def(&l.SlotReadTimeout, DefaultSlotReadTimeout)
-	def(&l.SlotIdleTimeout, DefaultSlotIdleTimeout)
+	return l
+}
+
+// withDefaults is the limits the proxy runs with: the default timeouts,
+// and the connection limit from the descriptor limit when it is 0.
+func (l Limits) withDefaults() Limits {
+	l = l.defaultTimeouts()
 	if l.MaxConnections == 0 {
 		l.MaxConnections = autoMaxConnections()
 	}
@@ -63,19 +85,9 @@ func (l Limits) withDefaults() Limits {
 
 // check says which configured limit is out of range.
 func (l Limits) check() error {
-	for _, d := range []struct {
-		key string
-		v   time.Duration
-		def time.Duration
-	}{
-		{"header_timeout", l.HeaderTimeout, DefaultHeaderTimeout},
-		{"keepalive_timeout", l.KeepAliveTimeout, DefaultKeepAliveTimeout},
-		{"body_timeout", l.BodyTimeout, DefaultBodyTimeout},
-		{"slot_read_timeout", l.SlotReadTimeout, DefaultSlotReadTimeout},
-		{"slot_idle_timeout", l.SlotIdleTimeout, DefaultSlotIdleTimeout},
-	} {
-		if d.v <= 0 {
-			return fmt.Errorf("traffic.local.%s %s must be above 0 (default %s)", d.key, d.v, d.def)
+	for _, t := range l.timeouts() {
+		if *t.v <= 0 {
+			return fmt.Errorf("traffic.local.%s %s must be above 0 (default %s)", t.key, *t.v, t.def)
 		}
 	}
 	if l.MaxConnections < 0 {
