@@ -22,20 +22,25 @@ func NewCmdDB(f *app.Factory) *cobra.Command {
 	fl := &Flags{}
 	cmd := &cobra.Command{
 		Use:     "db <command>",
-		Short:   "PostgreSQL replication status and replica promotion (failover)",
+		Short:   "PostgreSQL replication status, replica promotion (failover) and index care",
 		GroupID: "operate",
 		Long: `The environment's PostgreSQL primary and its streaming replicas.
 
 The primary is --database-url, else database.url, else the variable named by
 database.url_from (DATABASE_URL). Replicas are --replica-url flags, else
 database.replicas: each entry a URL or the name of a variable holding one.
-Passwords in URLs are never shown.`,
+Passwords in URLs are never shown.
+
+db indexes lists the indexes that need care and db reindex rebuilds the
+bloated ones (REINDEX INDEX CONCURRENTLY, under the environment's lock).`,
 		Example: `  deployctl db status -e production
   deployctl db status --replica-url postgres://app@db-2/api -o json
-  deployctl db promote postgres://app@db-2/api -e production --reason "db-1 lost"`,
+  deployctl db promote postgres://app@db-2/api -e production --reason "db-1 lost"
+  deployctl db indexes -e production
+  deployctl db reindex -e production --min-bloat 30% --apply`,
 	}
 	cmd.PersistentFlags().StringVar(&fl.DatabaseURL, "database-url", "", "the primary (overrides the environment's DATABASE_URL)")
-	cmd.AddCommand(NewCmdStatus(f, fl, nil), NewCmdPromote(f, fl, nil))
+	cmd.AddCommand(NewCmdStatus(f, fl, nil), NewCmdPromote(f, fl, nil), NewCmdIndexes(f, fl, nil), NewCmdReindex(f, fl, nil))
 	return cmd
 }
 
