@@ -42,6 +42,17 @@ func ownDefaults() map[string]any {
 		"checklist.rollback.runbook":    "docs/runbook.md",
 		"checklist.backups.max_age":     "26h",
 
+		// The reference deployment's alert table (render alerts).
+		"monitoring.thresholds.error_rate":    0.01,
+		"monitoring.thresholds.p95_latency":   "500ms",
+		"monitoring.thresholds.slow_query":    "1s",
+		"monitoring.thresholds.database_disk": 0.80,
+		"monitoring.thresholds.cpu":           0.80,
+		"monitoring.thresholds.memory":        0.80,
+		"monitoring.thresholds.disk":          0.85,
+		"monitoring.for":                      "5m",
+		"monitoring.database_mountpoint":      "/var/lib/postgresql",
+
 		// PostgreSQL's lock_timeout for migration statements.
 		"migrations.statement_lock_timeout": "10s",
 	}

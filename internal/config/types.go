@@ -21,6 +21,8 @@ type Config struct {
 	Backup      Backup      `mapstructure:"backup"`
 	Maintenance Maintenance `mapstructure:"maintenance"`
 	Checklist   Checklist   `mapstructure:"checklist"`
+	// Monitoring: the alert thresholds and what each measures (render alerts).
+	Monitoring Monitoring `mapstructure:"monitoring"`
 	// Protected asks for the environment's name to be typed (or --yes
 	// --confirm ENV) before a destructive or traffic-changing command
 	// (deployctl help confirmations).
@@ -149,4 +151,43 @@ type Waiver struct {
 	ID      string `mapstructure:"id"`
 	Reason  string `mapstructure:"reason"`
 	Expires string `mapstructure:"expires"`
+}
+
+// Monitoring is the reference deployment's alert table: deployctl render
+// alerts writes one Prometheus rule per threshold, and the checklist checks
+// Prometheus has them (docs/monitoring.md).
+type Monitoring struct {
+	Thresholds MonitoringThresholds `mapstructure:"thresholds"`
+	// Queries are the PromQL of each measured value (a fraction, or
+	// seconds); empty: the default for demo-api, postgres_exporter and
+	// node_exporter.
+	Queries    MonitoringQueries `mapstructure:"queries"`
+	For        time.Duration     `mapstructure:"for"`
+	RunbookURL string            `mapstructure:"runbook_url"`
+	// DatabaseCapacity (e.g. 100GiB) measures the database disk as
+	// pg_database_size_bytes against it; empty: the node filesystem of
+	// DatabaseMountpoint.
+	DatabaseCapacity   string `mapstructure:"database_capacity"`
+	DatabaseMountpoint string `mapstructure:"database_mountpoint"`
+}
+
+// MonitoringThresholds: fractions (0.01 is 1%) and durations.
+type MonitoringThresholds struct {
+	ErrorRate    float64       `mapstructure:"error_rate"`
+	P95Latency   time.Duration `mapstructure:"p95_latency"`
+	SlowQuery    time.Duration `mapstructure:"slow_query"`
+	DatabaseDisk float64       `mapstructure:"database_disk"`
+	CPU          float64       `mapstructure:"cpu"`
+	Memory       float64       `mapstructure:"memory"`
+	Disk         float64       `mapstructure:"disk"`
+}
+
+type MonitoringQueries struct {
+	ErrorRate    string `mapstructure:"error_rate"`
+	P95Latency   string `mapstructure:"p95_latency"`
+	SlowQuery    string `mapstructure:"slow_query"`
+	DatabaseDisk string `mapstructure:"database_disk"`
+	CPU          string `mapstructure:"cpu"`
+	Memory       string `mapstructure:"memory"`
+	Disk         string `mapstructure:"disk"`
 }

@@ -8,18 +8,23 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/deployctl/deployctl/pkg/alerts"
 )
 
-// MonitoringCheck: Prometheus answers, and alert rules for the error rate
-// and the latency are loaded and evaluate without errors. Alerts names the
-// rules that must be there; when empty, the rules are recognised by their
-// expression (5xx codes; a histogram quantile or a duration metric).
+// MonitoringCheck: Prometheus answers, and alert rules covering every row
+// of the reference deployment's alert table are loaded and evaluate without
+// errors. A loaded rule covers a row by its name (deployctl render alerts)
+// or by its expression: the row's metrics compared with its threshold.
+// Alerts, when set, names the rules that must be there instead.
 type MonitoringCheck struct {
-	URL        string
-	Alerts     []string
+	URL    string
+	Alerts []string
+	// Monitoring is the environment's monitoring section: the thresholds
+	// and queries of the rows (the zero value: the reference values).
+	Monitoring alerts.Settings
 	HTTPClient *http.Client
 	Now        func() time.Time
 }
@@ -36,15 +41,14 @@ type alertRule struct {
 	Type      string `json:"type"`
 }
 
-var (
-	errorRateExpr = regexp.MustCompile(`5\.\.|5xx|5\[0-9\]|error`)
-	latencyExpr   = regexp.MustCompile(`histogram_quantile|duration|latency`)
-)
-
 func (c MonitoringCheck) run(ctx context.Context) Outcome {
 	if c.URL == "" {
 		return Outcome{Status: Fail, Summary: "not configured",
 			Fix: "set checklist.monitoring.prometheus_url (or analysis.prometheus_url), or waive monitoring"}
+	}
+	wanted, err := c.wanted()
+	if err != nil {
+		return Outcome{Status: Fail, Summary: err.Error(), Fix: "fix the monitoring section of the environment file (docs/monitoring.md)"}
 	}
 	rules, ev, err := c.rules(ctx)
 	o := Outcome{Evidence: ev}
@@ -53,11 +57,12 @@ func (c MonitoringCheck) run(ctx context.Context) Outcome {
 		o.Fix = "start Prometheus or fix checklist.monitoring.prometheus_url"
 		return o
 	}
-	var probs []string
-	var firing []string
-	for _, want := range c.wanted() {
+	var probs, uncovered, firing []string
+	for _, want := range wanted {
 		r, ok := want.find(rules)
 		switch {
+		case !ok && want.row != nil:
+			uncovered = append(uncovered, want.what+want.stale(rules))
 		case !ok:
 			probs = append(probs, "no alert rule for "+want.what)
 		case r.Health == "err":
@@ -69,27 +74,35 @@ func (c MonitoringCheck) run(ctx context.Context) Outcome {
 			}
 		}
 	}
+	if len(uncovered) > 0 {
+		probs = append([]string{fmt.Sprintf("no loaded alert rule covers %d of the %d thresholds: %s", len(uncovered), len(wanted), strings.Join(uncovered, ", "))}, probs...)
+	}
 	switch {
 	case len(probs) > 0:
 		o.Status, o.Summary = Fail, strings.Join(probs, "; ")
-		o.Fix = "load alert rules for the error rate (> 1%) and P95 latency (> 500ms) into Prometheus (rule_files), or name yours in checklist.monitoring.alerts"
+		o.Fix = "load the rules of `deployctl render alerts` into Prometheus (rule_files; -o kubernetes for the prometheus-operator), or name yours in checklist.monitoring.alerts (docs/monitoring.md)"
+		if len(c.Alerts) > 0 {
+			o.Fix = "load the alert rules named in checklist.monitoring.alerts into Prometheus (rule_files), or fix their names there"
+		}
 	case len(firing) > 0:
 		o.Status, o.Summary = Warn, "alert rules loaded, but firing now: "+strings.Join(firing, ", ")
 		o.Fix = "look at what fires before you deploy"
+	case len(c.Alerts) > 0:
+		o.Status, o.Summary = Pass, "Prometheus reachable, error-rate and latency alerts loaded" // as before rows were checked
 	default:
-		o.Status, o.Summary = Pass, "Prometheus reachable, error-rate and latency alerts loaded"
+		o.Status, o.Summary = Pass, fmt.Sprintf("Prometheus reachable, alert rules cover all %d thresholds", len(wanted))
 	}
 	return o
 }
 
 type wantedAlert struct {
 	what string
-	name string         // a configured name, or
-	expr *regexp.Regexp // a recognisable expression
+	name string              // a configured name, or
+	row  *alerts.Expectation // a row of the alert table
 }
 
 func (w wantedAlert) label() string {
-	if w.name != "" {
+	if w.row == nil {
 		return ""
 	}
 	return w.what + ": "
@@ -97,22 +110,39 @@ func (w wantedAlert) label() string {
 
 func (w wantedAlert) find(rules []alertRule) (alertRule, bool) {
 	for _, r := range rules {
-		if (w.name != "" && r.Name == w.name) || (w.name == "" && w.expr.MatchString(strings.ToLower(r.Name+" "+r.Query))) {
+		if (w.row == nil && r.Name == w.name) || (w.row != nil && w.row.CoveredBy(r.Name, r.Query)) {
 			return r, true
 		}
 	}
 	return alertRule{}, false
 }
 
-func (c MonitoringCheck) wanted() []wantedAlert {
-	if len(c.Alerts) == 0 {
-		return []wantedAlert{{what: "error rate", expr: errorRateExpr}, {what: "latency", expr: latencyExpr}}
+// stale names a rule that has the row's name but another threshold.
+func (w wantedAlert) stale(rules []alertRule) string {
+	for _, r := range rules {
+		if w.row.Stale(r.Name, r.Query) {
+			return fmt.Sprintf(" (%s compares with another threshold: render the alerts again)", r.Name)
+		}
 	}
+	return ""
+}
+
+func (c MonitoringCheck) wanted() ([]wantedAlert, error) {
 	var out []wantedAlert
-	for _, a := range c.Alerts {
-		out = append(out, wantedAlert{what: "alert " + a, name: a})
+	if len(c.Alerts) > 0 {
+		for _, a := range c.Alerts {
+			out = append(out, wantedAlert{what: "alert " + a, name: a})
+		}
+		return out, nil
 	}
-	return out
+	rows, err := alerts.Expectations(c.Monitoring)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		out = append(out, wantedAlert{what: rows[i].Want(), row: &rows[i]})
+	}
+	return out, nil
 }
 
 // rules reads the alerting rules Prometheus has loaded.

@@ -3,10 +3,12 @@ package checklist
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/deployctl/deployctl/pkg/alerts"
 	"github.com/deployctl/deployctl/pkg/analysis/prometheus/promtest"
 )
 
@@ -38,10 +40,11 @@ func TestMonitoringRealPrometheus(t *testing.T) {
 		status Status
 		want   string
 	}{
-		{"recognised rules", withRules.URL, nil, Pass, "Prometheus reachable, error-rate and latency alerts loaded"},
-		{"named rules", withRules.URL, []string{"HighErrorRate", "HighLatency"}, Pass, "alerts loaded"},
+		{"rules recognised by expression, five rows not covered", withRules.URL, nil, Fail,
+			"no loaded alert rule covers 5 of the 7 thresholds: slow queries > 1s, database disk > 80%, CPU > 80%, memory > 80%, disk > 85%"},
+		{"named rules", withRules.URL, []string{"HighErrorRate", "HighLatency"}, Pass, "Prometheus reachable, error-rate and latency alerts loaded"},
 		{"named rule missing", withRules.URL, []string{"HighErrorRate", "SlowCheckout"}, Fail, "no alert rule for alert SlowCheckout"},
-		{"no rules", without.URL, nil, Fail, "no alert rule for error rate; no alert rule for latency"},
+		{"no rules", without.URL, nil, Fail, "no loaded alert rule covers 7 of the 7 thresholds: error rate > 1%, P95 latency > 500ms, slow queries > 1s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,5 +93,78 @@ func TestMonitoringUnreachableAndWrongURL(t *testing.T) {
 	}
 	if o := (MonitoringCheck{Now: time.Now}).run(t.Context()); o.Status != Fail || o.Summary != "not configured" {
 		t.Fatalf("no URL: %+v", o)
+	}
+}
+
+// generatedRules is the rule file of `deployctl render alerts` for s,
+// without the rules named in drop.
+func generatedRules(t *testing.T, s alerts.Settings, drop ...string) string {
+	t.Helper()
+	f, err := alerts.Generate(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []alerts.Rule
+	for _, r := range f.Groups[0].Rules {
+		if !slices.Contains(drop, r.Alert) {
+			kept = append(kept, r)
+		}
+	}
+	f.Groups[0].Rules = kept
+	out, err := f.YAML("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// The generated rules cover every row of the table; with one row's rule
+// removed, the check fails naming that row, and only it.
+func TestMonitoringCoversEveryRowOfTheTable(t *testing.T) {
+	all := promtest.Start(t, promtest.Options{Rules: map[string]string{"deployctl.yml": generatedRules(t, alerts.Settings{Env: "production"})}})
+	noCPU := promtest.Start(t, promtest.Options{Rules: map[string]string{"deployctl.yml": generatedRules(t, alerts.Settings{Env: "production"}, "NodeCPUHigh")}})
+	all.WaitRules(t)
+	o := MonitoringCheck{URL: all.URL, Now: time.Now}.run(t.Context())
+	if o.Status != Pass || o.Summary != "Prometheus reachable, alert rules cover all 7 thresholds" {
+		t.Fatalf("all rules: %+v", o)
+	}
+	if ev := strings.Join(o.Evidence, "\n"); !strings.Contains(ev, "CPU > 80%: alert NodeCPUHigh (inactive, health ok)") || !strings.Contains(ev, "disk > 85%: alert NodeDiskUsage") {
+		t.Errorf("evidence:\n%s", ev)
+	}
+	o = MonitoringCheck{URL: noCPU.URL, Now: time.Now}.run(t.Context())
+	if o.Status != Fail || o.Summary != "no loaded alert rule covers 1 of the 7 thresholds: CPU > 80%" || !strings.Contains(o.Fix, "deployctl render alerts") {
+		t.Fatalf("CPU rule removed: %+v", o)
+	}
+}
+
+// A row is covered with the environment's threshold, not any threshold:
+// rules rendered for 80% CPU and 1% errors do not cover 90% and 2% (and say
+// to render again); a rule of another name on the row's metric with its
+// threshold does.
+func TestMonitoringCoverageFollowsTheThresholds(t *testing.T) {
+	strict := alerts.Settings{Thresholds: alerts.Thresholds{CPU: 0.9, ErrorRate: 0.02}}
+	stale := promtest.Start(t, promtest.Options{Rules: map[string]string{"deployctl.yml": generatedRules(t, alerts.Settings{})}})
+	o := MonitoringCheck{URL: stale.URL, Monitoring: strict, Now: time.Now}.run(t.Context())
+	want := "no loaded alert rule covers 2 of the 7 thresholds: error rate > 2% (HighErrorRate compares with another threshold: render the alerts again), CPU > 90% (NodeCPUHigh compares with another threshold: render the alerts again)"
+	if o.Status != Fail || o.Summary != want {
+		t.Fatalf("thresholds moved: %+v", o)
+	}
+	own := `groups:
+- name: ops
+  rules:
+  - alert: BusyNodes
+    expr: 100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m]))) > 90
+`
+	p := promtest.Start(t, promtest.Options{Rules: map[string]string{"deployctl.yml": generatedRules(t, strict, "NodeCPUHigh"), "ops.yml": own}})
+	o = MonitoringCheck{URL: p.URL, Monitoring: strict, Now: time.Now}.run(t.Context())
+	if o.Status != Pass || !strings.Contains(strings.Join(o.Evidence, "\n"), "CPU > 90%: alert BusyNodes") {
+		t.Fatalf("own rule by expression: %+v", o)
+	}
+}
+
+func TestMonitoringBadThresholdIsNamed(t *testing.T) {
+	o := MonitoringCheck{URL: "http://127.0.0.1:1", Monitoring: alerts.Settings{Thresholds: alerts.Thresholds{Memory: 80}}, Now: time.Now}.run(t.Context())
+	if o.Status != Fail || !strings.Contains(o.Summary, "monitoring.thresholds.memory 80 must be a fraction") {
+		t.Fatalf("%+v", o)
 	}
 }

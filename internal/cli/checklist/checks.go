@@ -6,6 +6,7 @@ import (
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/config"
+	"github.com/deployctl/deployctl/pkg/alerts"
 	"github.com/deployctl/deployctl/pkg/analysis/prometheus"
 	"github.com/deployctl/deployctl/pkg/checklist"
 )
@@ -33,7 +34,7 @@ func newRunner(ctx context.Context, f *app.Factory) (*checklist.Runner, error) {
 			Shell: shell, Now: f.Now}.Check(),
 		checklist.MigrationsCheck{Evidence: migs, Now: f.Now}.Check(),
 		checklist.RollbackCheck{Runbook: cfg.Path(c.Rollback.Runbook), RunbookName: c.Rollback.Runbook, Migrations: migs, Standby: &standbyProbe{f: f}}.Check(),
-		checklist.MonitoringCheck{URL: monitoringURL(cfg), Alerts: c.Monitoring.Alerts, Now: f.Now}.Check(),
+		checklist.MonitoringCheck{URL: monitoringURL(cfg), Alerts: c.Monitoring.Alerts, Monitoring: alertSettings(cfg), Now: f.Now}.Check(),
 		checklist.BackupsCheck{Evidence: &backupEvidence{f: f}, Where: f.StorageName(), MaxAge: c.Backups.MaxAge, Now: f.Now}.Check(),
 	}
 	r := &checklist.Runner{Checks: checks, Waivers: waivers, Timeout: c.Timeout, Now: f.Now, History: f.Recorder()}
@@ -56,6 +57,14 @@ func optPath(cfg *config.Loaded, p string) string {
 		return ""
 	}
 	return cfg.Path(p)
+}
+
+// alertSettings are the environment's monitoring section: the rows of the
+// alert table the monitoring check wants covered (as render alerts writes them).
+func alertSettings(cfg *config.Loaded) alerts.Settings {
+	m := cfg.Monitoring
+	return alerts.Settings{Env: cfg.Env, Thresholds: alerts.Thresholds(m.Thresholds), Queries: alerts.Queries(m.Queries),
+		For: m.For, RunbookURL: m.RunbookURL, DatabaseCapacity: m.DatabaseCapacity, DatabaseMountpoint: m.DatabaseMountpoint}
 }
 
 // monitoringURL is checklist.monitoring.prometheus_url, else the analysis

@@ -9,8 +9,24 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deployctl/deployctl/pkg/alerts"
 	"github.com/deployctl/deployctl/pkg/analysis/prometheus/promtest"
 )
+
+// renderedAlerts are the rules `deployctl render alerts` writes for an
+// environment without a monitoring section: the reference thresholds.
+func renderedAlerts(t *testing.T) string {
+	t.Helper()
+	f, err := alerts.Generate(alerts.Settings{Env: "production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.YAML("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
 
 // deployctl runs the built binary in the project like an operator would.
 func (p *project) deployctl(args ...string) (stdout, stderr string, code int) {
@@ -65,7 +81,7 @@ func operatorEnv(extra ...string) []string {
 // Prometheus with the alert rules. Then the standby slot goes down.
 func TestChecklistEndToEnd(t *testing.T) {
 	requireWrk(t)
-	prom := promtest.Start(t, promtest.Options{Rules: map[string]string{"api.yml": alertRules}})
+	prom := promtest.Start(t, promtest.Options{Rules: map[string]string{"api.yml": renderedAlerts(t)}})
 	p := newProject(t, `analysis: {prometheus_url: `+prom.URL+`}
 checklist:
   timeout: 2m

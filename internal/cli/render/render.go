@@ -1,6 +1,7 @@
 // Package render is `deployctl render`: the environment's Kubernetes
 // manifests from the project's templates/kubernetes folder (or the built-in
-// ones), for kubectl apply or a GitOps repository.
+// ones), for kubectl apply or a GitOps repository, and `render alerts`: the
+// Prometheus alerting rules of its monitoring thresholds.
 package render
 
 import (
@@ -54,7 +55,9 @@ environment's traffic.kubernetes section.
 
 Without --out the manifests go to stdout as one stream, ready for
 kubectl apply -f -. Apply the HTTPRoute once: re-applying it later would
-undo a rollout's weights (see docs/kubernetes.md for GitOps tools).`,
+undo a rollout's weights (see docs/kubernetes.md for GitOps tools).
+
+render alerts writes the Prometheus alerting rules of monitoring.thresholds.`,
 		Example: `  deployctl render -e staging | kubectl apply -f -
   deployctl render -e production --out deploy/production --image registry.example.com/api:1.4.2
   deployctl render -e staging --gateway public-gateway --hostname api.example.com`,
@@ -72,6 +75,7 @@ undo a rollout's weights (see docs/kubernetes.md for GitOps tools).`,
 	fl.StringVar(&opts.Image, "image", "", "container `IMAGE` of both slots (default: <app>:<env>)")
 	fl.StringVar(&opts.Gateway, "gateway", "gateway", "the Gateway `NAME` the HTTPRoute attaches to")
 	fl.StringVar(&opts.Hostname, "hostname", "", "the `HOST` name the HTTPRoute answers for")
+	cmd.AddCommand(NewCmdAlerts(f, nil))
 	return cmd
 }
 
