@@ -23,6 +23,8 @@ type Config struct {
 	Checklist   Checklist   `mapstructure:"checklist"`
 	// Monitoring: the alert thresholds and what each measures (render alerts).
 	Monitoring Monitoring `mapstructure:"monitoring"`
+	// DNS: the failover record set of zone failover (deployctl dns, docs/dr.md).
+	DNS DNS `mapstructure:"dns"`
 	// Protected asks for the environment's name to be typed (or --yes
 	// --confirm ENV) before a destructive or traffic-changing command
 	// (deployctl help confirmations).
@@ -190,4 +192,21 @@ type MonitoringQueries struct {
 	CPU          string `mapstructure:"cpu"`
 	Memory       string `mapstructure:"memory"`
 	Disk         string `mapstructure:"disk"`
+}
+
+// DNS chooses the DNS provider of zone failover (route53; empty: none).
+type DNS struct {
+	Provider string     `mapstructure:"provider"`
+	Route53  DNSRoute53 `mapstructure:"route53"`
+}
+
+// DNSRoute53 is the dns.route53 section, decoded by pkg/provider/aws/route53
+// into its Settings (the same keys).
+type DNSRoute53 struct {
+	Region       string        `mapstructure:"region"`
+	Endpoint     string        `mapstructure:"endpoint"`
+	HostedZoneID string        `mapstructure:"hosted_zone_id"`
+	Record       string        `mapstructure:"record"`
+	Type         string        `mapstructure:"type"`
+	CallTimeout  time.Duration `mapstructure:"call_timeout"`
 }

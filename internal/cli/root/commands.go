@@ -7,6 +7,7 @@ import (
 	"github.com/deployctl/deployctl/internal/cli/backup"
 	"github.com/deployctl/deployctl/internal/cli/checklist"
 	"github.com/deployctl/deployctl/internal/cli/db"
+	"github.com/deployctl/deployctl/internal/cli/dns"
 	"github.com/deployctl/deployctl/internal/cli/env"
 	"github.com/deployctl/deployctl/internal/cli/health"
 	"github.com/deployctl/deployctl/internal/cli/history"
@@ -35,6 +36,7 @@ func commands(f *app.Factory) []*cobra.Command {
 		proxy.NewCmdProxy(f, nil),
 		health.NewCmdHealth(f, nil),
 		db.NewCmdDB(f),
+		dns.NewCmdDNS(f),
 		status.NewCmdStatus(f, nil),
 	}
 }
