@@ -66,7 +66,16 @@ type Var struct {
 	Required    bool    `yaml:"required,omitempty"`
 	Default     *string `yaml:"default,omitempty"`
 	Secret      bool    `yaml:"secret,omitempty"`
-	Rules       `yaml:",inline"`
+	// Previous says the application also accepts NAME_PREVIOUS (a secret
+	// being rotated out, as JWT verification needs): `env rotate` keeps the
+	// old value there, and the schema knows NAME_PREVIOUS without listing it.
+	Previous bool      `yaml:"previous,omitempty"`
+	Rotation *Rotation `yaml:"rotation,omitempty"`
+	Generate *Generate `yaml:"generate,omitempty"`
+	Rules    `yaml:",inline"`
+
+	// previousOf is the variable a derived NAME_PREVIOUS belongs to.
+	previousOf *Var
 }
 
 // EnvRules are the extra rules of one variable in one environment.
@@ -122,7 +131,11 @@ func Parse(raw []byte) (*Schema, error) {
 	if len(s.Vars) == 0 {
 		return nil, errors.New("the schema defines no variables: add them under `variables:`")
 	}
-	return s, s.check()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	s.derivePrevious()
+	return s, nil
 }
 
 func (s *Schema) decodeVars(n *yaml.Node) error {
@@ -136,6 +149,9 @@ func (s *Schema) decodeVars(n *yaml.Node) error {
 		name, body := n.Content[i].Value, n.Content[i+1]
 		v := &Var{}
 		if err := knownKeys(body, varKeys); err != nil {
+			return fmt.Errorf("variable %s: %w", name, err)
+		}
+		if err := knownSubKeys(body); err != nil {
 			return fmt.Errorf("variable %s: %w", name, err)
 		}
 		if err := body.Decode(v); err != nil {
@@ -158,7 +174,7 @@ var varKeys = map[string]bool{
 	"type": true, "description": true, "required": true, "default": true, "secret": true,
 	"min_length": true, "max_length": true, "pattern": true, "values": true, "schemes": true,
 	"min": true, "max": true, "https_only": true, "no_wildcard": true, "no_localhost": true, "not_placeholder": true,
-	"require_tls": true,
+	"require_tls": true, "previous": true, "rotation": true, "generate": true,
 }
 
 func knownKeys(n *yaml.Node, known map[string]bool) error {
@@ -218,6 +234,9 @@ func (s *Schema) checkVar(v *Var) []error {
 		errs = append(errs, fmt.Errorf("variable %s: an enum needs `values`", v.Name))
 	}
 	for _, err := range checkRules(v.Type, &v.Rules) {
+		errs = append(errs, fmt.Errorf("variable %s: %w", v.Name, err))
+	}
+	for _, err := range checkRotation(v) {
 		errs = append(errs, fmt.Errorf("variable %s: %w", v.Name, err))
 	}
 	if v.Default != nil && len(errs) == 0 {

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/envspec"
+	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
 // DiffOptions are the inputs of `env diff`.
@@ -31,7 +33,10 @@ func NewCmdDiff(f *app.Factory, runF func(*DiffOptions) error) *cobra.Command {
 		Long: `Compare the variables two environments resolve from their configured sources:
 names set on one side only, and values that differ. Secret values are
 compared by their sha256 and never shown. The same secret set in both
-environments is a warning: each environment should have its own.
+environments is a warning: each environment should have its own. So is a
+secret with a rotation.max_age in the schema that its source (a dotenv
+file, a Kubernetes Secret, Secrets Manager) records as unchanged for longer,
+or as never rotated: rotate it with env rotate.
 Exit status 0 whatever the differences (they are expected between
 environments); 2 for an unknown environment.`,
 		Example: `  deployctl env diff staging production
@@ -73,6 +78,9 @@ type diffVar struct {
 	Secret bool   `json:"secret"`
 	A      string `json:"a"` // display-safe values; "" when not set
 	B      string `json:"b"`
+	// Stale lists the environments where the secret is older than its
+	// rotation.max_age, or has no recorded rotation.
+	Stale []string `json:"stale,omitempty"`
 }
 
 type diffResult struct {
@@ -92,6 +100,7 @@ func diffRun(ctx context.Context, o *DiffOptions) error {
 		return err
 	}
 	res := compare(o.EnvA, o.EnvB, a, b)
+	res.flagStale(o.f.Now(), side{o.EnvA, a}, side{o.EnvB, b})
 	for _, w := range res.Warnings {
 		o.IO.Warnf("%s", w)
 	}
@@ -103,10 +112,14 @@ func diffRun(ctx context.Context, o *DiffOptions) error {
 
 // load resolves another environment than --env, with the same flags.
 func (o *DiffOptions) load(ctx context.Context, env string) (*resolved, error) {
-	flags := *o.f.Flags
+	return resolveWith(ctx, forEnv(o.f, env), nil, true)
+}
+
+// forEnv is f for another environment than --env, with the same flags.
+func forEnv(f *app.Factory, env string) *app.Factory {
+	flags := *f.Flags
 	flags.Env = env
-	sub := &app.Factory{IO: o.f.IO, Flags: &flags, Environ: o.f.Environ, Now: o.f.Now, Registry: o.f.Registry}
-	return resolve(ctx, sub, nil)
+	return &app.Factory{IO: f.IO, Flags: &flags, Environ: f.Environ, Now: f.Now, Registry: f.Registry}
 }
 
 // setValues are the names a side sets explicitly (defaults do not count),
@@ -216,4 +229,41 @@ func completeEnvs(f *app.Factory) func(*cobra.Command, []string, string) ([]stri
 	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 		return configEnvironments(f), cobra.ShellCompDirectiveNoFileComp
 	}
+}
+
+// side is one environment of a diff.
+type side struct {
+	env string
+	r   *resolved
+}
+
+// flagStale warns of every secret with a rotation.max_age that one side
+// has kept longer than that, or whose source records no rotation of it.
+func (res *diffResult) flagStale(now time.Time, sides ...side) {
+	for i := range res.Variables {
+		d := &res.Variables[i]
+		for _, s := range sides {
+			if msg := s.r.staleness(d.Name, now); msg != "" {
+				d.Stale = append(d.Stale, s.env)
+				res.Warnings = append(res.Warnings, fmt.Sprintf("%s in %s: %s; run deployctl -e %s env rotate %s", d.Name, s.env, msg, s.env, d.Name))
+			}
+		}
+	}
+}
+
+// staleness says why name is due for rotation, or "".
+func (r *resolved) staleness(name string, now time.Time) string {
+	v := r.schema.Var(name)
+	if _, set := r.vars[name]; !set || !r.timed[name] || v.MaxAge() == 0 {
+		return ""
+	}
+	at := r.rotated[name]
+	if at.IsZero() {
+		return fmt.Sprintf("no rotation recorded (its rotation.max_age is %s)", timeutil.FormatDuration(v.MaxAge()))
+	}
+	if age := now.Sub(at); age > v.MaxAge() {
+		return fmt.Sprintf("unchanged since %s (%s), longer than its rotation.max_age %s", at.UTC().Format(time.RFC3339),
+			timeutil.FormatDuration(age.Truncate(time.Hour)), timeutil.FormatDuration(v.MaxAge()))
+	}
+	return ""
 }

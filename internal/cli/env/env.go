@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,7 +25,7 @@ import (
 func NewCmdEnv(f *app.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "env <command>",
-		Short:   "Validate, compare and show the application's environment variables",
+		Short:   "Validate, compare, show and rotate the application's environment variables",
 		GroupID: "release",
 		Long: `The application's variables are described by the schema in the config dir
 (variables.yaml): type, required, default, secret, and stricter rules per
@@ -36,9 +37,10 @@ a short hash.`,
   deployctl env validate --env staging --connect
   deployctl env diff staging production
   deployctl env show -o json
-  deployctl env keys`,
+  deployctl env keys
+  deployctl env rotate JWT_SECRET --dry-run`,
 	}
-	cmd.AddCommand(NewCmdValidate(f, nil), NewCmdDiff(f, nil), NewCmdShow(f, nil), NewCmdKeys(f, nil))
+	cmd.AddCommand(NewCmdValidate(f, nil), NewCmdDiff(f, nil), NewCmdShow(f, nil), NewCmdKeys(f, nil), NewCmdRotate(f, nil))
 	return cmd
 }
 
@@ -47,11 +49,20 @@ type resolved struct {
 	cfg    *config.Loaded
 	schema *envspec.Schema
 	vars   map[string]provider.Variable
+	// rotated is when each variable was last rotated, as its source records
+	// it; timed says its source records such times at all.
+	rotated map[string]time.Time
+	timed   map[string]bool
 }
 
 // resolve loads the environment of f's --env: its schema, and its
 // variables from files (later files win) or else its configured sources.
 func resolve(ctx context.Context, f *app.Factory, files []string) (*resolved, error) {
+	return resolveWith(ctx, f, files, false)
+}
+
+// resolveWith is resolve that also reads rotation times when withTimes.
+func resolveWith(ctx context.Context, f *app.Factory, files []string, withTimes bool) (*resolved, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, err
@@ -60,16 +71,47 @@ func resolve(ctx context.Context, f *app.Factory, files []string) (*resolved, er
 	if err != nil {
 		return nil, err
 	}
-	var vs map[string]provider.Variable
+	r := &resolved{cfg: cfg, schema: schema, rotated: map[string]time.Time{}, timed: map[string]bool{}}
 	if len(files) > 0 {
-		vs, err = readFiles(ctx, files)
+		r.vars, err = readFiles(ctx, files)
 	} else {
-		vs, err = f.Variables(ctx)
+		err = r.load(ctx, f, withTimes)
 	}
 	if err != nil {
 		return nil, asUsage(err)
 	}
-	return &resolved{cfg: cfg, schema: schema, vars: vs}, nil
+	return r, nil
+}
+
+// load reads the configured sources in order, a later one winning (as
+// app.Factory.Variables), and with withTimes the rotation times of each
+// variable's source.
+func (r *resolved) load(ctx context.Context, f *app.Factory, withTimes bool) error {
+	srcs, err := f.VariableSources(ctx)
+	if err != nil {
+		return err
+	}
+	r.vars = map[string]provider.Variable{}
+	for _, src := range srcs {
+		vs, err := src.Load(ctx)
+		if err != nil {
+			return err
+		}
+		var times map[string]time.Time
+		rt, timed := src.(provider.RotationTimes)
+		timed = timed && withTimes
+		if timed && len(vs) > 0 {
+			if times, err = rt.RotatedAt(ctx); err != nil {
+				return err
+			}
+		}
+		for _, v := range vs {
+			r.vars[v.Name] = v
+			r.timed[v.Name] = timed
+			r.rotated[v.Name] = times[v.Name]
+		}
+	}
+	return nil
 }
 
 // loadSchema reads cfg's variables schema; its path is relative to the

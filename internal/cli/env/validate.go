@@ -3,12 +3,14 @@ package env
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/config"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/envspec"
 )
@@ -42,6 +44,8 @@ the server version, and talks SMTP to EMAIL_HOST:EMAIL_PORT (EHLO, STARTTLS
 when offered, AUTH with EMAIL_USER and EMAIL_PASSWORD). A private CA for the
 SMTP server is trusted through SSL_CERT_FILE.
 
+Without --file, production's secrets are compared with staging's (and
+staging's with production's) by hash: a value both share is a warning.
 Exit status: 0 all valid; 1 a variable is invalid or a connection was refused;
 2 the schema or a file is malformed; 4 a server could not be reached.`,
 		Example: `  deployctl env validate
@@ -81,6 +85,7 @@ func (o *ValidateOptions) validate() error {
 type validateResult struct {
 	*envspec.Report
 	Connections []connection `json:"connections,omitempty"`
+	Warnings    []string     `json:"warnings,omitempty"`
 }
 
 func validateRun(ctx context.Context, o *ValidateOptions) error {
@@ -90,6 +95,12 @@ func validateRun(ctx context.Context, o *ValidateOptions) error {
 	}
 	rep := r.schema.Validate(r.cfg.Env, r.vars)
 	res := validateResult{Report: rep}
+	if len(o.Files) == 0 {
+		res.Warnings = sharedSecrets(ctx, o.f, r)
+		for _, w := range res.Warnings {
+			o.IO.Warnf("%s", w)
+		}
+	}
 	if o.Connect {
 		res.Connections = connectAll(ctx, r, rep, o.Timeout)
 		for _, c := range res.Connections {
@@ -175,4 +186,36 @@ func summary(res validateResult, files []string) string {
 		}
 	}
 	return fmt.Sprintf("FAILED: %s (%d variables checked, %s)", strings.Join(parts, ", "), len(res.Variables), what)
+}
+
+// counterpart is the environment whose secrets must differ from env's.
+var counterpart = map[string]string{"production": "staging", "staging": "production"}
+
+// sharedSecrets compares r's secrets with the counterpart environment's
+// (production and staging), by hash, and warns of every value they share.
+// A counterpart that cannot be read is a warning too: validate still
+// judges its own environment.
+func sharedSecrets(ctx context.Context, f *app.Factory, r *resolved) []string {
+	other, ok := counterpart[r.cfg.Env]
+	if !ok || !slices.Contains(config.Environments(r.cfg.Dir), other) {
+		return nil
+	}
+	o, err := resolve(ctx, forEnv(f, other), nil)
+	if err != nil {
+		return []string{fmt.Sprintf("could not compare the secrets with %s's: %s", other, scrub(err.Error(), r.secrets()))}
+	}
+	mine, theirs := r.setValues(), o.setValues()
+	var out []string
+	for _, name := range union(mine, theirs) {
+		v := r.schema.Var(name)
+		if v == nil || !v.Secret || v.PreviousOf() != nil {
+			continue
+		}
+		a, inA := mine[name]
+		b, inB := theirs[name]
+		if inA && inB && envspec.Hash(a) == envspec.Hash(b) {
+			out = append(out, fmt.Sprintf("%s: %s and %s share the same secret value (compared by hash); give each environment its own: deployctl -e %s env rotate %s", name, r.cfg.Env, other, r.cfg.Env, name))
+		}
+	}
+	return out
 }

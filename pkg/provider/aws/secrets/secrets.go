@@ -37,9 +37,15 @@ type getSecretValue interface {
 	GetSecretValue(context.Context, *sm.GetSecretValueInput, ...func(*sm.Options)) (*sm.GetSecretValueOutput, error)
 }
 
+// api is what the source calls: reading, and writing for `env rotate`.
+type api interface {
+	getSecretValue
+	PutSecretValue(context.Context, *sm.PutSecretValueInput, ...func(*sm.Options)) (*sm.PutSecretValueOutput, error)
+}
+
 // Source reads one secret.
 type Source struct {
-	API      getSecretValue
+	API      api
 	Settings Settings
 	// Timeout bounds the call, its retries included (0: DefaultTimeout); a
 	// call that runs out is an unreachable Secrets Manager (exit 4).

@@ -15,6 +15,9 @@ type Entry struct {
 	Name  string
 	Value string
 	Line  int // where the entry starts
+	End   int // where it ends (a quoted value may span lines)
+	// Export says the line starts with "export ".
+	Export bool
 }
 
 // SyntaxError is a malformed line. Its message never repeats the line:
@@ -84,7 +87,8 @@ func (p *parser) parse() ([]Entry, error) {
 
 func (p *parser) entry(line string) (Entry, error) {
 	start := p.i + 1
-	if rest, ok := cutExport(line); ok {
+	rest, export := cutExport(line)
+	if export {
 		line = rest
 	}
 	name, value, ok := strings.Cut(line, "=")
@@ -106,7 +110,7 @@ func (p *parser) entry(line string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	return Entry{Name: name, Value: v, Line: start}, nil
+	return Entry{Name: name, Value: v, Line: start, End: p.i + 1, Export: export}, nil
 }
 
 func cutExport(line string) (string, bool) {
