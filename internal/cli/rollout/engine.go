@@ -37,13 +37,18 @@ func newEngine(ctx context.Context, f *app.Factory, command string) (*rollout.En
 
 // newAnalyzer is the analysis between steps, from the analysis section.
 func newAnalyzer(cfg *config.Loaded) (analysis.Analyzer, error) {
+	return analyzerFor(cfg, "--steps needs analysis between the steps")
+}
+
+// analyzerFor is the analysis section's analyzer; why starts the error.
+func analyzerFor(cfg *config.Loaded, why string) (analysis.Analyzer, error) {
 	a := cfg.Analysis
 	an, err := prometheus.New(prometheus.Options{
 		URL: a.PrometheusURL, ErrorRateQuery: a.ErrorRateQuery, P95Query: a.P95Query,
 		ErrorRateMax: a.ErrorRateMax, P95Max: a.P95Max,
 	})
 	if err != nil {
-		return nil, &config.Error{Msg: "--steps needs analysis between the steps: " + err.Error()}
+		return nil, &config.Error{Msg: why + ": " + err.Error()}
 	}
 	return an, nil
 }

@@ -9,14 +9,19 @@ import (
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/internal/ui/live"
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/rollout"
+	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
 // StatusOptions are the options of rollout status.
 type StatusOptions struct {
-	IO      *ui.IOStreams
-	Factory *app.Factory
+	IO          *ui.IOStreams
+	Factory     *app.Factory
+	Watch       bool
+	Interval    time.Duration
+	UntilStable bool
 }
 
 // StatusJSON is `rollout status -o json`.
@@ -28,23 +33,77 @@ type StatusJSON struct {
 // NewCmdStatus returns `rollout status`.
 func NewCmdStatus(f *app.Factory, runF func(*StatusOptions) error) *cobra.Command {
 	opts := &StatusOptions{IO: f.IO, Factory: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the active slot, the weights, each slot's health and version, the lock",
 		Long: `Show the active and candidate slots, the weights as the data plane serves them
 (and a drift warning when they differ from the rollout state), the readiness,
 version and latency of each slot, the last change and who holds the lock.
-Before the first change blue is active with 100%.`,
+Before the first change blue is active with 100%.
+
+With --watch it reads them again every --interval and shows them live: on a
+terminal one screen redrawn in place (weights as bars, each slot's readiness
+and version, the change under way, and, when analysis.prometheus_url is set,
+each slot's error rate and P95 as sparklines against their thresholds); on a
+pipe one line per change. Ctrl-C ends it (exit 130); --until-stable ends it
+with exit 0 once one ready slot serves 100% and no change is under way.`,
 		Example: `  deployctl rollout status
-  deployctl rollout status -o json | jq .weights`,
+  deployctl rollout status -o json | jq .weights
+  deployctl rollout status --watch
+  deployctl rollout status --watch --interval 5s --until-stable | tee rollout.log`,
 		Args: app.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.validate(cmd); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
+			}
+			if opts.Watch {
+				return watchRun(cmd.Context(), opts)
 			}
 			return statusRun(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "show the status live until Ctrl-C: redrawn in place on a terminal, one line per change on a pipe")
+	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "with --watch: how often to read the status and the analysis")
+	cmd.Flags().BoolVar(&opts.UntilStable, "until-stable", false, "with --watch: exit 0 once one ready slot serves 100% and no change is under way")
+	return cmd
+}
+
+func (o *StatusOptions) validate(cmd *cobra.Command) error {
+	switch {
+	case !o.Watch && cmd.Flags().Changed("interval"):
+		return app.Usagef("--interval goes with --watch")
+	case !o.Watch && o.UntilStable:
+		return app.Usagef("--until-stable goes with --watch")
+	case o.Interval <= 0:
+		return app.Usagef("invalid --interval %s: give a positive duration such as 2s", o.Interval)
+	case o.Watch && o.Factory.Flags.JSON():
+		return app.Usagef("--watch shows a live view, not JSON: use -o json without --watch (one document), or --watch on a pipe (one line per change)")
+	}
+	return nil
+}
+
+// watchRun is rollout status --watch.
+func watchRun(ctx context.Context, opts *StatusOptions) error {
+	eng, err := newEngine(ctx, opts.Factory, "rollout status")
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.Factory.Config()
+	if err != nil {
+		return err
+	}
+	w := &watcher{Status: eng.Status, Env: cfg.Env, Interval: opts.Interval, UntilStable: opts.UntilStable,
+		Now: opts.Factory.Now, Sleep: timeutil.Sleep,
+		View: live.NewWith(opts.IO.Out, live.Options{Terminal: opts.IO.StdoutTTY, Color: opts.IO.ColorEnabled()})}
+	if cfg.Analysis.PrometheusURL != "" {
+		if w.Analyzer, err = analyzerFor(cfg, "rollout status --watch shows the analysis (analysis.prometheus_url is set)"); err != nil {
+			return err
+		}
+	}
+	return w.run(ctx)
 }
 
 func statusRun(ctx context.Context, opts *StatusOptions) error {
