@@ -55,6 +55,9 @@ func ownDefaults() map[string]any {
 
 		// PostgreSQL's lock_timeout for migration statements.
 		"migrations.statement_lock_timeout": "10s",
+
+		// Each notification target's delivery, its retry included (notify).
+		"notify.timeout": "5s",
 	}
 }
 
@@ -103,6 +106,7 @@ func (l *Loaded) validate(reg *provider.Registry) error {
 	} else if err := l.validateSection("backup.storage", storage.StorageConfig); err != nil {
 		probs = append(probs, err.Error())
 	}
+	probs = append(probs, l.validateNotify()...)
 	if l.Analysis.ErrorRateMax < 0 || l.Analysis.ErrorRateMax > 1 {
 		probs = append(probs, fmt.Sprintf("analysis.error_rate_max %v must be a fraction between 0 and 1 (0.01 is 1%%)", l.Analysis.ErrorRateMax))
 	}

@@ -25,6 +25,8 @@ type Config struct {
 	Monitoring Monitoring `mapstructure:"monitoring"`
 	// DNS: the failover record set of zone failover (deployctl dns, docs/dr.md).
 	DNS DNS `mapstructure:"dns"`
+	// Notify: where events (release failed, maintenance on, …) are sent (docs/notify.md).
+	Notify NotifyConfig `mapstructure:"notify"`
 	// Protected asks for the environment's name to be typed (or --yes
 	// --confirm ENV) before a destructive or traffic-changing command
 	// (deployctl help confirmations).
@@ -111,6 +113,26 @@ type Maintenance struct {
 type Notify struct {
 	To   []string `mapstructure:"to"`
 	From string   `mapstructure:"from"`
+}
+
+// NotifyConfig is the top-level notify: section: the targets of events and
+// how long each delivery may take (its one retry included).
+type NotifyConfig struct {
+	Targets []NotifyTarget `mapstructure:"targets"`
+	Timeout time.Duration  `mapstructure:"timeout"`
+}
+
+// NotifyTarget is one webhook, slack or email target. url_from and
+// secret_from name variables of the environment's variable sources.
+type NotifyTarget struct {
+	Name       string   `mapstructure:"name"`
+	Type       string   `mapstructure:"type"`
+	URL        string   `mapstructure:"url"`
+	URLFrom    string   `mapstructure:"url_from"`
+	SecretFrom string   `mapstructure:"secret_from"`
+	Events     []string `mapstructure:"events"` // empty: all
+	To         []string `mapstructure:"to"`
+	From       string   `mapstructure:"from"` // empty: maintenance.notify.from
 }
 
 type Checklist struct {

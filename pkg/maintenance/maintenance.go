@@ -16,6 +16,7 @@ import (
 	"github.com/deployctl/deployctl/pkg/history"
 	"github.com/deployctl/deployctl/pkg/lock"
 	"github.com/deployctl/deployctl/pkg/maintenance/page"
+	"github.com/deployctl/deployctl/pkg/notify"
 	"github.com/deployctl/deployctl/pkg/provider"
 )
 
@@ -32,6 +33,8 @@ type Engine struct {
 	// Notify announces a window; nil or NotifyTo empty: windows are recorded unannounced.
 	Notify   func(ctx context.Context, subject, body string) error
 	NotifyTo []string
+	// Notifier gets maintenance.on and maintenance.off events; nil: none.
+	Notifier notify.Notifier
 	Env      string // for the announcement text
 	Actor    string
 	Now      func() time.Time
@@ -175,15 +178,81 @@ func sameOn(a, b provider.MaintenanceState, now time.Time) bool {
 	return page.Active(a, now) && a.Message == b.Message && a.Until.Equal(b.Until) && slices.Equal(a.Allow, b.Allow)
 }
 
-// apply sets st and records the change, failed or not.
+// apply sets st, sends the maintenance.on or .off event when the page
+// appeared or went away, and records the change, failed or not, with the
+// notifications' deliveries.
 func (e *Engine) apply(ctx context.Context, command string, before, after provider.MaintenanceState) error {
+	_, err := e.applyFor(ctx, command, before, after, "")
+	return err
+}
+
+// applyFor is apply for the scheduled window with id window ("" for none);
+// it returns the deliveries of the notifications.
+func (e *Engine) applyFor(ctx context.Context, command string, before, after provider.MaintenanceState, window string) ([]notify.Delivery, error) {
 	err := e.Switch.SetMaintenance(ctx, after)
-	ent := provider.Entry{Command: command, Before: View(before), After: View(after), Result: "ok"}
+	ent := provider.Entry{Command: command, Before: View(before), Result: "ok"}
+	var ds []notify.Delivery
 	if err != nil {
 		ent.Result, ent.Detail = "failed", err.Error()
+	} else {
+		ds = e.notifySwitch(ctx, before, after, window)
 	}
+	if window != "" {
+		ent.Detail = joinDetail("window "+window, ent.Detail)
+	}
+	ent.After = Noticed{State: View(after), Notifications: ds}
 	e.record(context.WithoutCancel(ctx), ent)
-	return err
+	return ds, err
+}
+
+func joinDetail(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + ": " + b
+}
+
+// Noticed is a state in a history entry with the notifications sent about it.
+type Noticed struct {
+	State
+	Notifications []notify.Delivery `json:"notifications,omitempty"`
+}
+
+// notifySwitch sends maintenance.on when the page appears and
+// maintenance.off when it is switched off (an expired window too); an
+// update of a window already on sends nothing.
+func (e *Engine) notifySwitch(ctx context.Context, before, after provider.MaintenanceState, window string) []notify.Delivery {
+	if e.Notifier == nil {
+		return nil
+	}
+	now := e.now()
+	isOn := page.Active(after, now)
+	if isOn == page.Active(before, now) && (isOn || !before.On) {
+		return nil
+	}
+	ev := notify.Event{Kind: notify.MaintenanceOff, Env: e.Env, Time: now, Actor: e.Actor, Fields: map[string]string{}}
+	ev.Summary = fmt.Sprintf("maintenance of %s is off: traffic reaches the application again", e.envName())
+	if isOn {
+		ev.Kind = notify.MaintenanceOn
+		ev.Summary = fmt.Sprintf("maintenance of %s is on (%s)", e.envName(), untilText(after.Until))
+		if after.Message != "" {
+			ev.Fields["message"] = after.Message
+		}
+		if !after.Until.IsZero() {
+			ev.Fields["until"] = after.Until.UTC().Format(time.RFC3339)
+		}
+	}
+	if window != "" {
+		ev.Fields["window"] = window
+	}
+	return e.Notifier.Notify(ctx, ev)
+}
+
+func untilText(until time.Time) string {
+	if until.IsZero() {
+		return "open-ended"
+	}
+	return "until " + until.UTC().Format(time.RFC3339)
 }
 
 // Off switches maintenance off; when it is already off nothing changes.

@@ -17,7 +17,10 @@ import (
 // RunRequest is what `maintenance run` asks for.
 type RunRequest struct {
 	OnRequest
-	Command       []string
+	Command []string
+	// Validate is a shell command (sh -c) run after Command, before
+	// switching off: the validation tests. Empty: none.
+	Validate      string
 	Stdin         io.Reader
 	Stdout        io.Writer
 	Stderr        io.Writer
@@ -27,13 +30,18 @@ type RunRequest struct {
 
 // RunResult says how far run got.
 type RunResult struct {
-	Command  string                `json:"command"` // redacted
-	ExitCode int                   `json:"exit_code"`
-	Health   []provider.SlotStatus `json:"health"`
-	Failed   string                `json:"failed,omitempty"` // "command" | "health" | ""
-	StaysOn  bool                  `json:"stays_on"`
-	WasOn    bool                  `json:"was_on"` // on before run: left on at the end
-	DryRun   bool                  `json:"dry_run,omitempty"`
+	Command  string `json:"command"` // redacted
+	ExitCode int    `json:"exit_code"`
+	// Validate is the validation command (redacted) and its exit status.
+	Validate     string                `json:"validate,omitempty"`
+	ValidateExit *int                  `json:"validate_exit_code,omitempty"`
+	Health       []provider.SlotStatus `json:"health"`
+	// Confirm is the final health check, after switching off.
+	Confirm []provider.SlotStatus `json:"confirm,omitempty"`
+	Failed  string                `json:"failed,omitempty"` // "command" | "validate" | "health" | "confirm" | ""
+	StaysOn bool                  `json:"stays_on"`
+	WasOn   bool                  `json:"was_on"` // on before run: left on at the end
+	DryRun  bool                  `json:"dry_run,omitempty"`
 }
 
 // ErrRunFailed is returned when the command or the health check failed and
@@ -47,6 +55,9 @@ var ErrRunFailed = errors.New("maintenance stays on")
 // wraps ErrRunFailed. A window that was already on stays on.
 func (e *Engine) Run(ctx context.Context, r RunRequest) (RunResult, error) {
 	res := RunResult{Command: redactArgs(r.Command), DryRun: r.DryRun, StaysOn: true}
+	if r.Validate != "" {
+		res.Validate = redactArgs([]string{r.Validate})
+	}
 	if r.DryRun {
 		return res, nil
 	}
@@ -56,14 +67,23 @@ func (e *Engine) Run(ctx context.Context, r RunRequest) (RunResult, error) {
 	}
 	res.WasOn = page.Active(ch.Before, e.now())
 	e.logf("maintenance on; running %s", res.Command)
-	res.ExitCode, err = e.runCommand(ctx, r)
+	res.ExitCode, err = e.runCommand(ctx, r, r.Command)
+	switch {
+	case err != nil:
+		res.Failed = "command"
+	case r.Validate != "":
+		e.logf("running the validation tests: %s", res.Validate)
+		code, verr := e.runCommand(ctx, r, []string{"sh", "-c", r.Validate})
+		res.ValidateExit = &code
+		if verr != nil {
+			res.Failed, err = "validate", fmt.Errorf("the validation tests (%s) failed: %w", res.Validate, verr)
+		}
+	}
 	if err == nil {
 		res.Health, err = e.waitHealthy(ctx, r)
 		if err != nil {
 			res.Failed = "health"
 		}
-	} else {
-		res.Failed = "command"
 	}
 	if err != nil {
 		e.record(context.WithoutCancel(ctx), historyEntry("maintenance run", nil, res, err))
@@ -74,13 +94,31 @@ func (e *Engine) Run(ctx context.Context, r RunRequest) (RunResult, error) {
 			return res, fmt.Errorf("the command and health check passed, but switching off failed: %w", err)
 		}
 		res.StaysOn = false
+		if err := e.confirm(ctx, &res); err != nil {
+			return res, err
+		}
 	}
 	e.record(context.WithoutCancel(ctx), historyEntry("maintenance run", nil, res, nil))
 	return res, nil
 }
 
-func (e *Engine) runCommand(ctx context.Context, r RunRequest) (int, error) {
-	cmd := exec.CommandContext(ctx, r.Command[0], r.Command[1:]...)
+// confirm is the final health check (step 6 of the reference procedure):
+// with maintenance off, every slot in service must still be ready.
+func (e *Engine) confirm(ctx context.Context, res *RunResult) error {
+	if e.Router == nil {
+		return nil
+	}
+	var err error
+	if res.Confirm, err = e.probe(ctx); err != nil {
+		res.Failed = "confirm"
+		err = fmt.Errorf("maintenance is off, but the final health check failed: %w", err)
+		e.record(context.WithoutCancel(ctx), historyEntry("maintenance run", nil, res, err))
+	}
+	return err
+}
+
+func (e *Engine) runCommand(ctx context.Context, r RunRequest, args []string) (int, error) {
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = r.Stdin, r.Stdout, r.Stderr
 	cmd.WaitDelay = 10 * time.Second
 	err := cmd.Run()

@@ -28,6 +28,13 @@ type Window struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	AnnouncedTo []string   `json:"announced_to"`
 	AnnouncedAt *time.Time `json:"announced_at"`
+	// Tick is what maintenance tick did with the window (TickOn, …); empty:
+	// nothing yet. TickAt is when.
+	Tick   string     `json:"tick,omitempty"`
+	TickAt *time.Time `json:"tick_at,omitempty"`
+	// TickOnSince is the switch's since when tick switched the window on:
+	// tick switches off only that switch-on, never an operator's.
+	TickOnSince *time.Time `json:"tick_on_since,omitempty"`
 }
 
 // The states of a window relative to now and the switch.

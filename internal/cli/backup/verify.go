@@ -128,6 +128,9 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		return err
 	}
 	rep.OK = len(rep.Problems) == 0
+	if !rep.OK {
+		notifyVerifyFailed(ctx, f, rep)
+	}
 	return opts.render(rep)
 }
 

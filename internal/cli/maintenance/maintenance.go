@@ -35,11 +35,13 @@ shows it as expired until somebody runs 'maintenance off'.`,
   deployctl maintenance status -o json
   deployctl maintenance off
   deployctl maintenance run --message "Restoring" -- deployctl backup restore latest --yes
-  deployctl maintenance schedule --start 2026-12-01T22:00:00Z --duration 1h --message "Database upgrade"`,
+  deployctl maintenance schedule --start 2026-12-01T22:00:00Z --duration 1h --message "Database upgrade"
+  deployctl maintenance tick   # from cron, every minute: starts and ends scheduled windows`,
 	}
 	cmd.AddCommand(
 		NewCmdOn(f, nil), NewCmdOff(f, nil), NewCmdStatus(f, nil),
 		NewCmdRun(f, nil), NewCmdSchedule(f, nil), NewCmdList(f, nil), NewCmdCancel(f, nil),
+		NewCmdTick(f, nil),
 	)
 	return cmd
 }
@@ -59,7 +61,8 @@ func engine(ctx context.Context, f *app.Factory, n needs) (*maintenance.Engine, 
 	}
 	e := &maintenance.Engine{
 		Switch: sw, History: f.Recorder(), Env: cfg.Env, Actor: f.Actor(), Now: f.Now,
-		Logf: func(format string, a ...any) { f.IO.Printf(format+"\n", a...) },
+		Logf:     func(format string, a ...any) { f.IO.Printf(format+"\n", a...) },
+		Notifier: f.Notifier(),
 	}
 	if n.lock {
 		if e.Lock, err = f.Guard(ctx); err != nil {
@@ -115,7 +118,7 @@ func (o *onFlags) request(now time.Time) (maintenance.OnRequest, error) {
 
 // withDefaults fills the allow-list from maintenance.allow when --allow was
 // not given; a bad configured entry is a configuration error (exit 2).
-func withDefaults(f *app.Factory, r *maintenance.OnRequest, given bool) error {
+func withDefaults(f *app.Factory, allow *[]string, given bool) error {
 	if given {
 		return nil
 	}
@@ -126,7 +129,7 @@ func withDefaults(f *app.Factory, r *maintenance.OnRequest, given bool) error {
 	if _, err := page.ParseAllow(cfg.Maintenance.Allow); err != nil {
 		return app.Usagef("%s: maintenance.allow: %v", cfg.File, err)
 	}
-	r.Allow = cfg.Maintenance.Allow
+	*allow = cfg.Maintenance.Allow
 	return nil
 }
 

@@ -2,9 +2,7 @@ package maintenance
 
 import (
 	"context"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/pkg/mail"
@@ -30,14 +28,12 @@ func wireNotify(ctx context.Context, f *app.Factory, e *maintenance.Engine) erro
 	if err != nil {
 		return err
 	}
-	s := mail.Settings{Host: vars["EMAIL_HOST"].Value, Port: 587, User: vars["EMAIL_USER"].Value, Password: vars["EMAIL_PASSWORD"].Value, Timeout: 30 * time.Second}
-	if s.Host == "" {
+	if vars["EMAIL_HOST"].Value == "" {
 		return app.Usagef("EMAIL_HOST is not set in the variables of %s: announcements need an SMTP server (or empty maintenance.notify.to)", cfg.Env)
 	}
-	if p := vars["EMAIL_PORT"].Value; p != "" {
-		if s.Port, err = strconv.Atoi(p); err != nil || s.Port < 1 || s.Port > 65535 {
-			return app.Usagef("EMAIL_PORT %q is not a port number", p)
-		}
+	s, err := app.SMTPSettings(cfg.Env, vars)
+	if err != nil {
+		return err
 	}
 	e.NotifyTo = n.To
 	e.Notify = func(ctx context.Context, subject, body string) error {

@@ -55,7 +55,7 @@ end are used.`,
 
 func onRun(ctx context.Context, opts *OnOptions) error {
 	f := opts.Factory
-	if err := withDefaults(f, &opts.Request, opts.AllowGiven); err != nil {
+	if err := withDefaults(f, &opts.Request.Allow, opts.AllowGiven); err != nil {
 		return err
 	}
 	e, err := engine(ctx, f, needs{lock: true, state: true})

@@ -36,9 +36,10 @@ EMAIL_PASSWORD; STARTTLS when offered, AUTH when a user is set).
 
 The announcement is sent first: when the mail server cannot be reached (exit
 4) nothing is recorded and the command can simply be run again. A window that
-overlaps another is refused. Scheduling does not switch anything on: run
-'deployctl maintenance on' (or 'run') when the window starts; status shows a
-started window as due until you do.`,
+overlaps another is refused. Scheduling does not switch anything on by itself:
+'deployctl maintenance tick' from cron does, at the window's start and end, or
+run 'deployctl maintenance on' (or 'run') when the window starts; status shows
+a started window as due until then.`,
 		Example: `  deployctl maintenance schedule --start 2026-12-01T22:00:00Z --duration 1h --message "Database upgrade"
   deployctl maintenance schedule --start 2h --duration 30m --dry-run`,
 		Args: app.NoArgs,
