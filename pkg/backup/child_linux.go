@@ -16,6 +16,10 @@ import (
 // nothing else (see supervise).
 const superviseEnv = "DEPLOYCTL_BACKUP_SUPERVISE"
 
+// superviseAsEnv ("uid:gid") makes the supervisor run its program as that
+// user: the scratch PostgreSQL of a verify when deployctl runs as root.
+const superviseAsEnv = "DEPLOYCTL_BACKUP_SUPERVISE_AS"
+
 func init() {
 	if os.Getenv(superviseEnv) == "1" {
 		os.Exit(supervise(os.Args[1:]))
@@ -84,8 +88,8 @@ func supervise(args []string) int {
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = withoutEnv(os.Environ(), superviseEnv)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Env = withoutEnv(withoutEnv(os.Environ(), superviseEnv), superviseAsEnv)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: credential(os.Getenv(superviseAsEnv))}
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 127

@@ -38,6 +38,7 @@ type Engine struct {
 // Summary is one backup as list, create and the history show it (CLI.md).
 type Summary struct {
 	ID           string        `json:"id"`
+	Type         string        `json:"type"` // logical or base
 	CreatedAt    time.Time     `json:"created_at"`
 	Label        string        `json:"label,omitempty"`
 	SizeBytes    int64         `json:"size_bytes"`
@@ -47,7 +48,7 @@ type Summary struct {
 
 // Summary is m as list, create and the history show it.
 func (m *Manifest) Summary() Summary {
-	return Summary{ID: m.ID, CreatedAt: m.CreatedAt, Label: m.Label, SizeBytes: m.SizeBytes, SHA256: m.SHA256, Verification: m.Verification}
+	return Summary{ID: m.ID, Type: m.Kind(), CreatedAt: m.CreatedAt, Label: m.Label, SizeBytes: m.SizeBytes, SHA256: m.SHA256, Verification: m.Verification}
 }
 
 func (e *Engine) now() time.Time {
@@ -99,7 +100,7 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*Manifest, error)
 		return nil, err
 	}
 	start := e.now()
-	m := &Manifest{ID: NewID(start), CreatedAt: start, Label: o.Label, Database: postgres.Redact(o.DatabaseURL),
+	m := &Manifest{ID: NewID(start), Type: TypeLogical, CreatedAt: start, Label: o.Label, Database: postgres.Redact(o.DatabaseURL),
 		Format: "pg_dump custom, uncompressed", Compression: "zstd", PgDumpVersion: toolVersion(ctx, e.Tools.dump())}
 	m.Object = m.ID + "/" + DumpObject
 	if len(recips) > 0 {
@@ -291,7 +292,7 @@ func (e *Engine) dump(ctx context.Context, url string, snap *snapshot, m *Manife
 
 // pipe copies pg_dump's output through the encoder and closes the stream
 // with pg_dump's result, so the store publishes only a complete dump.
-func (e *Engine) pipe(pg *tool, out io.Reader, enc *encoder, pw *io.PipeWriter, m *Manifest, meter Meter) error {
+func (e *Engine) pipe(pg *tool, out io.Reader, enc *encoder, pw *io.PipeWriter, m *Manifest, meter io.Writer) error {
 	n, err := io.Copy(io.MultiWriter(enc, meter), out)
 	m.DumpBytes = n
 	if err != nil {

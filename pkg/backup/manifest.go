@@ -75,7 +75,11 @@ type Encryption struct {
 
 // Manifest describes one complete backup.
 type Manifest struct {
-	ID               string       `json:"id"`
+	ID string `json:"id"`
+	// Type is TypeLogical (a pg_dump; "" in manifests of older versions)
+	// or TypeBase (a pg_basebackup, described by Base).
+	Type             string       `json:"type,omitempty"`
+	Base             *BaseInfo    `json:"base,omitempty"`
 	CreatedAt        time.Time    `json:"created_at"`
 	Label            string       `json:"label,omitempty"`
 	Database         string       `json:"database"` // the source, password redacted
@@ -180,8 +184,8 @@ func Scan(ctx context.Context, store provider.BackupStore) (*Catalog, error) {
 	var ids []string
 	for _, o := range objs {
 		id, _, ok := strings.Cut(o.Name, "/")
-		if !ok {
-			continue // not ours
+		if !ok || id == WALFolder {
+			continue // not ours, or the WAL archive (pkg/wal)
 		}
 		if _, seen := folders[id]; !seen {
 			ids = append(ids, id)

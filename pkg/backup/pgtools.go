@@ -18,6 +18,13 @@ import (
 type Tools struct {
 	PgDump    string
 	PgRestore string
+	// PgBasebackup and PgVerifybackup are the programs of base backups;
+	// BinDir is where the server's programs are (postgres, for the scratch
+	// server of verify --type base): empty, the folder of the postgres on
+	// PATH, else Debian's /usr/lib/postgresql/MAJOR/bin.
+	PgBasebackup   string
+	PgVerifybackup string
+	BinDir         string
 }
 
 func (t Tools) dump() string    { return or(t.PgDump, "pg_dump") }

@@ -75,6 +75,7 @@ func Plan(c *Catalog, p Policy, now time.Time) *PrunePlan {
 			break
 		}
 	}
+	plan.keepBase(c)
 	plan.rule(c, "daily", p.Daily, func(t time.Time) string { return t.Format("2006-01-02") })
 	plan.rule(c, "weekly", p.Weekly, func(t time.Time) string {
 		y, w := t.ISOWeek()

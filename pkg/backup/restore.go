@@ -138,6 +138,9 @@ func (e *Engine) restore(ctx context.Context, r *restoreRun) (*RestoreResult, er
 	m, o := r.m, r.o
 	start := e.now()
 	res := &RestoreResult{Manifest: m, Target: r.rep.Target, Problems: []string{}}
+	if m.Kind() == TypeBase {
+		return nil, fmt.Errorf("backup %s is a base backup: restore it with 'deployctl backup restore --type base %s --to-latest --data-dir DIR' (or a --to-time/--to-lsn target)", m.ID, m.ID)
+	}
 	if err := CheckManifest(m); err != nil {
 		return nil, fmt.Errorf("%w: refusing to restore backup %s; restore another backup ('deployctl backup list')", err, m.ID)
 	}

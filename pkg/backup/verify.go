@@ -21,6 +21,9 @@ type VerifyOptions struct {
 	// (backup.verify_url, else the source database's server).
 	ServerURL  string
 	Identities []age.Identity
+	// RestoreCommand, TempDir and RunAs are for base backups (see
+	// verifyBase and PITROptions).
+	RestoreCommand, TempDir, RunAs string
 }
 
 // VerifyResult is the outcome of one verification.
@@ -31,6 +34,8 @@ type VerifyResult struct {
 	// CleanedUp names the scratch databases of killed verifies that this
 	// one dropped.
 	CleanedUp []string `json:"cleaned_up,omitempty"`
+	// Reached is the LSN a base backup's scratch server recovered to.
+	Reached string `json:"reached_lsn,omitempty"`
 }
 
 // Verify checks backup m at o.Level and stores the result beside it. A bad
@@ -102,6 +107,10 @@ type problems []string
 func (p problems) Error() string { return strings.Join(p, "; ") }
 
 func (e *Engine) verifyLevel(ctx context.Context, m *Manifest, o VerifyOptions, res *VerifyResult) (string, error) {
+	if m.Kind() == TypeBase {
+		o.Level = or(o.Level, LevelRestore)
+		return e.verifyBase(ctx, m, o, res)
+	}
 	switch o.Level {
 	case LevelChecksum:
 		return "size and sha256 match", e.verifyChecksum(ctx, m)

@@ -40,6 +40,12 @@ manifest written last: an interrupted backup never shows up as one.
 
   deployctl backup verify latest --max-age 26h
 
+'backup create --type base' takes a physical base backup of the whole cluster
+(pg_basebackup) instead; with the WAL archive ('deployctl wal') 'backup restore
+--type base --to-time T --data-dir DIR' builds a data folder that recovers to
+any moment after it, and 'backup verify --type base' proves it by recovering a
+scratch copy.
+
 The database is --database-url, else database.url, else the variable named by
 database.url_from (DATABASE_URL) from the environment's variables.`,
 		Example: `  deployctl backup create --label before-1.4

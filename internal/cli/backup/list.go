@@ -35,7 +35,7 @@ func NewCmdList(f *app.Factory, runF func(*ListOptions) error) *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "List the backups, newest first, with their last verification",
 		Long: `List the complete backups of the storage (those with a manifest), newest first:
-id, time, age, size and the last verification. Folders without a manifest (an
+id, type (logical or base), time, age, size and the last verification. Folders without a manifest (an
 interrupted create) are counted on stderr; 'backup prune' removes them. A target
 that a restore left half-done (deployctl killed, pg_restore failed) is named on
 stderr from the history until a restore into it finishes.`,
@@ -108,9 +108,9 @@ func halfRestored(ctx context.Context, f *app.Factory) []backup.HalfRestored {
 }
 
 func renderList(io *ui.IOStreams, backups []Entry, now time.Time) error {
-	tb := io.NewTable("id", "created", "age", "size", "label", "verified")
+	tb := io.NewTable("id", "type", "created", "age", "size", "label", "verified")
 	for _, b := range backups {
-		tb.Row(b.ID, b.CreatedAt.UTC().Format(time.RFC3339), ago(now, b.CreatedAt), ui.HumanBytes(b.SizeBytes), b.Label, verified(io, b.Verification, now))
+		tb.Row(b.ID, b.Type, b.CreatedAt.UTC().Format(time.RFC3339), ago(now, b.CreatedAt), ui.HumanBytes(b.SizeBytes), b.Label, verified(io, b.Verification, now))
 	}
 	return tb.Render(io.Out)
 }

@@ -77,3 +77,57 @@ func TestParsePrune(t *testing.T) {
 		}
 	}
 }
+
+func TestParseBaseTypes(t *testing.T) {
+	var got *CreateOptions
+	if err := cmdtest.Execute(NewCmdCreate(cmdtest.Factory(), &DBFlags{}, func(o *CreateOptions) error { got = o; return nil })); err != nil || got.Type != "logical" {
+		t.Fatalf("default type: %+v, %v", got, err)
+	}
+	if err := cmdtest.Execute(NewCmdCreate(cmdtest.Factory(), &DBFlags{}, func(o *CreateOptions) error { got = o; return nil }), "--type", "base"); err != nil || got.Type != "base" {
+		t.Fatalf("--type base: %+v, %v", got, err)
+	}
+	if err := cmdtest.Execute(NewCmdCreate(cmdtest.Factory(), &DBFlags{}, func(*CreateOptions) error { return nil }), "--type", "physical"); app.ExitCode(err) != 2 {
+		t.Errorf("--type physical: %v", err)
+	}
+	var v *VerifyOptions
+	if err := cmdtest.Execute(NewCmdVerify(cmdtest.Factory(), &DBFlags{}, func(o *VerifyOptions) error { v = o; return nil }), "--type", "base"); err != nil || v.Type != "base" {
+		t.Fatalf("verify --type base: %+v, %v", v, err)
+	}
+	if err := cmdtest.Execute(NewCmdVerify(cmdtest.Factory(), &DBFlags{}, func(*VerifyOptions) error { return nil }), "--type", "x"); app.ExitCode(err) != 2 {
+		t.Errorf("verify --type x: %v", err)
+	}
+}
+
+func TestParseRestoreBase(t *testing.T) {
+	run := func(args ...string) (*RestoreOptions, error) {
+		var got *RestoreOptions
+		err := cmdtest.Execute(NewCmdRestore(cmdtest.Factory(), &DBFlags{}, func(o *RestoreOptions) error { got = o; return nil }), args...)
+		return got, err
+	}
+	o, err := run("--type", "base", "--to-time", "2026-11-25T18:58:00.5+01:00", "--data-dir", "/srv/pg")
+	if err != nil || !o.target.Time.Equal(time.Date(2026, 11, 25, 17, 58, 0, 5e8, time.UTC)) || o.Ref != "" || o.DataDir != "/srv/pg" {
+		t.Fatalf("--to-time: %+v, %v", o, err)
+	}
+	o, err = run("latest", "--type", "base", "--to-lsn", "0/3000a60", "--data-dir", "d", "--pause")
+	if err != nil || o.target.LSN != "0/3000A60" || !o.Pause || o.Ref != "latest" {
+		t.Fatalf("--to-lsn: %+v, %v", o, err)
+	}
+	if o, err = run("--type", "base", "--to-latest", "--data-dir", "d"); err != nil || !o.target.Latest {
+		t.Fatalf("--to-latest: %+v, %v", o, err)
+	}
+	for _, args := range [][]string{
+		{"--type", "base", "--data-dir", "d"},                                     // no target
+		{"--type", "base", "--to-latest", "--to-lsn", "0/1", "--data-dir", "d"},   // two targets
+		{"--type", "base", "--to-latest"},                                         // no folder
+		{"--type", "base", "--to-time", "2026-11-25 17:58:00", "--data-dir", "d"}, // no zone
+		{"--type", "base", "--to-lsn", "3000060", "--data-dir", "d"},
+		{"--type", "base", "--to-latest", "--pause", "--data-dir", "d"},
+		{"--type", "base", "--to-latest", "--data-dir", "d", "--target-url", "postgres://x@h/db"},
+		{"latest", "--to-latest"}, // a base flag on a logical restore
+		{},                        // a logical restore names its backup
+	} {
+		if _, err := run(args...); app.ExitCode(err) != 2 {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}

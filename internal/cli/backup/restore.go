@@ -24,6 +24,14 @@ type RestoreOptions struct {
 	Clean      bool
 	Jobs       int
 	KeepOwners bool
+	// Type base: a point-in-time restore into DataDir (restore_base.go).
+	Type     string
+	ToTime   string
+	ToLSN    string
+	ToLatest bool
+	DataDir  string
+	Pause    bool
+	target   backup.RecoveryTarget
 }
 
 // RestoreReport is the JSON of backup restore.
@@ -33,7 +41,7 @@ type RestoreReport = backup.RestoreReport
 func NewCmdRestore(f *app.Factory, fl *DBFlags, runF func(*RestoreOptions) error) *cobra.Command {
 	opts := &RestoreOptions{IO: f.IO, Factory: f, Flags: fl}
 	cmd := &cobra.Command{
-		Use:   "restore ID|latest",
+		Use:   "restore [ID|latest]",
 		Short: "Restore a backup into the environment's database or --target-url",
 		Long: `Restore a backup with pg_restore -j (owners and privileges dropped unless
 --keep-owners), then compare every table's row count with the manifest.
@@ -49,19 +57,35 @@ While it runs the target holds the table deployctl_restore_in_progress and the
 history a "started" entry; a restore that does not finish leaves both, and the
 next restore into that target refuses without --clean. pg_restore and its
 workers die with deployctl. Takes the environment's lock; recorded in the
-history.`,
-		Example: "  deployctl backup restore latest --target-url postgres://app@localhost/app_copy\n  deployctl backup restore 20261125T030000Z-a1b2 --clean --reason \"bad migration\"",
-		Args:    app.ExactArgs(1),
+history.
+
+--type base --data-dir DIR (--to-time T | --to-lsn L | --to-latest) builds a
+PostgreSQL data folder for a point-in-time restore instead: from the base
+backup named, or by default the newest one consistent before the target, with
+recovery.signal, restore_command (this deployctl's 'wal fetch %f %p' with
+absolute --config-dir and --env), the target, recovery_target_timeline=latest
+and recovery_target_action=promote (--pause: pause). DIR must be empty or new
+(exit 2); the backup's sha256 is checked while it is extracted (a mismatch
+empties DIR again). The folder is not started: start PostgreSQL on it and it
+replays the archived WAL to the target. Run as root, the folder goes to the
+postgres user.`,
+		Example: "  deployctl backup restore latest --target-url postgres://app@localhost/app_copy\n  deployctl backup restore 20261125T030000Z-a1b2 --clean --reason \"bad migration\"\n  deployctl backup restore --type base --to-time 2026-11-25T17:58:00Z --data-dir /var/lib/postgresql/15/restored",
+		Args:    app.MaximumNArgs(1),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
 			return backupIDs(cmd.Context(), f, args, prefix), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ref = args[0]
-			if opts.Jobs < 0 {
-				return app.Usagef("invalid --jobs %d: must be at least 1", opts.Jobs)
+			if len(args) == 1 {
+				opts.Ref = args[0]
+			}
+			if err := opts.validate(cmd); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
+			}
+			if opts.Type == backup.TypeBase {
+				return restoreBaseRun(cmd.Context(), opts)
 			}
 			return restoreRun(cmd.Context(), opts)
 		},
@@ -70,6 +94,7 @@ history.`,
 	cmd.Flags().BoolVar(&opts.Clean, "clean", false, "drop the backup's objects in a non-empty target first")
 	cmd.Flags().IntVarP(&opts.Jobs, "jobs", "j", 0, "parallel pg_restore jobs (default: the number of cores)")
 	cmd.Flags().BoolVar(&opts.KeepOwners, "keep-owners", false, "keep owners and privileges (the roles must exist in the target)")
+	opts.baseFlags(cmd)
 	return cmd
 }
 
@@ -79,7 +104,7 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) error {
 	if err != nil {
 		return err
 	}
-	m, err := backup.Resolve(ctx, e.Store, opts.Ref)
+	m, err := resolveLogical(ctx, e, opts.Ref)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ type VerifyOptions struct {
 	Flags   *DBFlags
 	Ref     string // an id or latest
 	Level   string
+	Type    string // "" any, logical or base: which backup latest is
 	MaxAge  timeutil.Duration
 	// Grace is how long a newer folder without a manifest is taken for a
 	// create in progress by verify latest.
@@ -63,8 +64,16 @@ create in progress: then the newest complete backup is verified.
 --max-age also fails when the newest backup is older than the given age.
 Made for cron: silent on success, one line per problem on stderr; exit 1 when
 the backup or its age fails, 4 when the storage or the database cannot be
-reached. -o json prints a report for monitoring.`,
-		Example: "  deployctl backup verify\n  deployctl backup verify latest --max-age 26h\n  deployctl backup verify 20261125T030000Z-a1b2 --level checksum -o json",
+reached. -o json prints a report for monitoring.
+
+--type base takes the newest base backup for latest; a base backup (named or
+latest) is verified as one: checksum is the sha256 of its files; archive
+also extracts it into a temporary folder and runs pg_verifybackup; restore
+(default) then starts a scratch PostgreSQL on that copy (a free port, a
+private socket, no archiving, stopped and removed also on failure or Ctrl-C)
+that replays the WAL to the end of the archive ('wal fetch'), and checks it
+reaches a consistent state at or past the backup's stop LSN.`,
+		Example: "  deployctl backup verify --type base --max-age 26h\n  deployctl backup verify\n  deployctl backup verify latest --max-age 26h\n  deployctl backup verify 20261125T030000Z-a1b2 --level checksum -o json",
 		Args:    app.MaximumNArgs(1),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
 			return backupIDs(cmd.Context(), f, args, prefix), cobra.ShellCompDirectiveNoFileComp
@@ -83,6 +92,7 @@ reached. -o json prints a report for monitoring.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Level, "level", backup.LevelRestore, "checksum, archive or restore")
+	cmd.Flags().StringVar(&opts.Type, "type", "", "logical or base: verify the newest backup of that type (default: the newest of any type)")
 	cmd.Flags().Var(&opts.MaxAge, "max-age", "fail when the newest backup is older than this (e.g. 26h, 2d)")
 	cmd.Flags().Var(&opts.Grace, "grace", "age after which a newer folder without a manifest is a failed create, not one in progress")
 	return cmd
@@ -93,6 +103,11 @@ func (o *VerifyOptions) validate() error {
 	case backup.LevelChecksum, backup.LevelArchive, backup.LevelRestore:
 	default:
 		return app.Usagef("invalid --level %q: use checksum, archive or restore", o.Level)
+	}
+	if o.Type != "" {
+		if err := validType(o.Type); err != nil {
+			return err
+		}
 	}
 	if o.Grace < 0 {
 		return app.Usagef("invalid --grace %s: must be positive", o.Grace.String())
@@ -114,6 +129,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	if err != nil {
 		return err
 	}
+	c = c.OfType(opts.Type)
 	all := c.Backups
 	if len(all) > 0 {
 		n := entry(all[0])
@@ -198,6 +214,10 @@ func (o *VerifyOptions) verifyOptions(ctx context.Context, m *backup.Manifest) (
 		if vo.Identities, err = identities(cfg, m); err != nil {
 			return vo, err
 		}
+	}
+	if m.Kind() == backup.TypeBase {
+		vo.RestoreCommand, err = restoreCommand(f, cfg.Env)
+		return vo, err
 	}
 	if o.Level == backup.LevelRestore && vo.ServerURL == "" {
 		vo.ServerURL, err = f.DatabaseURL(ctx, o.Flags.DatabaseURL)

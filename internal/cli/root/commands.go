@@ -18,6 +18,7 @@ import (
 	"github.com/deployctl/deployctl/internal/cli/render"
 	"github.com/deployctl/deployctl/internal/cli/rollout"
 	"github.com/deployctl/deployctl/internal/cli/status"
+	"github.com/deployctl/deployctl/internal/cli/wal"
 )
 
 // commands lists the command groups, one line each.
@@ -38,5 +39,6 @@ func commands(f *app.Factory) []*cobra.Command {
 		db.NewCmdDB(f),
 		dns.NewCmdDNS(f),
 		status.NewCmdStatus(f, nil),
+		wal.NewCmdWAL(f),
 	}
 }
