@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -106,7 +107,11 @@ func (r *Rehearser) createScratch(ctx context.Context, src *DB) (string, func(),
 	if err := src.SQL.QueryRowContext(ctx, "SELECT current_database()").Scan(&name); err != nil {
 		return "", nil, err
 	}
-	scratch := truncate(fmt.Sprintf("deployctl_rehearse_%d_%s", r.Now().Unix(), name), 63)
+	// unique even for two rehearsals in one second (a killed one resumed at once)
+	var tag [3]byte
+	_, _ = rand.Read(tag[:])
+	scratch := truncate(fmt.Sprintf("%s%d_%x_%s", scratchPrefix, r.Now().Unix(), tag, name), 63)
+	r.warnLeftovers(ctx, src)
 	ident := pgx.Identifier{scratch}.Sanitize()
 	if _, err := src.SQL.ExecContext(ctx, "CREATE DATABASE "+ident); err != nil {
 		return "", nil, fmt.Errorf("create the scratch database %s (the role needs CREATEDB): %w", scratch, err)
@@ -127,6 +132,28 @@ func (r *Rehearser) createScratch(ctx context.Context, src *DB) (string, func(),
 		return "", nil, err
 	}
 	return u, drop, nil
+}
+
+// scratchPrefix starts the name of every scratch database.
+const scratchPrefix = "deployctl_rehearse_"
+
+// warnLeftovers names the scratch databases that a rehearsal killed before
+// it could drop its own left behind (none is in use), and how to drop them.
+// It drops nothing: one may belong to a rehearsal of another operator.
+func (r *Rehearser) warnLeftovers(ctx context.Context, src *DB) {
+	rows, err := src.SQL.QueryContext(ctx, `SELECT d.datname FROM pg_database d
+		WHERE d.datname LIKE 'deployctl\_rehearse\_%' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)
+		ORDER BY 1`)
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if rows.Scan(&name) == nil {
+			r.notef("warning: scratch database %s is left from a rehearsal that was stopped before it could drop it (none is connected); drop it: DROP DATABASE %s;\n", name, pgx.Identifier{name}.Sanitize())
+		}
+	}
 }
 
 func (r *Rehearser) fill(ctx context.Context, scratch string) error {
