@@ -66,6 +66,9 @@ func (f *Factory) Maintenance(ctx context.Context) (provider.MaintenanceSwitch, 
 
 // Locker builds the environment's lock, from the traffic provider's family.
 func (f *Factory) Locker(ctx context.Context) (provider.Locker, error) {
+	if l, ok := f.lentLocker(); ok {
+		return l, nil // held by this process for the whole command (held.go)
+	}
 	fam, cfg, dec, err := f.trafficFamily()
 	if err != nil {
 		return nil, err

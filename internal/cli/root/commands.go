@@ -15,6 +15,7 @@ import (
 	"github.com/deployctl/deployctl/internal/cli/maintenance"
 	"github.com/deployctl/deployctl/internal/cli/migrate"
 	"github.com/deployctl/deployctl/internal/cli/proxy"
+	"github.com/deployctl/deployctl/internal/cli/release"
 	"github.com/deployctl/deployctl/internal/cli/render"
 	"github.com/deployctl/deployctl/internal/cli/rollout"
 	"github.com/deployctl/deployctl/internal/cli/status"
@@ -39,6 +40,7 @@ func commands(f *app.Factory) []*cobra.Command {
 		db.NewCmdDB(f),
 		dns.NewCmdDNS(f),
 		status.NewCmdStatus(f, nil),
+		release.NewCmdRelease(f, nil), release.NewCmdReleases(f), release.NewCmdRollback(f),
 		wal.NewCmdWAL(f),
 	}
 }
