@@ -150,7 +150,7 @@ func startRun(ctx context.Context, o *Options, command string) error {
 	if f.Flags.DryRun {
 		return renderPlan(o.IO, f.Flags.JSON(), rec, steps)
 	}
-	if err := f.Confirm(fmt.Sprintf("release %s of %s (migrations, then traffic to %s)", rec.Name(), cfg.Env, rec.Slot), planLines(rec, steps), false); err != nil {
+	if err := f.Confirm(fmt.Sprintf("release %s (migrations, then traffic to %s)", rec.Name(), rec.Slot), planLines(rec, steps), false); err != nil {
 		return err
 	}
 	stop := watch(o, e)
