@@ -293,6 +293,9 @@ func (d *document) set(name, value, comment string) {
 	if b.export {
 		line = "export " + line
 	}
+	if len(b.lines) == 1 {
+		line += inlineComment(b.lines[0]) // "KEY=old # who owns it" keeps its note
+	}
 	b.lines = []string{line}
 	if comment == "" {
 		return
@@ -328,4 +331,32 @@ func formatValue(v string) string {
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "$", `\$`)
 	return `"` + r.Replace(v) + `"`
+}
+
+// inlineComment is the " # comment" that ends a one-line entry, outside
+// its quotes ("" when there is none).
+func inlineComment(line string) string {
+	var quote byte
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote == '"' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			if i > 0 && line[i-1] == '=' {
+				quote = c
+			}
+		case c == '#' && i > 0 && (line[i-1] == ' ' || line[i-1] == '\t'):
+			j := i
+			for j > 0 && (line[j-1] == ' ' || line[j-1] == '\t') {
+				j--
+			}
+			return line[j:]
+		}
+	}
+	return ""
 }

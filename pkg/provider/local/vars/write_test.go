@@ -59,7 +59,7 @@ func TestDotenvWriteKeepsEverythingElse(t *testing.T) {
 		"\r\n" +
 		"# signing\r\n" +
 		"# deployctl: JWT_SECRET rotated 2026-11-25T12:00:00Z\r\n" +
-		"export JWT_SECRET=\"new \\\"quoted\\\" \\$value\"\r\n" +
+		"export JWT_SECRET=\"new \\\"quoted\\\" \\$value\" # keep me\r\n" +
 		"JWT_SECRET_PREVIOUS=old-CANARY-value\r\n" +
 		"KEY=k2\r\n" +
 		"PORT=3000\r\n" +
@@ -129,5 +129,25 @@ func TestProcessIsNotWritable(t *testing.T) {
 	p := &Process{Environ: os.Environ}
 	if err := p.Writable([]string{"A"}); !errors.Is(err, provider.ErrUnsupported) || !strings.Contains(err.Error(), "dotenv") {
 		t.Errorf("process: %v", err)
+	}
+}
+
+// An entry's own " # note" stays on its line; a # inside quotes is the value.
+func TestDotenvWriteKeepsInlineComments(t *testing.T) {
+	d := writeEnv(t, "API_KEY=old-CANARY # owner: payments team\nQUOTED=\"a # b\" # real note\nBARE=x#y\n")
+	w := provider.VariableWrite{Set: map[string]string{"API_KEY": "new1", "QUOTED": "c # d", "BARE": "z"}, At: at}
+	if err := d.WriteVariables(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(d.File)
+	want := "API_KEY=new1 # owner: payments team\nQUOTED=\"c # d\" # real note\nBARE=z\n"
+	if string(raw) != want {
+		t.Errorf("rewritten file:\n%q\nwant\n%q", raw, want)
+	}
+	if m := loadMap(t, d); m["API_KEY"] != "new1" || m["QUOTED"] != "c # d" || m["BARE"] != "z" {
+		t.Errorf("values: %v", m)
+	}
+	if strings.Contains(string(raw), "CANARY") {
+		t.Errorf("the old value is still in the file:\n%s", raw)
 	}
 }
