@@ -183,6 +183,22 @@ func (p *project) stored() (record, bool) {
 	return d.Releases[len(d.Releases)-1], true
 }
 
+// scalar runs a query that returns one number, on the project's database.
+func (p *project) scalar(q string) int64 {
+	p.t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, p.url)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int64
+	if err := c.QueryRow(ctx, q).Scan(&n); err != nil {
+		p.t.Fatal(err)
+	}
+	return n
+}
+
 // applied is the migration versions goose recorded, in order.
 func (p *project) applied() []int64 {
 	p.t.Helper()
@@ -338,11 +354,17 @@ func TestE2EReleaseKilledAndResumed(t *testing.T) {
 			if r := p.run(releaseArgs...); r.code == 0 || !strings.Contains(r.stderr, "release resume") {
 				t.Fatalf("a new release over a killed one: exit %d\n%s", r.code, r.stderr)
 			}
+			// a rehearsal killed after it created its scratch database leaves it
+			// (once the killed restore's sessions on it are gone)
+			testkit.WaitFor(t, "no session on a scratch database", 10*time.Second, func() bool {
+				return p.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'deployctl\\_rehearse\\_%'") == 0
+			})
+			left := p.scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'deployctl\\_rehearse\\_%'")
 			r := p.must("release", "resume")
 			if !strings.Contains(r.stderr, "it was killed; resuming at step \""+killedAt+"\"") || !strings.Contains(r.stderr, "v1 succeeded") {
 				t.Fatalf("resume:\n%s%s", r.stdout, r.stderr)
 			}
-			if killedAt == "rehearse" && !strings.Contains(r.stderr, "is left from a rehearsal that was stopped") {
+			if left > 0 && !strings.Contains(r.stderr, "is left from a rehearsal that was stopped") {
 				t.Errorf("the killed rehearsal's scratch database is not reported:\n%s", r.stderr)
 			}
 			p.servesOnly("v2")
