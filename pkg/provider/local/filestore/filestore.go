@@ -141,7 +141,8 @@ func (s *Store) Get(_ context.Context, name string) (io.ReadCloser, error) {
 }
 
 // List returns the objects whose names start with prefix, sorted by name.
-// A missing folder is an empty store.
+// A missing folder is an empty store. Only the folders that can hold such
+// names are read.
 func (s *Store) List(_ context.Context, prefix string) ([]provider.Object, error) {
 	var out []provider.Object
 	err := filepath.WalkDir(s.Dir, func(p string, d fs.DirEntry, err error) error {
@@ -151,11 +152,16 @@ func (s *Store) List(_ context.Context, prefix string) ([]provider.Object, error
 			}
 			return err
 		}
-		if d.IsDir() {
-			return nil
-		}
 		rel, _ := filepath.Rel(s.Dir, p)
 		name := filepath.ToSlash(rel)
+		if d.IsDir() {
+			// only the folders on the prefix's way: a wal push lists one
+			// segment and must neither read nor wait on every backup's folder
+			if dir := name + "/"; name != "." && !strings.HasPrefix(dir, prefix) && !strings.HasPrefix(prefix, dir) {
+				return fs.SkipDir
+			}
+			return nil
+		}
 		if !strings.HasPrefix(name, prefix) {
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/deployctl/deployctl/pkg/provider"
@@ -69,5 +70,35 @@ func TestOpenResolvesRelativePath(t *testing.T) {
 	}
 	if got := st.(*filestore.Store).Dir; got != filepath.Join(base, "backups") {
 		t.Fatalf("Dir = %s", got)
+	}
+}
+
+// List reads only the folders on the prefix's way, and never misses a name
+// the prefix starts: a prefix may end inside a folder's name.
+func TestListPrefixesThroughFolders(t *testing.T) {
+	s := &filestore.Store{Dir: filepath.Join(t.TempDir(), "backups")}
+	all := []string{"20261203T1/manifest.json", "a/b/c", "ab/x", "wal/1/seg1", "wal/10/seg2", "walnut/z"}
+	for _, n := range all {
+		if err := s.Put(t.Context(), n, bytes.NewReader([]byte("x"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, prefix := range []string{"", "wal/1", "wal/1/", "wal", "wal/", "a/b/c", "a/", "a", "2026", "20261203T1/m", "nothing/"} {
+		got, err := s.List(t.Context(), prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names, want []string
+		for _, o := range got {
+			names = append(names, o.Name)
+		}
+		for _, n := range all {
+			if strings.HasPrefix(n, prefix) {
+				want = append(want, n)
+			}
+		}
+		if strings.Join(names, ",") != strings.Join(want, ",") {
+			t.Errorf("List(%q) = %v, want %v", prefix, names, want)
+		}
 	}
 }
