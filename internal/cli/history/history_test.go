@@ -149,6 +149,8 @@ func TestHistoryReadsLikeALog(t *testing.T) {
 		{Time: now.Add(-4 * time.Hour), Env: "staging", Actor: "bob", Command: "migrate up", Before: 2, After: 3, Detail: "database app", Result: "ok"},
 		{Time: now.Add(-3 * time.Hour), Env: "staging", Actor: "root", Command: "maintenance off", After: map[string]any{"on": false}, Result: "ok"},
 		{Time: now.Add(-2 * time.Hour), Env: "staging", Actor: "ann", Command: "backup create", After: map[string]any{"id": "20261125T100000Z", "size_bytes": 5 << 20}, Result: "ok"},
+		{Time: now.Add(-90 * time.Minute), Env: "staging", Actor: "ann", Command: "backup restore", After: map[string]any{"id": "20261125T100000Z", "data_dir": "/srv/pg", "target": "time 2026-11-25T09:59:00Z", "action": "promote"}, Result: "ok"},
+		{Time: now.Add(-1 * time.Hour), Env: "staging", Actor: "ann", Command: "release v7", After: map[string]any{"release": "v7", "status": "running", "step": "migrate", "backup": "20261125T100000Z"}, Result: "step backup"},
 	}
 	out, _, err := runHistory(t, "table", entries)
 	if err != nil {
@@ -159,7 +161,8 @@ func TestHistoryReadsLikeALog(t *testing.T) {
 		t.Fatalf("want one line per entry:\n%s", out)
 	}
 	for _, want := range []string{"maintenance on until 2026-11-25 18:00", "version 2 → 3; database app", "maintenance off",
-		"backup 20261125T100000Z (5.0 MiB)", "a long reason that goes on a long reaso…"} {
+		"backup 20261125T100000Z (5.0 MiB)", "backup 20261125T100000Z into /srv/pg (to time",
+		"v7 running at step migrate, backup 20261125T100000Z", "a long reason that goes on a long reaso…"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -25,6 +25,10 @@ func summary(e provider.Entry) string {
 		s = versionChange(e.Before, e.After)
 	case cmd == "backup create":
 		s = backupCreated(e.After)
+	case cmd == "backup restore":
+		s = backupRestored(e.After)
+	case strings.HasPrefix(cmd, "release v"), strings.HasPrefix(cmd, "rollback v"):
+		s = releaseChange(e.After)
 	}
 	if s == "" && e.Detail == "" {
 		s = change(e)
@@ -114,6 +118,44 @@ func backupCreated(after any) string {
 func ellipsis(s string, n int) string {
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// backupRestored is a logical restore ("backup B into T") or a data folder
+// built for a point-in-time restore ("backup B into DIR (to T)").
+func backupRestored(after any) string {
+	var r struct {
+		ID      string `json:"id"`
+		Target  string `json:"target"`
+		DataDir string `json:"data_dir"`
+	}
+	if !decode(after, &r) || r.ID == "" {
+		return ""
+	}
+	if r.DataDir != "" {
+		return fmt.Sprintf("backup %s into %s (to %s)", r.ID, r.DataDir, r.Target)
+	}
+	return fmt.Sprintf("backup %s into %s", r.ID, r.Target)
+}
+
+// releaseChange is where a release stood: "v7 running at step migrate".
+func releaseChange(after any) string {
+	var r struct {
+		Release string `json:"release"`
+		Status  string `json:"status"`
+		Step    string `json:"step"`
+		Backup  string `json:"backup"`
+	}
+	if !decode(after, &r) || r.Release == "" {
+		return ""
+	}
+	s := r.Release + " " + r.Status
+	if r.Step != "" && r.Step != "end" {
+		s += " at step " + r.Step
+	}
+	if r.Backup != "" {
+		s += ", backup " + r.Backup
 	}
 	return s
 }
