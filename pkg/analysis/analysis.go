@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/deployctl/deployctl/pkg/provider"
 )
@@ -41,6 +42,12 @@ type Report struct {
 // Analyzer measures a slot and judges it.
 type Analyzer interface {
 	Analyze(ctx context.Context, slot provider.Slot) (Report, error)
+}
+
+// A WindowAnalyzer judges a slot by the last window only: a traffic step
+// by the requests of its own wait, not by what the slot served before it.
+type WindowAnalyzer interface {
+	AnalyzeWindow(ctx context.Context, slot provider.Slot, window time.Duration) (Report, error)
 }
 
 // Judge returns the verdict of a value against its upper threshold.

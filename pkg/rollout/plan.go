@@ -123,7 +123,13 @@ func (e *Engine) analyse(ctx context.Context, r Request, i int, st Step) (StepRe
 	if err := e.Sleep(ctx, r.Interval); err != nil {
 		return rep, interrupted(r, i, st, err)
 	}
-	report, err := e.Analyzer.Analyze(ctx, r.Slot)
+	var report analysis.Report
+	var err error
+	if w, ok := e.Analyzer.(analysis.WindowAnalyzer); ok {
+		report, err = w.AnalyzeWindow(ctx, r.Slot, r.Interval) // the step's own requests
+	} else {
+		report, err = e.Analyzer.Analyze(ctx, r.Slot)
+	}
 	rep.Report = report
 	if err != nil {
 		rep.Report.Verdict = analysis.Inconclusive

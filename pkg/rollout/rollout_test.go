@@ -218,3 +218,28 @@ func TestImageUnsupportedChangesNothing(t *testing.T) {
 		t.Fatalf("weights changed: %v", w)
 	}
 }
+
+// windowAnalyzer records the window each step was judged by.
+type windowAnalyzer struct{ windows []time.Duration }
+
+func (w *windowAnalyzer) Analyze(ctx context.Context, s provider.Slot) (analysis.Report, error) {
+	return w.AnalyzeWindow(ctx, s, -1)
+}
+
+func (w *windowAnalyzer) AnalyzeWindow(_ context.Context, s provider.Slot, d time.Duration) (analysis.Report, error) {
+	w.windows = append(w.windows, d)
+	return analysis.Report{Slot: s, Verdict: analysis.Pass}, nil
+}
+
+// Each step is judged by the window of its own wait.
+func TestStepsAreJudgedByTheirOwnInterval(t *testing.T) {
+	fx := newFixture(t)
+	w := &windowAnalyzer{}
+	fx.e.Analyzer = w
+	if _, err := fx.run(t, Request{Op: OpWeight, Slot: provider.Green, Steps: []int{10, 50}, Interval: 90 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.windows) != 2 || w.windows[0] != 90*time.Second || w.windows[1] != 90*time.Second {
+		t.Fatalf("windows %v, want 90s for each step", w.windows)
+	}
+}

@@ -166,8 +166,9 @@ func TestE2EWatchUntilStable(t *testing.T) {
 // With analysis configured the watch shows each slot's error rate and P95
 // from a real Prometheus scraping the slots, as sparklines against their
 // thresholds: green, failing half its real requests through the proxy,
-// reads BREACH; blue's P95 reads ok and its error rate, without a single
-// 5xx series, no data (never a pass, never 0).
+// reads BREACH; blue's P95 reads ok and so does its error rate: without a
+// single 5xx series, 0% (the default query's "or vector(0)"), since blue
+// answered requests (no requests at all would be no data, never 0).
 func TestE2EWatchAnalysis(t *testing.T) {
 	promtest.Require(t)
 	p := newProject(t, "")
@@ -192,9 +193,10 @@ func TestE2EWatchAnalysis(t *testing.T) {
 	}()
 	x := p.watchInTmux([]string{"DEPLOYCTL_ANALYSIS_PROMETHEUS_URL=" + prom.URL}, "--interval", "300ms")
 	s := x.WaitFor("green's error rate breached, blue's P95 ok", func(s string) bool {
-		return strings.Contains(rowOf(s, "error rate  green"), "BREACH") && strings.HasSuffix(strings.TrimSpace(rowOf(s, "p95         blue")), "ok")
+		return strings.Contains(rowOf(s, "error rate  green"), "BREACH") && strings.HasSuffix(strings.TrimSpace(rowOf(s, "p95         blue")), "ok") &&
+			strings.HasSuffix(strings.TrimSpace(rowOf(s, "error rate  blue")), "ok")
 	})
-	if blue := rowOf(s, "error rate  blue"); !strings.HasSuffix(strings.TrimSpace(blue), "no data") || !strings.Contains(blue, "·") {
+	if blue := rowOf(s, "error rate  blue"); !strings.HasSuffix(strings.TrimSpace(blue), "ok") || !strings.Contains(blue, " 0%") {
 		t.Fatalf("blue's error rate row: %q\n%s", blue, s)
 	}
 	green, p95 := rowOf(s, "error rate  green"), rowOf(s, "p95         green")

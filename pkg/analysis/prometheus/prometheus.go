@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +21,10 @@ import (
 
 // The default queries; {{slot}} is replaced by the slot's name.
 const (
-	DefaultErrorRateQuery = `sum(rate(http_requests_total{slot="{{slot}}",code=~"5.."}[5m])) / sum(rate(http_requests_total{slot="{{slot}}"}[5m]))`
+	// A slot that answered requests without a single 5xx has no 5xx series
+	// at all: "or vector(0)" makes that 0%, not no data; a slot with no
+	// requests (or a wrong metric name) is still no data.
+	DefaultErrorRateQuery = `(sum(rate(http_requests_total{slot="{{slot}}",code=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total{slot="{{slot}}"}[5m]))`
 	DefaultP95Query       = `histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{slot="{{slot}}"}[5m])))`
 )
 
@@ -32,6 +36,11 @@ const (
 
 // SlotPlaceholder is replaced by the slot's name in a query.
 const SlotPlaceholder = "{{slot}}"
+
+// IntervalPlaceholder is replaced by the window analysed, in seconds (such
+// as 120s): a traffic step's wait, so that the step is judged by its own
+// requests; 5m when no window is given.
+const IntervalPlaceholder = "{{interval}}"
 
 // Options configure an Analyzer. Zero values take the defaults above.
 type Options struct {
@@ -96,7 +105,17 @@ func setDefaults(o *Options) {
 // Prometheus cannot be reached the error is a *provider.UnreachableError and
 // the report (inconclusive) is still returned for display.
 func (a *Analyzer) Analyze(ctx context.Context, slot provider.Slot) (analysis.Report, error) {
+	return a.AnalyzeWindow(ctx, slot, 0)
+}
+
+// AnalyzeWindow is Analyze with {{interval}} in the queries set to window
+// (at least 1s; 0: 5m).
+func (a *Analyzer) AnalyzeWindow(ctx context.Context, slot provider.Slot, window time.Duration) (analysis.Report, error) {
 	rep := analysis.Report{Slot: slot}
+	interval := "5m"
+	if window > 0 {
+		interval = strconv.FormatInt(max(int64(window.Round(time.Second)/time.Second), 1), 10) + "s"
+	}
 	specs := []struct {
 		name, query, unit string
 		max               float64
@@ -106,7 +125,7 @@ func (a *Analyzer) Analyze(ctx context.Context, slot provider.Slot) (analysis.Re
 	}
 	var unreachable error
 	for _, s := range specs {
-		q := strings.ReplaceAll(s.query, SlotPlaceholder, string(slot))
+		q := strings.ReplaceAll(strings.ReplaceAll(s.query, SlotPlaceholder, string(slot)), IntervalPlaceholder, interval)
 		m, err := a.measure(ctx, s.name, q, s.unit, s.max)
 		if err != nil && ctx.Err() != nil {
 			return rep, ctx.Err()

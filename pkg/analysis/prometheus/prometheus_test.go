@@ -89,7 +89,7 @@ func TestAnalyzeHealthySlotPasses(t *testing.T) {
 	if p95.Name != "p95" || !near(p95.Value, 0.375) || p95.Threshold != 0.5 || p95.Unit != "seconds" {
 		t.Errorf("p95 %+v, want 0.375 s <= 0.5 s", p95)
 	}
-	want := `sum(rate(http_requests_total{slot="green",code=~"5.."}[5m])) / sum(rate(http_requests_total{slot="green"}[5m]))`
+	want := `(sum(rate(http_requests_total{slot="green",code=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total{slot="green"}[5m]))`
 	if er.Query != want {
 		t.Errorf("query %q, want %q", er.Query, want)
 	}
@@ -110,7 +110,7 @@ func TestAnalyzeBreachFails(t *testing.T) {
 		t.Fatalf("measurements %+v, want 0.03 and 0.75 s both failing", rep.Measurements)
 	}
 	msg := er.String()
-	for _, w := range []string{"error_rate 3% > threshold 1%: fail", `query: sum(rate(http_requests_total{slot="blue"`} {
+	for _, w := range []string{"error_rate 3% > threshold 1%: fail", `query: (sum(rate(http_requests_total{slot="blue"`} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("%q lacks %q", msg, w)
 		}
@@ -245,6 +245,29 @@ func TestAnalyzeSendsReportedQuery(t *testing.T) {
 	}
 	if at != "1767607200.250" {
 		t.Errorf("time=%s, want 1767607200.250", at)
+	}
+}
+
+// {{interval}} is the window analysed: a step's wait, in whole seconds.
+func TestAnalyzeWindowSetsInterval(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.Query().Get("query"))
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"scalar","result":[1,"0.001"]}}`))
+	}))
+	defer srv.Close()
+	a := analyzer(t, prometheus.Options{URL: srv.URL, ErrorRateQuery: `rate(e{slot="{{slot}}"}[{{interval}}])`, P95Query: `p{slot="{{slot}}"}`})
+	for _, c := range []struct {
+		window time.Duration
+		want   string
+	}{{2 * time.Minute, `rate(e{slot="green"}[120s])`}, {300 * time.Millisecond, `rate(e{slot="green"}[1s])`}, {0, `rate(e{slot="green"}[5m])`}} {
+		got = nil
+		if _, err := a.AnalyzeWindow(t.Context(), provider.Green, c.window); err != nil {
+			t.Fatal(err)
+		}
+		if got[0] != c.want || got[1] != `p{slot="green"}` {
+			t.Errorf("window %s: sent %q, want %q", c.window, got, c.want)
+		}
 	}
 }
 

@@ -162,7 +162,7 @@ func TestStepsBreachReturnsTrafficToActive(t *testing.T) {
 	}
 	for _, want := range []string{
 		"step 1 (green at 10%): analysis FAIL",
-		`query: sum(rate(http_requests_total{slot="green",code=~"5.."}[5m])) / sum(rate(http_requests_total{slot="green"}[5m]))`,
+		`query: (sum(rate(http_requests_total{slot="green",code=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total{slot="green"}[5m]))`,
 		"error_rate fail  observed ",
 		"threshold 1.00%",
 		"rollout aborted, all traffic back to the active slot",
