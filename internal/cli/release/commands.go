@@ -11,7 +11,8 @@ import (
 )
 
 func newCmdResume(f *app.Factory) *cobra.Command {
-	return &cobra.Command{
+	var watchFlag bool
+	cmd := &cobra.Command{
 		Use:   "resume",
 		Short: "Go on with a release that was stopped, at the step that was running",
 		Long: `Go on with the newest release of the environment at the step that was
@@ -35,12 +36,14 @@ difference is shown.`,
 				f.IO.Printf("dry run: would resume %s (%s) at step %s\n", rec.Name(), rec.Status, current(rec))
 				return nil
 			}
-			stop := watch(&Options{IO: f.IO, Factory: f}, e)
+			stop := watch(ctx, &Options{IO: f.IO, Factory: f, Watch: watchDefault(cmd, watchFlag, f)}, e)
 			rec, err := e.Resume(ctx, "release resume")
 			stop()
 			return renderOutcome(f.IO, f.Flags.JSON(), rec, err)
 		},
 	}
+	cmd.Flags().BoolVar(&watchFlag, "watch", false, "redraw the release's progress in place on stderr (default: on when stderr is a terminal)")
+	return cmd
 }
 
 func newCmdAbort(f *app.Factory) *cobra.Command {
@@ -140,7 +143,8 @@ func NewCmdReleases(f *app.Factory) *cobra.Command {
 
 // NewCmdRollback returns `rollback [vN]`.
 func NewCmdRollback(f *app.Factory) *cobra.Command {
-	return &cobra.Command{
+	var watchFlag bool
+	cmd := &cobra.Command{
 		Use:     "rollback [vN]",
 		Short:   "Return traffic to an earlier release (default: the one before the current)",
 		GroupID: "release",
@@ -179,12 +183,14 @@ in 'deployctl release show vN'.`,
 			if err := f.Confirm("roll back "+rec.Env+" to v"+itoa(rec.RollbackOf), lines, rec.Image == ""); err != nil {
 				return err
 			}
-			stop := watch(&Options{IO: f.IO, Factory: f}, e)
+			stop := watch(ctx, &Options{IO: f.IO, Factory: f, Watch: watchDefault(cmd, watchFlag, f)}, e)
 			rec, _, err = e.Rollback(ctx, req)
 			stop()
 			return renderOutcome(f.IO, f.Flags.JSON(), rec, err)
 		},
 	}
+	cmd.Flags().BoolVar(&watchFlag, "watch", false, "redraw the rollback's progress in place on stderr (default: on when stderr is a terminal)")
+	return cmd
 }
 
 func notFound(err error) error {

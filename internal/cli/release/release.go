@@ -71,6 +71,7 @@ are printed). Ctrl-C leaves the traffic where it is.`,
   deployctl rollback`,
 		Args: app.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Watch = watchDefault(cmd, opts.Watch, f)
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -87,9 +88,17 @@ are printed). Ctrl-C leaves the traffic where it is.`,
 	fl.DurationVar(&opts.Interval, "interval", 0, "wait between a traffic step and its analysis (default analysis.interval)")
 	fl.BoolVar(&opts.SkipChecklist, "skip-checklist", false, "do not gate on the checklist (needs --reason)")
 	fl.BoolVar(&opts.Fast, "fast", false, "verify the release's backup by its checksum instead of a restore")
-	fl.BoolVar(&opts.Watch, "watch", false, "redraw the release's progress in place")
+	fl.BoolVar(&opts.Watch, "watch", false, "redraw the release's progress in place on stderr (default: on when stderr is a terminal; --watch=false: one line per change)")
 	cmd.AddCommand(newCmdResume(f), newCmdAbort(f), newCmdShow(f))
 	return cmd
+}
+
+// watchDefault is --watch as given, else on when stderr is a terminal.
+func watchDefault(cmd *cobra.Command, given bool, f *app.Factory) bool {
+	if cmd.Flags().Changed("watch") {
+		return given
+	}
+	return f.IO.StderrTTY
 }
 
 func (o *Options) validate() error {
@@ -153,7 +162,7 @@ func startRun(ctx context.Context, o *Options, command string) error {
 	if err := f.Confirm(fmt.Sprintf("release %s (migrations, then traffic to %s)", rec.Name(), rec.Slot), planLines(rec, steps), false); err != nil {
 		return err
 	}
-	stop := watch(o, e)
+	stop := watch(ctx, o, e)
 	rec, err = e.Start(ctx, req)
 	stop()
 	return renderOutcome(o.IO, f.Flags.JSON(), rec, err)

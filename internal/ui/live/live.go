@@ -45,6 +45,9 @@ type Frame struct {
 	NextIn    time.Duration  // time to the next step or poll; 0 for none
 	Metrics   []Metric
 	Messages  []string // newest last; the screen shows the last few
+	// Lines are drawn as they are under the header, before the traffic (a
+	// release's steps); the line form leaves them out.
+	Lines []string
 }
 
 // View shows frames. Close ends the view and leaves the terminal as it was,

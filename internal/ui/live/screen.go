@@ -166,6 +166,10 @@ func (st styles) render(f Frame, width int) []string {
 		add("%s%s", st.title.Render(head), next)
 	}
 	add("")
+	if len(f.Lines) > 0 {
+		out = append(out, f.Lines...)
+		add("")
+	}
 	add("%s", st.head.Render("TRAFFIC"))
 	names := f.slotNames()
 	nw := 5
