@@ -55,6 +55,8 @@ type PrunePlan struct {
 	Backups []PruneItem  `json:"backups"`
 	Orphans []OrphanItem `json:"orphans"`
 	Broken  []string     `json:"broken"` // never deleted: their manifest cannot be read
+	// WAL is what prune does to the WAL archive (PlanWAL); nil: not planned.
+	WAL *WALPrune `json:"wal,omitempty"`
 }
 
 // Plan decides, for every backup in c (newest first), whether p keeps it.
@@ -144,7 +146,8 @@ type IncompleteAborter interface {
 	AbortIncomplete(ctx context.Context, before time.Time) (int, error)
 }
 
-// Apply deletes what the plan says, then aborts incomplete uploads older
+// Apply deletes what the plan says (the backups, then the WAL that only
+// deleted base backups needed, when PlanWAL planned it), then aborts incomplete uploads older
 // than the grace period where the store has them; it returns how many.
 // The prune is recorded in the history, failed or not.
 func (e *Engine) Apply(ctx context.Context, p *PrunePlan) (aborted int, err error) {
@@ -169,16 +172,26 @@ type PruneReport struct {
 	// AbortedUploads counts unfinished S3 uploads (a create killed
 	// mid-upload) older than the grace period that the prune aborted.
 	AbortedUploads int `json:"aborted_uploads"`
+	// WAL is what prune deletes from the WAL archive (files, bytes, the
+	// oldest kept segment and the rule that keeps it); absent when the
+	// prune did not look at the archive.
+	WAL *WALPrune `json:"wal,omitempty"`
 }
 
 // Report is p before it is applied.
 func (p *PrunePlan) Report() *PruneReport {
 	return &PruneReport{Policy: map[string]int{"daily": p.Policy.Daily, "weekly": p.Policy.Weekly, "monthly": p.Policy.Monthly},
-		Backups: p.Backups, Orphans: p.Orphans, Broken: p.Broken}
+		Backups: p.Backups, Orphans: p.Orphans, Broken: p.Broken, WAL: p.WAL}
 }
 
 func (e *Engine) apply(ctx context.Context, p *PrunePlan) (int, error) {
 	if err := e.deleteAll(ctx, p); err != nil {
+		if p.WAL != nil {
+			p.WAL.Files, p.WAL.Segments, p.WAL.Bytes = 0, 0, 0 // not reached
+		}
+		return 0, err
+	}
+	if err := e.pruneWAL(ctx, p); err != nil {
 		return 0, err
 	}
 	if a, ok := e.Store.(IncompleteAborter); ok {

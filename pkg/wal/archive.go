@@ -315,23 +315,14 @@ func (a *Archive) List(ctx context.Context) ([]Segment, error) {
 // of every timeline that come before segment before, by segment number;
 // history files are kept (they are tiny, and recovery needs every one of
 // them). It returns what it deleted. Retention decides what before is
-// (a base backup's start segment).
+// (a base backup's start segment; backup prune uses Prunable with the
+// start LSN itself).
 func (a *Archive) Delete(ctx context.Context, before File) ([]Segment, error) {
 	all, err := a.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	segSize := SegmentSize(all)
-	limit := before.SegNo(segSize)
-	var done []Segment
-	for _, s := range all {
-		if s.Kind == KindHistory || s.SegNo(segSize) >= limit {
-			continue
-		}
-		if err := a.Store.Delete(ctx, s.Object); err != nil {
-			return done, a.unreachable("delete "+s.Object, err)
-		}
-		done = append(done, s)
-	}
-	return done, nil
+	size := SegmentSize(all)
+	ps := Prunable(all, Cutoff{LSN: before.SegNo(size) * uint64(size), Timeline: before.Timeline})
+	return a.DeleteFiles(ctx, ps.Delete)
 }

@@ -51,7 +51,7 @@ func NewCmdPrune(f *app.Factory, runF func(*PruneOptions) error) *cobra.Command 
 	opts := &PruneOptions{IO: f.IO, Factory: f, Grace: timeutil.Duration(backup.DefaultGrace)}
 	cmd := &cobra.Command{
 		Use:   "prune",
-		Short: "Delete old backups by daily/weekly/monthly counts (only with --apply)",
+		Short: "Delete old backups by daily/weekly/monthly counts, and the WAL they no longer need (only with --apply)",
 		Long: `Show which backups the retention keeps, with the rule that keeps each, and
 which it deletes. Nothing is deleted without --apply (which asks for
 confirmation on a terminal, or takes --yes).
@@ -63,7 +63,14 @@ verification does not prove a backup restores, so it does not count), and a
 backup that a verify or a restore is reading. The "kept by" column (kept_by in
 JSON) names the rules that keep each backup. Folders without a manifest older than --grace
 (an interrupted create or prune) are deleted too; younger ones may be a backup
-in progress and stay.`,
+in progress and stay.
+
+The WAL archive (wal/, 'deployctl wal push') keeps what the kept base backups
+need: every kept base backup restores from its start to the next one, and the
+newest to now, so the WAL from the start of the oldest kept base backup on
+stays, and the segments (and .partial and .backup files) that end before it
+go. History files always stay; without a base backup no WAL is deleted; a base
+backup that a verify or a restore is reading holds its WAL back.`,
 		Example: "  deployctl backup prune\n  deployctl backup prune --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --apply --yes",
 		Args:    app.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -104,12 +111,20 @@ func pruneRun(ctx context.Context, opts *PruneOptions) error {
 	}
 	r := cfg.Backup.Retention
 	plan := backup.Plan(c, opts.policy([3]int{r.Daily, r.Weekly, r.Monthly}), f.Now())
+	if err := e.PlanWAL(ctx, c, plan); err != nil {
+		return err
+	}
 	rep := plan.Report()
 	nb, no := plan.Deletions()
+	nw := rep.WAL.Files
 	_, aborts := e.Store.(backup.IncompleteAborter)
-	if opts.Apply && !f.Flags.DryRun && (nb+no > 0 || aborts) {
-		if nb+no > 0 {
-			if err := f.Confirm(fmt.Sprintf("delete %d backup(s) and %d incomplete folder(s)", nb, no), deletions(rep), false); err != nil {
+	if opts.Apply && !f.Flags.DryRun && (nb+no+nw > 0 || aborts) {
+		if nb+no+nw > 0 {
+			what := fmt.Sprintf("delete %d backup(s) and %d incomplete folder(s)", nb, no)
+			if nw > 0 {
+				what = fmt.Sprintf("delete %d backup(s), %d incomplete folder(s) and %d WAL file(s)", nb, no, nw)
+			}
+			if err := f.Confirm(what, deletions(rep), false); err != nil {
 				return err
 			}
 		}
@@ -137,22 +152,57 @@ func (o *PruneOptions) render(rep *PruneReport, nb, no int) error {
 	for _, id := range rep.Broken {
 		tb.Row(id, "-", "-", "keep", "manifest unreadable: never deleted automatically")
 	}
-	if tb.Len() == 0 {
+	w := rep.WAL
+	hasWAL := w != nil && w.Archived > 0
+	if tb.Len() == 0 && !hasWAL {
 		o.IO.Printf("no backups\n")
 		return nil
 	}
-	if err := tb.Render(o.IO.Out); err != nil {
+	if tb.Len() == 0 {
+		o.IO.Printf("no backups\n")
+	} else if err := tb.Render(o.IO.Out); err != nil {
 		return err
+	}
+	nw := 0
+	if hasWAL {
+		nw = w.Files
+		fmt.Fprintln(o.IO.Out, walLine(w, rep.Applied))
+		for _, m := range w.Warnings {
+			o.IO.Warnf("%s", m)
+		}
+	}
+	what := fmt.Sprintf("%d backup(s) and %d incomplete folder(s)", nb, no)
+	if nw > 0 {
+		what = fmt.Sprintf("%d backup(s), %d incomplete folder(s) and %d WAL file(s)", nb, no, nw)
 	}
 	switch {
 	case rep.Applied:
-		o.IO.Printf("deleted %d backup(s) and %d incomplete folder(s), aborted %d unfinished upload(s)\n", nb, no, rep.AbortedUploads)
-	case nb+no == 0:
+		o.IO.Printf("deleted %s, aborted %d unfinished upload(s)\n", what, rep.AbortedUploads)
+	case nb+no+nw == 0:
 		o.IO.Printf("nothing to delete\n")
 	default:
-		o.IO.Printf("nothing deleted: pass --apply to delete %d backup(s) and %d incomplete folder(s)\n", nb, no)
+		o.IO.Printf("nothing deleted: pass --apply to delete %s\n", what)
 	}
 	return nil
+}
+
+// walLine says what prune does to the WAL archive and the rule that keeps
+// the rest (two lines).
+func walLine(w *backup.WALPrune, applied bool) string {
+	if w.KeptBy != backup.WALKeptByBaseStart {
+		return fmt.Sprintf("WAL: keep all %d file(s) (kept by %s: %s)", w.Kept, w.KeptBy, w.Reason)
+	}
+	verb := "would delete"
+	if applied {
+		verb = "deleted"
+	}
+	oldest := w.OldestKept
+	if oldest == "" {
+		oldest = w.StartWAL
+	}
+	return fmt.Sprintf("WAL: %s %d file(s) (%d segment(s), %s) before %s\n"+
+		"WAL: keep %d file(s) from %s on (kept by %s: the start of base backup %s, the oldest kept; %d history file(s), always kept)",
+		verb, w.Files, w.Segments, ui.HumanBytes(w.Bytes), w.StartWAL, w.Kept, oldest, w.KeptBy, w.From, w.History)
 }
 
 func action(keep bool) string {
@@ -174,6 +224,9 @@ func deletions(rep *PruneReport) []string {
 		if x.Delete {
 			out = append(out, fmt.Sprintf("incomplete folder %s (%s): %s", x.ID, ui.HumanBytes(x.Bytes), x.Reason))
 		}
+	}
+	if w := rep.WAL; w != nil && w.Files > 0 {
+		out = append(out, fmt.Sprintf("%d WAL file(s) (%s) before %s, the start of base backup %s, the oldest kept", w.Files, ui.HumanBytes(w.Bytes), w.StartWAL, w.From))
 	}
 	return out
 }
