@@ -41,6 +41,7 @@ func ownDefaults() map[string]any {
 		"checklist.tests.max_age":       "24h",
 		"checklist.rollback.runbook":    "docs/runbook.md",
 		"checklist.backups.max_age":     "26h",
+		"checklist.backups.wal_max_age": "15m",
 
 		// The reference deployment's alert table (render alerts).
 		"monitoring.thresholds.error_rate":    0.01,

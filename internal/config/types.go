@@ -169,6 +169,10 @@ type MonitoringCheck struct {
 
 type BackupsCheck struct {
 	MaxAge time.Duration `mapstructure:"max_age"`
+	// WALMaxAge: with a WAL archive in the storage, its newest segment must
+	// be younger (the reference deployment's transaction log backups every
+	// 15 minutes).
+	WALMaxAge time.Duration `mapstructure:"wal_max_age"`
 }
 
 type Waiver struct {

@@ -3,6 +3,7 @@ package checklist
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/deployctl/deployctl/pkg/timeutil"
@@ -30,13 +31,24 @@ type BackupEvidence interface {
 	Newest(ctx context.Context) (*Backup, error)
 }
 
+// WALEvidence checks the WAL archive, when there is one.
+type WALEvidence interface {
+	// Verify returns archived false when the storage holds no WAL archive
+	// (archiving is not configured); else the problems of `wal verify
+	// --max-age maxAge` and a line of evidence.
+	Verify(ctx context.Context, maxAge time.Duration) (archived bool, problems []string, evidence string, err error)
+}
+
 // BackupsCheck: the newest backup is younger than MaxAge and verified at
-// restore level.
+// restore level; with a WAL archive in the storage, the archive has no gap
+// and its newest segment is younger than WALMaxAge.
 type BackupsCheck struct {
-	Evidence BackupEvidence
-	Where    string // the storage, for evidence: "file backups/", "s3://bucket/prefix"
-	MaxAge   time.Duration
-	Now      func() time.Time
+	Evidence  BackupEvidence
+	WAL       WALEvidence // nil: not checked
+	WALMaxAge time.Duration
+	Where     string // the storage, for evidence: "file backups/", "s3://bucket/prefix"
+	MaxAge    time.Duration
+	Now       func() time.Time
 }
 
 // Check returns the check for the runner.
@@ -63,7 +75,29 @@ func (c BackupsCheck) run(ctx context.Context) Outcome {
 		o.Fix = "run `deployctl backup create` (and check the backup schedule), then `deployctl backup verify latest`"
 		return o
 	}
-	return c.judgeVerification(o, b)
+	o = c.judgeVerification(o, b)
+	if o.Status != Pass || c.WAL == nil {
+		return o
+	}
+	return c.judgeWAL(ctx, o)
+}
+
+// judgeWAL adds the WAL archive's verification to a passing outcome.
+func (c BackupsCheck) judgeWAL(ctx context.Context, o Outcome) Outcome {
+	archived, problems, evidence, err := c.WAL.Verify(ctx, c.WALMaxAge)
+	switch {
+	case err != nil:
+		o.Status, o.Summary, o.Fix = Fail, "cannot check the WAL archive: "+err.Error(), "check the storage (`deployctl wal status`)"
+	case !archived:
+		return o // no WAL archiving: logical backups only
+	case len(problems) > 0:
+		o.Evidence = append(o.Evidence, evidence)
+		o.Status, o.Summary, o.Fix = Fail, "the WAL archive: "+strings.Join(problems, "; "), "see `deployctl wal status`, fix archive_command, then `deployctl wal verify`"
+	default:
+		o.Evidence = append(o.Evidence, evidence)
+		o.Summary += "; WAL archive without gaps"
+	}
+	return o
 }
 
 func (c BackupsCheck) judgeVerification(o Outcome, b *Backup) Outcome {

@@ -149,3 +149,49 @@ func TestBackupsCheck(t *testing.T) {
 		})
 	}
 }
+
+type walArchive struct {
+	archived bool
+	problems []string
+	err      error
+	maxAge   *time.Duration
+}
+
+func (w walArchive) Verify(_ context.Context, maxAge time.Duration) (bool, []string, string, error) {
+	*w.maxAge = maxAge
+	return w.archived, w.problems, "WAL archive in file backups/: from 0001 to 0009", w.err
+}
+
+// With a WAL archive in the storage, a gap or a stale newest segment fails
+// the backups item even when the newest backup is restore-verified; without
+// one, the item is judged on the backups alone.
+func TestBackupsCheckVerifiesTheWALArchive(t *testing.T) {
+	good := backups{b: &Backup{ID: "b1", CreatedAt: t0.Add(-time.Hour), Verification: &Verification{Level: "restore", OK: true, At: t0}}}
+	cases := []struct {
+		name   string
+		wal    walArchive
+		status Status
+		want   string
+	}{
+		{"no archive", walArchive{}, Pass, "restore-verified"},
+		{"archive whole", walArchive{archived: true}, Pass, "restore-verified; WAL archive without gaps"},
+		{"gap", walArchive{archived: true, problems: []string{"gap in the WAL archive (timeline 1): 0005 to 0006"}}, Fail, "the WAL archive: gap in the WAL archive (timeline 1)"},
+		{"unreachable", walArchive{err: errors.New("cannot reach the bucket")}, Fail, "cannot check the WAL archive"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got time.Duration
+			tc.wal.maxAge = &got
+			o := BackupsCheck{Evidence: good, WAL: tc.wal, WALMaxAge: 15 * time.Minute, Where: "file backups/", MaxAge: 26 * time.Hour, Now: fixed(t0)}.run(t.Context())
+			if o.Status != tc.status || !strings.Contains(o.Summary, tc.want) {
+				t.Fatalf("got %s %q, want %s %q\n%v", o.Status, o.Summary, tc.status, tc.want, o.Evidence)
+			}
+			if got != 15*time.Minute {
+				t.Errorf("verified with max age %s, want the configured 15m", got)
+			}
+			if tc.wal.archived && !strings.Contains(strings.Join(o.Evidence, "\n"), "WAL archive in file backups/") {
+				t.Errorf("no WAL evidence: %v", o.Evidence)
+			}
+		})
+	}
+}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/cli/wal"
 	"github.com/deployctl/deployctl/internal/config"
 	"github.com/deployctl/deployctl/pkg/backup"
 	"github.com/deployctl/deployctl/pkg/checklist"
@@ -111,6 +113,21 @@ func activeSlot(ctx context.Context, f *app.Factory, router provider.TrafficRout
 		return provider.Green, nil
 	}
 	return provider.Blue, nil
+}
+
+// walEvidence verifies the WAL archive of the environment's storage.
+type walEvidence struct{ f *app.Factory }
+
+func (w *walEvidence) Verify(ctx context.Context, maxAge time.Duration) (bool, []string, string, error) {
+	archived, rep, err := wal.Verify(ctx, w.f, maxAge)
+	if err != nil || !archived {
+		return archived, nil, "", err
+	}
+	ev := "WAL archive in " + w.f.StorageName() + ": no segment"
+	if rep.Newest != nil {
+		ev = fmt.Sprintf("WAL archive in %s: from %s to %s (timeline %d), newest archived %s", w.f.StorageName(), rep.From, rep.Newest.Name, rep.Timeline, rep.Newest.Time.UTC().Format(time.RFC3339))
+	}
+	return true, rep.Problems, ev, nil
 }
 
 // backupEvidence finds the newest backup in the environment's storage.

@@ -35,7 +35,7 @@ func newRunner(ctx context.Context, f *app.Factory) (*checklist.Runner, error) {
 		checklist.MigrationsCheck{Evidence: migs, Now: f.Now}.Check(),
 		checklist.RollbackCheck{Runbook: cfg.Path(c.Rollback.Runbook), RunbookName: c.Rollback.Runbook, Migrations: migs, Standby: &standbyProbe{f: f}}.Check(),
 		checklist.MonitoringCheck{URL: monitoringURL(cfg), Alerts: c.Monitoring.Alerts, Monitoring: alertSettings(cfg), Now: f.Now}.Check(),
-		checklist.BackupsCheck{Evidence: &backupEvidence{f: f}, Where: f.StorageName(), MaxAge: c.Backups.MaxAge, Now: f.Now}.Check(),
+		checklist.BackupsCheck{Evidence: &backupEvidence{f: f}, WAL: &walEvidence{f: f}, WALMaxAge: c.Backups.WALMaxAge, Where: f.StorageName(), MaxAge: c.Backups.MaxAge, Now: f.Now}.Check(),
 	}
 	r := &checklist.Runner{Checks: checks, Waivers: waivers, Timeout: c.Timeout, Now: f.Now, History: f.Recorder()}
 	if f.Flags.DryRun { // the checks run (they change nothing); the history is not written
