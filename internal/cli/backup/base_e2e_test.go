@@ -63,6 +63,17 @@ func TestBaseCreateListVerifyRestore(t *testing.T) {
 		t.Errorf("verify --type base -o json: %+v", v)
 	}
 
+	// a migration rehearsal restores a logical dump: never a base backup,
+	// not even the newest verified one
+	must(t, os.MkdirAll(filepath.Join(p.dir, "migrations"), 0o755))
+	must(t, os.WriteFile(filepath.Join(p.dir, "migrations", "00001_t.sql"), []byte("-- +goose Up\nCREATE TABLE t (id int);\n-- +goose Down\nDROP TABLE t;\n"), 0o644))
+	if r := p.run("migrate", "rehearse", "--from-backup", id); r.code == 0 || !strings.Contains(r.err, "is a base backup") {
+		t.Errorf("rehearse on a base backup: exit %d, %s", r.code, r.err)
+	}
+	if r := p.run("migrate", "rehearse", "--from-backup", "latest"); r.code == 0 || !strings.Contains(r.err, "no verified logical backup") {
+		t.Errorf("rehearse on latest with only the base backup verified: exit %d, %s", r.code, r.err)
+	}
+
 	full := filepath.Join(reachableTemp(t), "full")
 	must(t, os.MkdirAll(full, 0o700))
 	must(t, os.WriteFile(filepath.Join(full, "PG_VERSION"), []byte("15\n"), 0o600))

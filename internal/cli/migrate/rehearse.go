@@ -131,18 +131,25 @@ func fromBackup(ctx context.Context, f *app.Factory, ref string) (func(context.C
 
 func pickBackup(ctx context.Context, st provider.BackupStore, ref string) (*backup.Manifest, error) {
 	if ref != "latest" {
-		return backup.Load(ctx, st, ref)
+		m, err := backup.Load(ctx, st, ref)
+		if err == nil && m.Kind() == backup.TypeBase {
+			return nil, fmt.Errorf("backup %s is a base backup (a physical copy of the cluster): a rehearsal restores a logical one; pass --from-backup with a logical backup (deployctl backup list shows the type)", ref)
+		}
+		return m, err
 	}
 	all, err := backup.List(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	for i := range all {
+		if all[i].Kind() == backup.TypeBase {
+			continue // physical: not restorable into a scratch database
+		}
 		if v := all[i].Verification; v != nil && v.OK {
 			return &all[i], nil
 		}
 	}
-	return nil, errors.New("no verified backup to rehearse on: run 'deployctl backup verify latest', or pass --from-backup ID")
+	return nil, errors.New("no verified logical backup to rehearse on: run 'deployctl backup verify latest --type logical', or pass --from-backup ID")
 }
 
 func renderRehearsal(io *ui.IOStreams, asJSON bool, reh *migrate.Rehearsal) error {
