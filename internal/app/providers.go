@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/deployctl/deployctl/internal/config"
+	"github.com/deployctl/deployctl/pkg/backup"
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/copies"
 )
 
 // Env is the provider.Env of the loaded configuration: what every provider
@@ -116,7 +119,51 @@ func (f *Factory) BackupStore(ctx context.Context) (provider.BackupStore, error)
 	if fam.BackupStore == nil {
 		return nil, unsupported(fam, "backup storage")
 	}
-	return fam.BackupStore(ctx, f.Env(cfg), func(t any) error { return cfg.Decode("backup.storage", t) })
+	primary, err := fam.BackupStore(ctx, f.Env(cfg), func(t any) error { return cfg.Decode("backup.storage", t) })
+	if err != nil || len(cfg.Backup.Storage.Copies) == 0 {
+		return primary, err
+	}
+	return f.copiesStore(ctx, cfg, primary)
+}
+
+// copiesStore puts the primary store and backup.storage.copies behind one
+// copies.Store (geo-redundant copies).
+func (f *Factory) copiesStore(ctx context.Context, cfg *config.Loaded, primary provider.BackupStore) (provider.BackupStore, error) {
+	stores := []copies.Named{{Name: f.StorageName(), Store: primary}}
+	seen := map[string]bool{stores[0].Name: true}
+	for i, raw := range cfg.Backup.Storage.Copies {
+		key := config.CopyKey(i)
+		name, _ := raw["provider"].(string)
+		fam, err := f.Registry.StorageProvider(name)
+		if err != nil {
+			return nil, &config.Error{Msg: key + ": " + err.Error()}
+		}
+		if fam.BackupStore == nil {
+			return nil, unsupported(fam, key)
+		}
+		dec := func(t any) error { return cfg.DecodeCopy(i, t) }
+		st, err := fam.BackupStore(ctx, f.Env(cfg), dec)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		label := name
+		if s, ok := fam.StorageConfig.Settings().(fmt.Stringer); ok && dec(s) == nil {
+			label = s.String()
+		}
+		if seen[label] {
+			label = fmt.Sprintf("%s (%s)", label, key)
+		}
+		seen[label] = true
+		stores = append(stores, copies.Named{Name: label, Store: st})
+	}
+	return &copies.Store{Stores: stores, Min: cfg.Backup.Storage.MinCopies, OneCopy: readerObject, Notef: f.Notef, Warnf: f.IO.Warnf}, nil
+}
+
+// readerObject is what a verify or restore writes beside a backup (its read
+// lease, the verification result): one reachable store is enough for it,
+// while min_copies holds for the backup's own objects and the WAL.
+func readerObject(name string) bool {
+	return strings.Contains(name, "/leases/") || strings.HasSuffix(name, "/"+backup.VerifyObject)
 }
 
 // StorageName names the environment's backup storage for people, as its

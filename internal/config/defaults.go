@@ -107,6 +107,7 @@ func (l *Loaded) validate(reg *provider.Registry) error {
 	} else if err := l.validateSection("backup.storage", storage.StorageConfig); err != nil {
 		probs = append(probs, err.Error())
 	}
+	probs = append(probs, l.validateCopies(reg)...)
 	probs = append(probs, l.validateNotify()...)
 	if l.Analysis.ErrorRateMax < 0 || l.Analysis.ErrorRateMax > 1 {
 		probs = append(probs, fmt.Sprintf("analysis.error_rate_max %v must be a fraction between 0 and 1 (0.01 is 1%%)", l.Analysis.ErrorRateMax))

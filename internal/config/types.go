@@ -91,6 +91,13 @@ type Backup struct {
 // (provider.Family.StorageConfig).
 type Storage struct {
 	Provider string `mapstructure:"provider"`
+	// Copies are more stores that hold every backup object and WAL file
+	// too (geo-redundant copies), each a mapping like backup.storage itself:
+	// provider and that provider's settings.
+	Copies []map[string]any `mapstructure:"copies"`
+	// MinCopies is in how many stores (backup.storage counts as one) an
+	// object must be for a write to succeed; 0: all of them.
+	MinCopies int `mapstructure:"min_copies"`
 }
 
 type Retention struct {

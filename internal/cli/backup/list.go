@@ -2,7 +2,10 @@ package backup
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +14,7 @@ import (
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/backup"
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/copies"
 	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
@@ -25,6 +29,12 @@ type ListReport struct {
 	Backups []Entry `json:"backups"`
 	// HalfRestored are the targets whose newest restore did not finish.
 	HalfRestored []backup.HalfRestored `json:"half_restored,omitempty"`
+	// Stores says, with backup.storage.copies, in which stores each backup
+	// is whole (its manifest and every object): backup id to store names.
+	Stores map[string][]string `json:"stores,omitempty"`
+	// Unreachable are the stores that could not be read: what they hold
+	// is unknown.
+	Unreachable []string `json:"unreachable_stores,omitempty"`
 }
 
 // NewCmdList returns backup list.
@@ -83,6 +93,17 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 			opts.IO.Warnf("%v", err)
 		}
 	}
+	cs, withCopies := e.Store.(*copies.Store)
+	if withCopies {
+		if rep.Stores, err = whereStored(ctx, cs, c.Backups); err != nil {
+			return err
+		}
+		for i, st := range cs.Stores {
+			if cs.Unreadable(i) != nil {
+				rep.Unreachable = append(rep.Unreachable, st.Name)
+			}
+		}
+	}
 	if f.Flags.JSON() {
 		return opts.IO.JSON(rep)
 	}
@@ -90,7 +111,78 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		opts.IO.Printf("no backups yet: take one with 'deployctl backup create'\n")
 		return nil
 	}
+	if withCopies {
+		return renderListStores(opts.IO, rep.Backups, rep.Stores, cs, f.Now())
+	}
 	return renderList(opts.IO, rep.Backups, f.Now())
+}
+
+// whereStored lists every store and names, for each backup, the stores that
+// hold its manifest and all its objects, in store order.
+func whereStored(ctx context.Context, cs *copies.Store, ms []backup.Manifest) (map[string][]string, error) {
+	ls, err := cs.ListCopies(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	holders := map[string][]string{}
+	for _, l := range ls {
+		holders[l.Name] = l.Stores
+	}
+	out := map[string][]string{}
+	for i := range ms {
+		m := &ms[i]
+		names := []string{m.ID + "/" + backup.ManifestObject}
+		for _, f := range storedObjects(m) {
+			names = append(names, f.Object)
+		}
+		in := []string{}
+		for _, st := range cs.Stores {
+			whole := true
+			for _, n := range names {
+				whole = whole && slices.Contains(holders[n], st.Name)
+			}
+			if whole {
+				in = append(in, st.Name)
+			}
+		}
+		out[m.ID] = in
+	}
+	return out, nil
+}
+
+// renderListStores is the table with a stores column: how many stores hold
+// each backup and which are missing.
+func renderListStores(io *ui.IOStreams, backups []Entry, stores map[string][]string, cs *copies.Store, now time.Time) error {
+	tb := io.NewTable("id", "type", "created", "age", "size", "label", "verified", "stores")
+	for _, b := range backups {
+		in := stores[b.ID]
+		col := fmt.Sprintf("%d of %d", len(in), len(cs.Stores))
+		var missing, unknown []string
+		for i, st := range cs.Stores {
+			switch {
+			case slices.Contains(in, st.Name):
+			case cs.Unreadable(i) != nil:
+				unknown = append(unknown, st.Name)
+			default:
+				missing = append(missing, st.Name)
+			}
+		}
+		var why []string
+		if len(missing) > 0 {
+			why = append(why, "not in "+strings.Join(missing, ", "))
+		}
+		if len(unknown) > 0 {
+			why = append(why, "cannot read "+strings.Join(unknown, ", "))
+		}
+		if len(why) > 0 {
+			col += " (" + strings.Join(why, "; ") + ")"
+		}
+		if len(in)+len(unknown) < cs.MinCopies() {
+			col = io.Theme().Fail.Render(col + fmt.Sprintf(", below min_copies %d", cs.MinCopies()))
+		}
+		tb.Row(b.ID, b.Type, b.CreatedAt.UTC().Format(time.RFC3339), ago(now, b.CreatedAt), ui.HumanBytes(b.SizeBytes), b.Label, verified(io, b.Verification, now), col)
+	}
+	return tb.Render(io.Out)
 }
 
 // halfRestored reads the history for targets that a restore left

@@ -2,8 +2,12 @@ package backup
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +16,7 @@ import (
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/backup"
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/copies"
 	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
@@ -39,6 +44,16 @@ type VerifyReport struct {
 	// CleanedUp names the scratch databases left by killed verifies that
 	// this one dropped.
 	CleanedUp []string `json:"cleaned_up,omitempty"`
+	// Copies is the check of every copy of the backup, with
+	// backup.storage.copies: size and sha256 of its objects in each store.
+	Copies []CopyCheck `json:"copies,omitempty"`
+}
+
+// CopyCheck is one store's copy of the verified backup.
+type CopyCheck struct {
+	Store  string `json:"store"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
 }
 
 // NewCmdVerify returns backup verify.
@@ -200,7 +215,98 @@ func (o *VerifyOptions) verify(ctx context.Context, e *backup.Engine, c *backup.
 		rep.Newest.Verification = rep.Verification
 	}
 	rep.Problems = append(rep.Problems, res.Problems...)
+	if cs, ok := e.Store.(*copies.Store); ok {
+		return o.verifyCopies(ctx, cs, m, rep)
+	}
 	return nil
+}
+
+// verifyCopies checks the size and sha256 of the backup's objects in every
+// store. A copy that is missing or differs is a problem naming the store,
+// and the stored verification says so; a store that cannot be read is a
+// warning (the backup was verified from another copy).
+func (o *VerifyOptions) verifyCopies(ctx context.Context, cs *copies.Store, m *backup.Manifest, rep *VerifyReport) error {
+	var found []string
+	for i, st := range cs.Stores {
+		detail, probs, err := checkCopy(ctx, cs, i, m)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			o.IO.Warnf("backup %s: the copy in store %s was not checked: %v", m.ID, st.Name, err)
+			rep.Copies = append(rep.Copies, CopyCheck{Store: st.Name, Detail: "not checked: " + err.Error()})
+			continue
+		}
+		if len(probs) > 0 {
+			detail = strings.Join(probs, "; ")
+		}
+		rep.Copies = append(rep.Copies, CopyCheck{Store: st.Name, OK: len(probs) == 0, Detail: detail})
+		found = append(found, probs...)
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	rep.Problems = append(rep.Problems, found...)
+	if v := rep.Verification; v != nil {
+		if v.OK {
+			v.Detail = ""
+		} else {
+			v.Detail += "; "
+		}
+		v.OK = false
+		v.Detail += strings.Join(found, "; ")
+		if err := backup.SaveVerification(ctx, cs, m.ID, *v); err != nil {
+			return fmt.Errorf("store the verification result: %w", err)
+		}
+	}
+	return nil
+}
+
+// storedObjects are the objects of m whose size and sha256 the manifest
+// holds.
+func storedObjects(m *backup.Manifest) []backup.StoredFile {
+	if m.Kind() == backup.TypeBase && m.Base != nil {
+		return m.Base.Files
+	}
+	return []backup.StoredFile{{Object: m.Object, SizeBytes: m.SizeBytes, SHA256: m.SHA256}}
+}
+
+// checkCopy reads the manifest and every object of m from store i only.
+// err is a store that could not be read; probs are what is wrong with it.
+func checkCopy(ctx context.Context, cs *copies.Store, i int, m *backup.Manifest) (detail string, probs []string, err error) {
+	name := cs.Stores[i].Name
+	rc, err := cs.GetFrom(ctx, i, m.ID+"/"+backup.ManifestObject)
+	if errors.Is(err, provider.ErrNotFound) {
+		probs = append(probs, fmt.Sprintf("backup %s: its manifest is missing from store %s", m.ID, name))
+	} else if err != nil {
+		return "", nil, err
+	} else {
+		rc.Close()
+	}
+	var bytes int64
+	objs := storedObjects(m)
+	for _, f := range objs {
+		rc, err := cs.GetFrom(ctx, i, f.Object)
+		if errors.Is(err, provider.ErrNotFound) {
+			probs = append(probs, fmt.Sprintf("backup %s: %s is missing from store %s", m.ID, f.Object, name))
+			continue
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			return "", nil, fmt.Errorf("read %s: %w", f.Object, err)
+		}
+		bytes += n
+		if sum := hex.EncodeToString(h.Sum(nil)); n != f.SizeBytes || sum != f.SHA256 {
+			probs = append(probs, fmt.Sprintf("backup %s: the copy of %s in store %s differs from the manifest (%d bytes, sha256 %s; the manifest says %d bytes, sha256 %s)",
+				m.ID, f.Object, name, n, sum, f.SizeBytes, f.SHA256))
+		}
+	}
+	return fmt.Sprintf("size and sha256 of its %d object(s) match (%s)", len(objs), ui.HumanBytes(bytes)), probs, nil
 }
 
 func (o *VerifyOptions) verifyOptions(ctx context.Context, m *backup.Manifest) (backup.VerifyOptions, error) {
