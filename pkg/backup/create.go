@@ -33,6 +33,9 @@ type Engine struct {
 	Lock *lock.Guard
 	// History records create, restore and prune; nil records nothing.
 	History *history.Recorder
+	// Notef says that a restore read another copy of a corrupt dump
+	// (backup.storage.copies); nil: silent.
+	Notef func(format string, a ...any)
 }
 
 // Summary is one backup as list, create and the history show it (CLI.md).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -221,21 +222,68 @@ func (e *Engine) decodeToFile(ctx context.Context, m *Manifest, o RestoreOptions
 		return "", err
 	}
 	defer f.Close()
-	meter := e.meter("download "+m.ID, m.SizeBytes)
-	defer meter.Done()
-	d, err := openDump(ctx, e.Store, m, o.Identities, meter, true)
+	err = e.decodeFrom(ctx, e.Store, f, m, o)
+	var pe *ProblemError
+	if cr, ok := e.Store.(copyReader); ok && errors.As(err, &pe) {
+		// corrupt where it was read first: the next copy that checks out
+		for i, name := range cr.CopyNames() {
+			if _, serr := f.Seek(0, io.SeekStart); serr != nil || f.Truncate(0) != nil {
+				break
+			}
+			if cerr := e.decodeFrom(ctx, oneCopy{cr, i}, f, m, o); cerr == nil {
+				if e.Notef != nil {
+					e.Notef("backup %s: %v; restoring the copy in %s, which matches the manifest", m.ID, err, name)
+				}
+				err = nil
+				break
+			}
+		}
+	}
 	if err != nil {
 		return f.Name(), err
 	}
-	_, copyErr := copyCtx(ctx, f, d)
-	if err := d.finish(); err != nil {
-		return f.Name(), err // the checksum names the cause best
-	}
-	if copyErr != nil {
-		return f.Name(), copyErr
-	}
 	return f.Name(), f.Close()
 }
+
+// decodeFrom writes m's decoded dump from store to f and checks the stored
+// bytes against the manifest.
+func (e *Engine) decodeFrom(ctx context.Context, store provider.BackupStore, f *os.File, m *Manifest, o RestoreOptions) error {
+	meter := e.meter("download "+m.ID, m.SizeBytes)
+	defer meter.Done()
+	d, err := openDump(ctx, store, m, o.Identities, meter, true)
+	if err != nil {
+		return err
+	}
+	_, copyErr := copyCtx(ctx, f, d)
+	if err := d.finish(); err != nil {
+		return err // the checksum names the cause best
+	}
+	return copyErr
+}
+
+// copyReader is a store that keeps copies of every object in several
+// stores (pkg/provider/copies).
+type copyReader interface {
+	CopyNames() []string
+	GetFrom(ctx context.Context, i int, name string) (io.ReadCloser, error)
+}
+
+// oneCopy reads one copy of a copyReader.
+type oneCopy struct {
+	cr copyReader
+	i  int
+}
+
+func (c oneCopy) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+	return c.cr.GetFrom(ctx, c.i, name)
+}
+func (oneCopy) Put(context.Context, string, io.Reader) error { return errReadOnlyCopy }
+func (oneCopy) List(context.Context, string) ([]provider.Object, error) {
+	return nil, errReadOnlyCopy
+}
+func (oneCopy) Delete(context.Context, string) error { return errReadOnlyCopy }
+
+var errReadOnlyCopy = errors.New("one copy of the backup storage is read only here")
 
 func (e *Engine) pgRestore(ctx context.Context, file string, o RestoreOptions, restoreID string, checksClient bool) error {
 	jobs := o.Jobs

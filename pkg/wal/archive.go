@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -38,6 +39,16 @@ type Archive struct {
 	// Identities decrypt fetched files that are encrypted.
 	Identities []age.Identity
 	Now        func() time.Time
+	// Notef says that a fetch read another copy (backup.storage.copies).
+	Notef func(format string, a ...any)
+}
+
+// copyReader is a store that keeps copies of every object in several
+// stores (pkg/provider/copies): a copy that is corrupt is read again from
+// the next one.
+type copyReader interface {
+	CopyNames() []string
+	GetFrom(ctx context.Context, i int, name string) (io.ReadCloser, error)
 }
 
 // Segment is one archived WAL file.
@@ -208,15 +219,50 @@ func (a *Archive) Fetch(ctx context.Context, name, dest string) error {
 		return fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
 	data, err := a.open(ctx, have[0])
+	if err != nil && corrupt(err) {
+		data, err = a.fromCopies(ctx, have[0], err)
+	}
 	if err != nil {
 		return err
 	}
 	return writeFile(dest, data)
 }
 
+// corrupt reports whether err is a file that was read but is not what was
+// archived.
+func corrupt(err error) bool {
+	var ce *ChecksumError
+	var u *provider.UnreachableError
+	return errors.As(err, &ce) || (strings.Contains(err.Error(), "is corrupt in the archive") && !errors.As(err, &u))
+}
+
+// fromCopies reads a file found corrupt again from each copy of the store
+// in turn, and says which one it took; first is the error of the first read.
+func (a *Archive) fromCopies(ctx context.Context, s Segment, first error) ([]byte, error) {
+	cr, ok := a.Store.(copyReader)
+	if !ok {
+		return nil, first
+	}
+	names := cr.CopyNames()
+	for i := range names {
+		data, err := a.openWith(ctx, s, func(ctx context.Context, name string) (io.ReadCloser, error) { return cr.GetFrom(ctx, i, name) })
+		if err == nil {
+			if a.Notef != nil {
+				a.Notef("WAL file %s: %v; read the copy in %s", s.Name, first, names[i])
+			}
+			return data, nil
+		}
+	}
+	return nil, first
+}
+
 // open reads, decrypts, decompresses and checks one archived file.
 func (a *Archive) open(ctx context.Context, s Segment) ([]byte, error) {
-	rc, err := a.Store.Get(ctx, s.Object)
+	return a.openWith(ctx, s, a.Store.Get)
+}
+
+func (a *Archive) openWith(ctx context.Context, s Segment, get func(context.Context, string) (io.ReadCloser, error)) ([]byte, error) {
+	rc, err := get(ctx, s.Object)
 	if errors.Is(err, provider.ErrNotFound) {
 		return nil, fmt.Errorf("%s: %w", s.Name, ErrNotFound) // deleted meanwhile
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/copies"
 	"github.com/deployctl/deployctl/pkg/provider/local/filestore"
 	"github.com/deployctl/deployctl/pkg/wal"
 )
@@ -192,5 +194,49 @@ func TestDeleteKeepsHistoryAndNewer(t *testing.T) {
 	}
 	if len(gone) != 2 || strings.Join(names, " ") != "000000010000000000000003.partial 00000002.history 000000020000000000000003 000000020000000000000004" {
 		t.Errorf("deleted %d, left %v", len(gone), names)
+	}
+}
+
+// With backup.storage.copies a segment corrupt in one store is fetched from
+// the next copy, and the fetch says so; corrupt in every copy, it fails.
+func TestFetchReadsTheNextCopyOfACorruptSegment(t *testing.T) {
+	primary := &filestore.Store{Dir: filepath.Join(t.TempDir(), "primary")}
+	second := &filestore.Store{Dir: filepath.Join(t.TempDir(), "second")}
+	must(t, os.MkdirAll(primary.Dir, 0o700))
+	must(t, os.MkdirAll(second.Dir, 0o700))
+	var notes []string
+	st := &copies.Store{Stores: []copies.Named{{Name: "folder primary", Store: primary}, {Name: "folder second", Store: second}}}
+	a := &wal.Archive{Store: st, StoreName: "copies", Now: func() time.Time { return clock },
+		Notef: func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }}
+	dir := t.TempDir()
+	p, data := segment(t, dir, "00000001000000000000000A", 8192)
+	must(t, a.Push(t.Context(), p))
+	objs, err := primary.List(t.Context(), wal.Prefix)
+	must(t, err)
+	obj := objs[0].Name
+	good, err := os.ReadFile(filepath.Join(primary.Dir, obj))
+	must(t, err)
+	bad := append([]byte(nil), good...)
+	bad[len(bad)/2] ^= 0xff
+	must(t, os.WriteFile(filepath.Join(primary.Dir, obj), bad, 0o600))
+
+	dest := filepath.Join(dir, "RECOVERYXLOG")
+	must(t, a.Fetch(t.Context(), "00000001000000000000000A", dest))
+	got, err := os.ReadFile(dest)
+	must(t, err)
+	if !bytes.Equal(got, data) {
+		t.Fatal("fetched the wrong bytes")
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "is corrupt") || !strings.Contains(notes[0], "read the copy in folder second") {
+		t.Fatalf("notes %q", notes)
+	}
+
+	must(t, os.WriteFile(filepath.Join(second.Dir, obj), bad, 0o600))
+	must(t, os.Remove(dest))
+	if err := a.Fetch(t.Context(), "00000001000000000000000A", dest); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("corrupt in every copy: %v", err)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Error("a corrupt segment was written")
 	}
 }

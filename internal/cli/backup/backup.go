@@ -75,7 +75,7 @@ func engine(ctx context.Context, f *app.Factory) (*backup.Engine, *config.Loaded
 	if err != nil {
 		return nil, nil, err
 	}
-	e := &backup.Engine{Store: st, Now: f.Now, History: f.Recorder(),
+	e := &backup.Engine{Store: st, Now: f.Now, History: f.Recorder(), Notef: f.Notef,
 		Progress: func(label string, total int64) backup.Meter { return f.IO.NewProgress(label, total) }}
 	return e, cfg, nil
 }

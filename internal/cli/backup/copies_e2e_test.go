@@ -181,6 +181,20 @@ func TestCopiesEndToEnd(t *testing.T) {
 	if want := "note: backup object " + id + "/dump.zst is missing from store " + stores[0] + ": read from store " + stores[1]; !strings.Contains(r.err, want) {
 		t.Errorf("restore of a dump missing from the primary:\n%s\nwant %q", r.err, want)
 	}
+	// The primary's dump is corrupt (same size, other bytes): restore
+	// checks it against the manifest before the target is touched, and
+	// restores the next copy that matches, saying so.
+	bad := append([]byte(nil), saved...)
+	bad[len(bad)/2] ^= 0xff
+	must(t, os.WriteFile(primaryDump, bad, 0o600))
+	target0 := pg.NewDatabase(t)
+	r = p.mustRun("backup", "restore", "latest", "--target-url", target0, "--yes")
+	if !strings.Contains(r.err, "restoring the copy in "+stores[1]+", which matches the manifest") {
+		t.Errorf("restore of a dump corrupt in the primary:\n%s", r.err)
+	}
+	if n := scalar(t, target0, "SELECT count(*) FROM users"); n != 300 {
+		t.Errorf("restored users from the second copy: %d", n)
+	}
 	must(t, os.WriteFile(primaryDump, saved, 0o600))
 
 	// The primary stops.

@@ -53,7 +53,7 @@ func archive(ctx context.Context, f *app.Factory, decrypt bool) (*wal.Archive, e
 	if err != nil {
 		return nil, err
 	}
-	a := &wal.Archive{Store: st, StoreName: f.StorageName(), Now: f.Now}
+	a := &wal.Archive{Store: st, StoreName: f.StorageName(), Now: f.Now, Notef: f.Notef}
 	if a.Recipients, err = backup.ParseRecipients(cfg.Backup.Encryption.Recipients); err != nil {
 		return nil, err
 	}

@@ -402,6 +402,15 @@ func (s *Store) Unreadable(i int) error {
 	return s.down[i]
 }
 
+// CopyNames are the stores' names, the primary first: the indexes of GetFrom.
+func (s *Store) CopyNames() []string {
+	out := make([]string, len(s.Stores))
+	for i, n := range s.Stores {
+		out[i] = n.Name
+	}
+	return out
+}
+
 // GetFrom opens name in the store at index i only (verify reads every copy).
 func (s *Store) GetFrom(ctx context.Context, i int, name string) (io.ReadCloser, error) {
 	return s.Stores[i].Store.Get(ctx, name)
