@@ -2,10 +2,14 @@ package release_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,6 +57,12 @@ type project struct {
 
 func newProject(t *testing.T, greenArgs ...string) *project {
 	t.Helper()
+	return newProjectWith(t, "", greenArgs...)
+}
+
+// newProjectWith is newProject with more of the environment file.
+func newProjectWith(t *testing.T, extraYAML string, greenArgs ...string) *project {
+	t.Helper()
 	promtest.Require(t)
 	p := &project{t: t, bluePort: testbin.FreePort(t), greenPort: testbin.FreePort(t), url: pg.NewDatabase(t)}
 	pp := testbin.FreePort(t)
@@ -66,7 +76,7 @@ traffic:
   local: {listen: "127.0.0.1:%d", slots: {blue: {url: %q}, green: {url: %q}}}
 health: {timeout: 2s}
 analysis: {prometheus_url: %q, interval: 3s, error_rate_query: %q}
-`, pp, p.blue, p.green, p.prom.URL, errorRate)
+%s`, pp, p.blue, p.green, p.prom.URL, errorRate, extraYAML)
 	p.dir = testkit.Project(t, map[string]string{
 		"environments/development.yaml": yaml,
 		"migrations/00001_orders.sql":   "-- +goose Up\nCREATE TABLE orders (id bigserial PRIMARY KEY, total numeric NOT NULL);\nINSERT INTO orders (total) SELECT g FROM generate_series(1, 1000) g;\n-- +goose Down\nDROP TABLE orders;\n",
@@ -433,4 +443,67 @@ func stepIndex(name string) int {
 		}
 	}
 	panic(name)
+}
+
+// A release's events reach a real webhook, signed with the secret the
+// environment's variables hold; a target that answers 500 is a warning on
+// the release, which succeeds all the same, and the secret is never shown.
+func TestE2EReleaseNotifies(t *testing.T) {
+	const secret = "CANARY-webhook-secret-7f3a"
+	type got struct {
+		kind, sig string
+		body      []byte
+	}
+	events := make(chan got, 20)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		events <- got{r.Header.Get("X-Deployctl-Event"), r.Header.Get("X-Deployctl-Signature"), b}
+	}))
+	defer hook.Close()
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
+	defer broken.Close()
+	p := newProjectWith(t, fmt.Sprintf(`notify:
+  targets:
+    - {name: ops, type: webhook, url_from: OPS_HOOK, secret_from: OPS_SECRET, events: [release.started, release.succeeded]}
+    - {name: pager, type: webhook, url: %q, events: [release.succeeded]}
+`, broken.URL))
+	p.env = append(p.env, "OPS_HOOK="+hook.URL, "OPS_SECRET="+secret)
+	r := p.must(releaseArgs...)
+	if !strings.Contains(r.stderr, "pager") || !strings.Contains(r.stderr, "500") {
+		t.Errorf("the failed delivery is not shown:\n%s", r.stderr)
+	}
+	var kinds []string
+	for len(kinds) < 2 {
+		select {
+		case e := <-events:
+			mac := hmac.New(sha256.New, []byte(secret))
+			mac.Write(e.body)
+			if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); e.sig != want {
+				t.Errorf("%s: signature %q, want %q", e.kind, e.sig, want)
+			}
+			var ev struct {
+				Kind   string            `json:"kind"`
+				Env    string            `json:"env"`
+				Fields map[string]string `json:"fields"`
+			}
+			if err := json.Unmarshal(e.body, &ev); err != nil || ev.Kind != e.kind || ev.Env != "development" || ev.Fields["release"] != "v1" {
+				t.Errorf("event %s: %s (%v)", e.kind, e.body, err)
+			}
+			kinds = append(kinds, e.kind)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("events received: %v", kinds)
+		}
+	}
+	if strings.Join(kinds, ",") != "release.started,release.succeeded" {
+		t.Errorf("events %v", kinds)
+	}
+	show := p.must("release", "show", "v1", "-o", "json")
+	if !strings.Contains(show.stdout, "pager") {
+		t.Errorf("the failed delivery is not recorded on the release:\n%s", show.stdout)
+	}
+	for _, out := range []string{r.stdout, r.stderr, show.stdout, p.must("history", "-o", "json").stdout} {
+		if strings.Contains(out, secret) {
+			t.Fatal("the webhook secret leaked")
+		}
+	}
 }
