@@ -115,7 +115,7 @@ func TestRehearseInterruptDropsScratch(t *testing.T) {
 func TestRehearseFromBackup(t *testing.T) {
 	p := rehearsalProject(t)
 	r := p.run("migrate", "rehearse", "--from-backup", "latest")
-	if r.code != 1 || !strings.Contains(r.err, "no verified backup") {
+	if r.code != 1 || !strings.Contains(r.err, "no verified logical backup") {
 		t.Fatalf("no backup yet: exit %d\n%s", r.code, r.err)
 	}
 	store, err := filestore.Open(t.Context(), provider.Env{BaseDir: p.dir}, func(v any) error {
