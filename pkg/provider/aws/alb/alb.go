@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/aws/awsconf"
@@ -139,34 +138,8 @@ func NewClient(ctx context.Context, s Settings, opts ...func(*elbv2.Options)) (*
 		if s.Endpoint != "" {
 			o.BaseEndpoint = aws.String(s.Endpoint)
 		}
-		o.APIOptions = append(o.APIOptions, callDeadline(d))
+		o.APIOptions = append(o.APIOptions, awsconf.CallDeadline(d))
 	}}, opts...)...), nil
-}
-
-// deadlineError is a call that got no answer within its deadline while the
-// caller was still waiting.
-type deadlineError struct {
-	d   time.Duration
-	err error
-}
-
-func (e *deadlineError) Error() string { return "no answer within " + e.d.String() }
-func (e *deadlineError) Unwrap() error { return e.err }
-
-// callDeadline gives every call, retries included, at most d.
-func callDeadline(d time.Duration) func(*middleware.Stack) error {
-	return func(st *middleware.Stack) error {
-		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("deployctlCallDeadline",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				cctx, cancel := context.WithTimeout(ctx, d)
-				defer cancel()
-				out, md, err := next.HandleInitialize(cctx, in)
-				if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
-					err = &deadlineError{d: d, err: err}
-				}
-				return out, md, err
-			}), middleware.Before)
-	}
 }
 
 // New returns the router and maintenance switch over one client.

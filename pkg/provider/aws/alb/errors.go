@@ -10,6 +10,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/aws/awsconf"
 )
 
 // explain turns an ELBv2 error into what an operator can act on. nil stays
@@ -27,7 +28,7 @@ func explain(s Settings, op string, err error) error {
 	if errors.As(err, &ue) {
 		return ue
 	}
-	var de *deadlineError
+	var de *awsconf.DeadlineError
 	if errors.As(err, &de) {
 		return provider.Unreachable(endpointName(s), fmt.Errorf("%s: %s", op, de))
 	}

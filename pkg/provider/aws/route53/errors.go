@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/deployctl/deployctl/pkg/dns"
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/aws/awsconf"
 )
 
 // explain turns a Route 53 error into what an operator can act on. Ids
@@ -22,7 +21,7 @@ func (f *Failover) explain(op string, err error) error {
 	s := f.Settings
 	var ce *provider.ConfigError
 	var ue *provider.UnreachableError
-	var de *deadlineError
+	var de *awsconf.DeadlineError
 	var se *smithyhttp.RequestSendError
 	var icb *types.InvalidChangeBatch
 	var ae smithy.APIError
@@ -67,31 +66,4 @@ func (f *Failover) endpointName() string {
 		return "Route 53 API at " + f.Settings.Endpoint
 	}
 	return "Route 53 API (route53.amazonaws.com)"
-}
-
-// deadlineError is a call that got no answer within its deadline while the
-// caller was still waiting.
-type deadlineError struct {
-	d   time.Duration
-	err error
-}
-
-func (e *deadlineError) Error() string { return "no answer within " + e.d.String() }
-func (e *deadlineError) Unwrap() error { return e.err }
-
-// callDeadline gives every call, retries included, at most d (as the alb
-// package does for ELBv2).
-func callDeadline(d time.Duration) func(*middleware.Stack) error {
-	return func(st *middleware.Stack) error {
-		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("deployctlCallDeadline",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				cctx, cancel := context.WithTimeout(ctx, d)
-				defer cancel()
-				out, md, err := next.HandleInitialize(cctx, in)
-				if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
-					err = &deadlineError{d: d, err: err}
-				}
-				return out, md, err
-			}), middleware.Before)
-	}
 }

@@ -88,7 +88,7 @@ func NewClient(ctx context.Context, s Settings, opts ...func(*r53.Options)) (*r5
 		if s.Endpoint != "" {
 			o.BaseEndpoint = aws.String(s.Endpoint)
 		}
-		o.APIOptions = append(o.APIOptions, callDeadline(d))
+		o.APIOptions = append(o.APIOptions, awsconf.CallDeadline(d))
 	}}, opts...)...), nil
 }
 
