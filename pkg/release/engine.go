@@ -143,18 +143,25 @@ func (e *Engine) Start(ctx context.Context, r Request) (*Record, error) {
 		if err != nil {
 			return err
 		}
-		d.Next++
-		d.Releases = append(d.Releases, *rec)
-		if version, err = save(ctx, e.Store, d, version); err != nil {
-			return err
-		}
-		e.changed(*rec)
-		e.record(ctx, rec, "started", "")
-		e.notify(ctx, rec, EventStarted, fmt.Sprintf("%s of %s started: %s to the %s slot", rec.Name(), e.Env, orUnknown(firstOf(rec.Image, rec.SlotURL)), rec.Slot))
-		out, err = e.run(ctx, d, version)
+		out, err = e.begin(ctx, d, version, rec, "", fmt.Sprintf("%s of %s started: %s to the %s slot", rec.Name(), e.Env, orUnknown(firstOf(rec.Image, rec.SlotURL)), rec.Slot))
 		return err
 	})
 	return out, err
+}
+
+// begin numbers rec as the newest release of d, saves it, says it started
+// (history, notifications) and carries it out.
+func (e *Engine) begin(ctx context.Context, d doc, version string, rec *Record, detail, summary string) (*Record, error) {
+	d.Next++
+	d.Releases = append(d.Releases, *rec)
+	version, err := save(ctx, e.Store, d, version)
+	if err != nil {
+		return nil, err
+	}
+	e.changed(*rec)
+	e.record(ctx, rec, "started", detail)
+	e.notify(ctx, rec, EventStarted, summary)
+	return e.run(ctx, d, version)
 }
 
 // Resume goes on with the newest release at the step that was running,

@@ -41,15 +41,8 @@ func (e *Engine) Rollback(ctx context.Context, r RollbackRequest) (*Record, []St
 		if err != nil {
 			return err
 		}
-		d.Next++
-		d.Releases = append(d.Releases, *rec)
-		if version, err = save(ctx, e.Store, d, version); err != nil {
-			return err
-		}
-		e.changed(*rec)
-		e.record(ctx, rec, "started", fmt.Sprintf("rollback to v%d", rec.RollbackOf))
-		e.notify(ctx, rec, EventStarted, fmt.Sprintf("%s of %s started: rollback to v%d on the %s slot", rec.Name(), e.Env, rec.RollbackOf, rec.Slot))
-		out, err = e.run(ctx, d, version)
+		out, err = e.begin(ctx, d, version, rec, fmt.Sprintf("rollback to v%d", rec.RollbackOf),
+			fmt.Sprintf("%s of %s started: rollback to v%d on the %s slot", rec.Name(), e.Env, rec.RollbackOf, rec.Slot))
 		return err
 	})
 	return out, nil, err
