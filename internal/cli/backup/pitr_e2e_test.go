@@ -52,6 +52,21 @@ func (p *project) asPostgres(args ...string) result {
 	return r
 }
 
+// archivingProject is a project whose cluster archives its WAL with
+// 'deployctl wal push' into the project's backups, with a table events of
+// 100 'old' rows; tmp is a folder the postgres user can use.
+func archivingProject(t *testing.T) (p *project, src *pitrtest.Server, tmp string) {
+	t.Helper()
+	p = newProject(t, "")
+	tmp = pitrtest.TempDir(t)
+	p.env = append(p.env, "TMPDIR="+tmp)
+	giveToPostgres(t, p)
+	cfgDir := filepath.Join(p.dir, "environments")
+	src = pitrtest.Archiving(t, tmp, bin+" --config-dir "+cfgDir+" --env development wal push %p", "archive_timeout=0")
+	pitrtest.Exec(t, src.URL(), "CREATE TABLE events (id serial PRIMARY KEY, phase text); INSERT INTO events (phase) SELECT 'old' FROM generate_series(1, 100)")
+	return p, src, tmp
+}
+
 // The whole chain with deployctl itself: the cluster archives with
 // 'deployctl wal push', 'backup create --type base', rows before and after
 // T, 'backup restore --type base --to-time T' builds a folder whose
@@ -59,14 +74,8 @@ func (p *project) asPostgres(args ...string) result {
 // exactly the rows before T. 'backup verify --type base' recovers a copy
 // to the end of the archive.
 func TestPointInTimeRestoreWithDeployctlWAL(t *testing.T) {
-	p := newProject(t, "")
-	tmp := pitrtest.TempDir(t)
-	p.env = append(p.env, "TMPDIR="+tmp)
-	giveToPostgres(t, p)
-	cfgDir := filepath.Join(p.dir, "environments")
-	src := pitrtest.Archiving(t, tmp, bin+" --config-dir "+cfgDir+" --env development wal push %p", "archive_timeout=0")
+	p, src, tmp := archivingProject(t)
 	url := src.URL()
-	pitrtest.Exec(t, url, "CREATE TABLE events (id serial PRIMARY KEY, phase text); INSERT INTO events (phase) SELECT 'old' FROM generate_series(1, 100)")
 	id := strings.TrimSpace(p.asPostgres("backup", "create", "--type", "base", "--database-url", url).out)
 	pitrtest.Exec(t, url, "INSERT INTO events (phase) SELECT 'before' FROM generate_series(1, 40)")
 	target := pitrtest.Now(t, url)

@@ -49,14 +49,8 @@ func archivedNames(t *testing.T, dir string) []string {
 // before the start of the kept one; 'wal verify' still passes, and a
 // point-in-time restore from the kept base backup reaches its target.
 func TestPruneDeletesWALBeforeTheKeptBaseBackup(t *testing.T) {
-	p := newProject(t, "")
-	tmp := pitrtest.TempDir(t)
-	p.env = append(p.env, "TMPDIR="+tmp)
-	giveToPostgres(t, p)
-	cfgDir := filepath.Join(p.dir, "environments")
-	src := pitrtest.Archiving(t, tmp, bin+" --config-dir "+cfgDir+" --env development wal push %p", "archive_timeout=0")
+	p, src, tmp := archivingProject(t)
 	url := src.URL()
-	pitrtest.Exec(t, url, "CREATE TABLE events (id serial PRIMARY KEY, phase text); INSERT INTO events (phase) SELECT 'old' FROM generate_series(1, 100)")
 	old := strings.TrimSpace(p.asPostgres("backup", "create", "--type", "base", "--database-url", url).out)
 	for i := 0; i < 3; i++ {
 		pitrtest.Exec(t, url, "INSERT INTO events (phase) SELECT 'between' FROM generate_series(1, 10)")
