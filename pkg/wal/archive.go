@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -181,11 +182,16 @@ func (a *Archive) Push(ctx context.Context, path string) error {
 	return a.unreachable("write "+obj, a.Store.Put(ctx, obj, bytes.NewReader(stored)))
 }
 
-var encoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+// encoder is built on the first push, not when deployctl starts (every
+// command links this package).
+var encoder = sync.OnceValue(func() *zstd.Encoder {
+	e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	return e
+})
 
 // seal compresses and, with recipients, encrypts data.
 func (a *Archive) seal(data []byte) ([]byte, error) {
-	z := encoder.EncodeAll(data, make([]byte, 0, len(data)/4))
+	z := encoder().EncodeAll(data, make([]byte, 0, len(data)/4))
 	if len(a.Recipients) == 0 {
 		return z, nil
 	}
