@@ -35,6 +35,8 @@ func ownDefaults() map[string]any {
 		"backup.retention.daily":        7,
 		"backup.retention.weekly":       4,
 		"backup.retention.monthly":      6,
+		"backup.wal.push_ahead":         8,
+		"backup.wal.parallel":           2,
 		"maintenance.page":              "templates/maintenance.html",
 		"checklist.timeout":             "10m",
 		"checklist.performance.max_age": "14d",

@@ -84,6 +84,19 @@ type Backup struct {
 	VerifyURL  string     `mapstructure:"verify_url"`
 	Retention  Retention  `mapstructure:"retention"`
 	Encryption Encryption `mapstructure:"encryption"`
+	WAL        WAL        `mapstructure:"wal"`
+}
+
+// WAL tunes wal push as archive_command (pkg/wal.Ahead).
+type WAL struct {
+	// PushAhead is how many more ready WAL files one push archives beside
+	// the one PostgreSQL asked for (0: only that one).
+	PushAhead int `mapstructure:"push_ahead"`
+	// Parallel is how many files a push compresses and writes at once.
+	Parallel int `mapstructure:"parallel"`
+	// Spool is the folder of markers of files archived ahead; empty: the
+	// user's cache folder (~/.cache/deployctl/wal-spool).
+	Spool string `mapstructure:"spool"`
 }
 
 // Storage chooses the backup store (file, s3); the rest of the section

@@ -153,60 +153,101 @@ func (a *Archive) Push(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	sum := sha256.Sum256(data)
-	hexSum := hex.EncodeToString(sum[:])
 	if err := a.reachable(ctx); err != nil {
 		return err
 	}
+	w := newPusher()
+	defer w.release()
+	_, err = a.pushFile(ctx, w, f, path)
+	return err
+}
+
+// pusher is one worker's reusable buffers: files are read in pieces and
+// compressed as a stream, so a push holds about a compressed segment, not
+// the segment.
+type pusher struct {
+	buf []byte
+	out bytes.Buffer
+	enc *zstd.Encoder
+}
+
+var pushers = sync.Pool{New: func() any {
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20)) // fetch decodes with size+1 MiB
+	return &pusher{buf: make([]byte, 1<<20), enc: enc}
+}}
+
+func newPusher() *pusher   { return pushers.Get().(*pusher) }
+func (w *pusher) release() { w.out.Reset(); pushers.Put(w) }
+
+// pushFile archives one file; it returns the sha256 archived (or found
+// archived already).
+func (a *Archive) pushFile(ctx context.Context, w *pusher, f File, path string) (string, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	defer in.Close()
+	h := sha256.New()
+	size, err := io.CopyBuffer(h, in, w.buf)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	hexSum := hex.EncodeToString(h.Sum(nil))
 	have, err := a.find(ctx, f)
 	if err != nil {
-		return err
+		return "", err
 	}
 	for _, s := range have {
 		if s.SHA256 != hexSum {
-			return &MismatchError{Name: f.Name, Archived: s.SHA256, Pushed: hexSum}
+			return "", &MismatchError{Name: f.Name, Archived: s.SHA256, Pushed: hexSum}
 		}
 	}
 	if len(have) > 0 {
-		return nil
+		return hexSum, nil
 	}
-	stored, err := a.seal(data)
-	if err != nil {
-		return err
+	// the second read, compressed as it goes, must be the first one again
+	if _, err := in.Seek(0, io.SeekStart); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
 	}
-	obj := objectName(f, int64(len(data)), hexSum, len(a.Recipients) > 0)
-	return a.unreachable("write "+obj, a.Store.Put(ctx, obj, bytes.NewReader(stored)))
+	h.Reset()
+	if err := a.sealTo(w, io.TeeReader(in, h), size); err != nil {
+		return "", fmt.Errorf("compress %s: %w", path, err)
+	}
+	if again := hex.EncodeToString(h.Sum(nil)); again != hexSum {
+		return "", fmt.Errorf("%s changed while it was archived (sha256 %s, then %s): nothing was written; PostgreSQL retries", path, hexSum, again)
+	}
+	obj := objectName(f, size, hexSum, len(a.Recipients) > 0)
+	return hexSum, a.unreachable("write "+obj, a.Store.Put(ctx, obj, bytes.NewReader(w.out.Bytes())))
 }
 
-// encoder is built on the first push, not when deployctl starts (every
-// command links this package).
-var encoder = sync.OnceValue(func() *zstd.Encoder {
-	e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	return e
-})
-
-// seal compresses and, with recipients, encrypts data.
-func (a *Archive) seal(data []byte) ([]byte, error) {
-	z := encoder().EncodeAll(data, make([]byte, 0, len(data)/4))
-	if len(a.Recipients) == 0 {
-		return z, nil
+// sealTo compresses and, with recipients, encrypts src into w.out.
+func (a *Archive) sealTo(w *pusher, src io.Reader, size int64) error {
+	w.out.Reset()
+	// room for an incompressible file at once: a buffer that doubles as it
+	// fills would hold twice the segment, and leave the halves behind
+	w.out.Grow(int(size + size/128 + 64<<10))
+	var dst io.Writer = &w.out
+	var enc io.WriteCloser
+	if len(a.Recipients) > 0 {
+		var err error
+		if enc, err = age.Encrypt(&w.out, a.Recipients...); err != nil {
+			return fmt.Errorf("encrypt: %w", err)
+		}
+		dst = enc
 	}
-	var buf bytes.Buffer
-	w, err := age.Encrypt(&buf, a.Recipients...)
-	if err != nil {
-		return nil, fmt.Errorf("encrypt: %w", err)
+	w.enc.ResetContentSize(dst, size)
+	if _, err := io.CopyBuffer(w.enc, src, w.buf); err != nil {
+		return err
 	}
-	if _, err := w.Write(z); err != nil {
-		return nil, fmt.Errorf("encrypt: %w", err)
+	if err := w.enc.Close(); err != nil {
+		return err
 	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("encrypt: %w", err)
+	if enc != nil {
+		if err := enc.Close(); err != nil {
+			return fmt.Errorf("encrypt: %w", err)
+		}
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // Fetch writes the archived file name (restore_command's %f) to dest (%p,

@@ -2,11 +2,16 @@ package wal
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deployctl/deployctl/internal/app"
+	"github.com/deployctl/deployctl/internal/config"
 	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/wal"
 )
 
 // PushOptions are the options of wal push.
@@ -26,7 +31,13 @@ func NewCmdPush(f *app.Factory, runF func(*PushOptions) error) *cobra.Command {
 folder when PostgreSQL runs it) into the backup storage. Pushing a file that is
 archived already with the same content succeeds; with other content it fails
 naming both checksums and never overwrites. Exit 4 when the storage cannot be
-reached: PostgreSQL keeps the file and retries.`,
+reached: PostgreSQL keeps the file and retries.
+
+A push also archives up to backup.wal.push_ahead (8) more files that PostgreSQL
+has ready after PATH, backup.wal.parallel (2) at a time, and leaves a marker for
+each in backup.wal.spool (~/.cache/deployctl/wal-spool): when PostgreSQL asks for
+one of them, the push finds its marker and returns at once, so that a backlog
+drains at the speed of the cores, not of one archive_command after another.`,
 		Example: "  archive_command = 'deployctl --config-dir /srv/app/environments --env production wal push %p'",
 		Args:    app.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -44,5 +55,19 @@ func pushRun(ctx context.Context, opts *PushOptions) error {
 	if err != nil {
 		return err
 	}
-	return a.Push(ctx, opts.Path)
+	cfg, err := opts.Factory.Config()
+	if err != nil {
+		return err
+	}
+	w := cfg.Backup.WAL
+	if w.PushAhead < 0 || w.Parallel < 1 {
+		return &config.Error{Msg: fmt.Sprintf("backup.wal: push_ahead %d must be 0 or more and parallel %d 1 or more", w.PushAhead, w.Parallel)}
+	}
+	ahead := wal.Ahead{Max: w.PushAhead, Workers: w.Parallel, Spool: cfg.Path(w.Spool)}
+	if w.Spool == "" {
+		if dir, err := os.UserCacheDir(); err == nil {
+			ahead.Spool = filepath.Join(dir, "deployctl", "wal-spool")
+		}
+	}
+	return a.PushReady(ctx, opts.Path, ahead)
 }

@@ -1,0 +1,212 @@
+package wal
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Ahead is how a push archives the files PostgreSQL has ready after the
+// one it asked for, as pgBackRest's asynchronous archive-push does: the
+// archiver runs one archive_command at a time, so a backlog drains only as
+// fast as one push follows another, unless a push takes several at once.
+type Ahead struct {
+	// Max is how many more ready files a push archives beside %p (0: none).
+	Max int
+	// Workers is how many files are compressed and written at once.
+	Workers int
+	// Spool is a folder of this user's where a push leaves, for each file
+	// it archived ahead, a marker (name, size, modification time, inode,
+	// sha256); the push PostgreSQL runs for that file later finds it and
+	// returns at once. Empty: no markers; that push reads the file again and
+	// finds it archived.
+	Spool string
+}
+
+// PushReady archives the file at path, as Push does, and up to o.Max files
+// that PostgreSQL marked ready (pg_wal/archive_status/*.ready) after it,
+// o.Workers at a time. Only the error of path is returned: a file pushed
+// ahead that failed is pushed again when PostgreSQL asks for it.
+func (a *Archive) PushReady(ctx context.Context, path string, o Ahead) error {
+	f, err := ParseName(filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	spool := o.spool(a.storeName())
+	if spool != "" && spool.take(f.Name, path) {
+		return nil
+	}
+	if err := a.reachable(ctx); err != nil {
+		return err
+	}
+	batch := []string{path}
+	if o.Max > 0 {
+		batch = append(batch, readyAfter(filepath.Dir(path), f.Name, o.Max, spool)...)
+	}
+	workers := min(max(o.Workers, 1), len(batch))
+	jobs := make(chan string)
+	var first error
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newPusher()
+			defer w.release()
+			for p := range jobs {
+				g, err := ParseName(filepath.Base(p))
+				var sum string
+				if err == nil {
+					sum, err = a.pushFile(ctx, w, g, p)
+				}
+				if p == path {
+					first = err
+				} else if err == nil && spool != "" {
+					spool.leave(g.Name, p, sum)
+				}
+			}
+		}()
+	}
+	for _, p := range batch {
+		jobs <- p
+	}
+	close(jobs)
+	wg.Wait()
+	if spool != "" {
+		spool.sweep(time.Now())
+	}
+	return first
+}
+
+// readyAfter lists the ready files of the pg_wal folder dir whose names
+// sort after name (the order in which the archiver asks for them), at most
+// n, without those marked in the spool already.
+func readyAfter(dir, name string, n int, sp spoolDir) []string {
+	ents, err := os.ReadDir(filepath.Join(dir, "archive_status"))
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, e := range ents {
+		r, ok := strings.CutSuffix(e.Name(), ".ready")
+		if !ok || r <= name {
+			continue
+		}
+		if _, err := ParseName(r); err == nil {
+			names = append(names, r)
+		}
+	}
+	sort.Strings(names)
+	var out []string
+	for _, r := range names {
+		if len(out) == n {
+			break
+		}
+		p := filepath.Join(dir, r)
+		if sp != "" && sp.marked(r, p) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// spoolDir is the folder of markers of one archive.
+type spoolDir string
+
+// spool is the markers' folder of the archive named store, created private
+// to this user; "" when there is none or it is not private (a marker makes
+// a push succeed without reading: nobody else may write one).
+func (o Ahead) spool(store string) spoolDir {
+	if o.Spool == "" || o.Max == 0 {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(store))
+	dir := filepath.Join(o.Spool, hex.EncodeToString(sum[:6]))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return ""
+	}
+	for _, d := range []string{o.Spool, dir} {
+		st, err := os.Stat(d)
+		if err != nil || !private(st) {
+			return ""
+		}
+	}
+	return spoolDir(dir)
+}
+
+func private(st os.FileInfo) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && st.IsDir() && int(sys.Uid) == os.Getuid() && st.Mode().Perm()&0o022 == 0
+}
+
+// stamp identifies the content of the file at path without reading it:
+// PostgreSQL never rewrites a file it marked ready, and recycles a segment
+// under another name (a new inode entry, a new modification time).
+func stamp(name, path string) (string, bool) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", false
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("%s %d %d %d", name, st.Size(), st.ModTime().UnixNano(), sys.Ino), true
+}
+
+func (d spoolDir) marker(name string) string { return filepath.Join(string(d), name+".ok") }
+
+// leave records that the file name at path is archived with sum.
+func (d spoolDir) leave(name, path, sum string) {
+	s, ok := stamp(name, path)
+	if !ok {
+		return
+	}
+	tmp := d.marker(name) + ".tmp"
+	if os.WriteFile(tmp, []byte(s+" "+sum+"\n"), 0o600) == nil {
+		_ = os.Rename(tmp, d.marker(name))
+	}
+}
+
+// marked reports whether the file name at path has a marker that matches.
+func (d spoolDir) marked(name, path string) bool {
+	data, err := os.ReadFile(d.marker(name))
+	if err != nil {
+		return false
+	}
+	s, ok := stamp(name, path)
+	fields := strings.Fields(string(data))
+	return ok && len(fields) == 5 && strings.Join(fields[:4], " ") == s
+}
+
+// take consumes the marker of name: true when the file was archived ahead.
+func (d spoolDir) take(name, path string) bool {
+	if !d.marked(name, path) {
+		return false
+	}
+	_ = os.Remove(d.marker(name))
+	return true
+}
+
+// sweep removes markers older than an hour: of files PostgreSQL never asked
+// for again (a crash, a promotion), or left by a push that was killed.
+func (d spoolDir) sweep(now time.Time) {
+	ents, err := os.ReadDir(string(d))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > time.Hour {
+			_ = os.Remove(filepath.Join(string(d), e.Name()))
+		}
+	}
+}
