@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -29,6 +30,12 @@ type Ahead struct {
 	// returns at once. Empty: no markers; that push reads the file again and
 	// finds it archived.
 	Spool string
+	// Background, when set, starts a process of its own that runs
+	// PushAheadOf(path) and returns without waiting for it: the push of
+	// path returns as soon as path is archived, while that process archives
+	// the files after it (pgBackRest's archive-async). Nil: the push
+	// archives them itself before it returns.
+	Background func(path string) error
 }
 
 // PushReady archives the file at path, as Push does, and up to o.Max files
@@ -44,18 +51,88 @@ func (a *Archive) PushReady(ctx context.Context, path string, o Ahead) error {
 	if spool != "" && spool.take(f.Name, path) {
 		return nil
 	}
+	if spool != "" && o.Background != nil {
+		// the process in the background has it in hand: wait for its marker
+		if spool.waitFor(ctx, f.Name, path) {
+			return nil
+		}
+	}
 	if err := a.reachable(ctx); err != nil {
+		return err
+	}
+	if spool != "" && o.Background != nil {
+		w := newPusher()
+		_, err := a.pushFile(ctx, w, f, path)
+		w.release()
+		if err == nil && !spool.busy() && len(readyAfter(filepath.Dir(path), f.Name, 1, spool)) > 0 {
+			_ = o.Background(path) // not started: the next pushes archive their own files
+		}
 		return err
 	}
 	batch := []string{path}
 	if o.Max > 0 {
 		batch = append(batch, readyAfter(filepath.Dir(path), f.Name, o.Max, spool)...)
 	}
-	workers := min(max(o.Workers, 1), len(batch))
+	errs := a.pushAll(ctx, batch, o.Workers, spool, path)
+	if spool != "" {
+		spool.sweep(time.Now())
+	}
+	return errs[path]
+}
+
+// PushAheadOf is the process in the background of PushReady: it archives
+// the files PostgreSQL has ready after path, o.Max at a time, o.Workers at
+// once, leaving a marker for each, until none is left. Only one runs per
+// spool (a lock the kernel releases when it dies): another returns at once.
+func (a *Archive) PushAheadOf(ctx context.Context, path string, o Ahead) error {
+	f, err := ParseName(filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	spool := o.spool(a.storeName())
+	if spool == "" {
+		return fmt.Errorf("no private spool folder (backup.wal.spool %s) for the markers", o.Spool)
+	}
+	// the pushes that start this process probe the lock for an instant
+	unlock, ok := spool.lock()
+	for try := 0; !ok && try < 10; try++ {
+		time.Sleep(2 * time.Millisecond)
+		unlock, ok = spool.lock()
+	}
+	if !ok {
+		return nil // another one runs
+	}
+	defer unlock()
+	defer os.Remove(spool.claims())
+	if err := a.reachable(ctx); err != nil {
+		return err
+	}
+	last := f.Name
+	for ctx.Err() == nil {
+		batch := readyAfter(filepath.Dir(path), last, max(o.Max, 1), spool)
+		if len(batch) == 0 {
+			break
+		}
+		spool.claim(batch)
+		errs := a.pushAll(ctx, batch, o.Workers, spool, "")
+		if len(errs) > 0 {
+			break // PostgreSQL's own pushes take it from here, and say why
+		}
+		last = filepath.Base(batch[len(batch)-1])
+	}
+	spool.sweep(time.Now())
+	return nil
+}
+
+// pushAll archives the files at paths, workers at a time; every file but
+// own (the one PostgreSQL asked for, if any) gets a marker once archived.
+// It returns the errors by path.
+func (a *Archive) pushAll(ctx context.Context, paths []string, workers int, spool spoolDir, own string) map[string]error {
 	jobs := make(chan string)
-	var first error
+	var mu sync.Mutex
+	errs := map[string]error{}
 	var wg sync.WaitGroup
-	for range workers {
+	for range min(max(workers, 1), len(paths)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -67,23 +144,22 @@ func (a *Archive) PushReady(ctx context.Context, path string, o Ahead) error {
 				if err == nil {
 					sum, err = a.pushFile(ctx, w, g, p)
 				}
-				if p == path {
-					first = err
-				} else if err == nil && spool != "" {
+				if err != nil {
+					mu.Lock()
+					errs[p] = err
+					mu.Unlock()
+				} else if p != own && spool != "" {
 					spool.leave(g.Name, p, sum)
 				}
 			}
 		}()
 	}
-	for _, p := range batch {
+	for _, p := range paths {
 		jobs <- p
 	}
 	close(jobs)
 	wg.Wait()
-	if spool != "" {
-		spool.sweep(time.Now())
-	}
-	return first
+	return errs
 }
 
 // readyAfter lists the ready files of the pg_wal folder dir whose names
@@ -197,6 +273,65 @@ func (d spoolDir) take(name, path string) bool {
 	return true
 }
 
+func (d spoolDir) lockFile() string { return filepath.Join(string(d), "push.lock") }
+func (d spoolDir) claims() string   { return filepath.Join(string(d), "claims") }
+
+// lock takes the spool's lock without waiting; false: another process
+// holds it.
+func (d spoolDir) lock() (unlock func(), ok bool) {
+	f, err := os.OpenFile(d.lockFile(), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, false
+	}
+	return func() { f.Close() }, true
+}
+
+// busy reports whether a process in the background holds the lock.
+func (d spoolDir) busy() bool {
+	unlock, ok := d.lock()
+	if ok {
+		unlock()
+	}
+	return !ok
+}
+
+// claim says which files the process in the background is archiving.
+func (d spoolDir) claim(paths []string) {
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = filepath.Base(p)
+	}
+	tmp := d.claims() + ".tmp"
+	if os.WriteFile(tmp, []byte(strings.Join(names, "\n")+"\n"), 0o600) == nil {
+		_ = os.Rename(tmp, d.claims())
+	}
+}
+
+func (d spoolDir) claimed(name string) bool {
+	data, err := os.ReadFile(d.claims())
+	return err == nil && slices.Contains(strings.Fields(string(data)), name)
+}
+
+// waitFor waits, while the process in the background holds the lock and
+// has name in hand, for its marker, and consumes it; false when that
+// process is not archiving name (or ended without it).
+func (d spoolDir) waitFor(ctx context.Context, name, path string) bool {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && ctx.Err() == nil; {
+		if d.take(name, path) {
+			return true
+		}
+		if !d.claimed(name) || !d.busy() {
+			return d.take(name, path)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return false
+}
+
 // sweep removes markers older than an hour: of files PostgreSQL never asked
 // for again (a crash, a promotion), or left by a push that was killed.
 func (d spoolDir) sweep(now time.Time) {
@@ -205,6 +340,9 @@ func (d spoolDir) sweep(now time.Time) {
 		return
 	}
 	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".ok") {
+			continue
+		}
 		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > time.Hour {
 			_ = os.Remove(filepath.Join(string(d), e.Name()))
 		}

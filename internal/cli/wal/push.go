@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -19,12 +20,15 @@ type PushOptions struct {
 	IO      *ui.IOStreams
 	Factory *app.Factory
 	Path    string
+	// Background: this is the process a push started to archive the
+	// files after Path (hidden --background).
+	Background bool
 }
 
 // NewCmdPush returns wal push.
 func NewCmdPush(f *app.Factory, runF func(*PushOptions) error) *cobra.Command {
 	opts := &PushOptions{IO: f.IO, Factory: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "push PATH",
 		Short: "Archive one WAL file (PostgreSQL's archive_command, %p)",
 		Long: `Archive the WAL file at PATH (relative to the working folder, which is the data
@@ -37,7 +41,9 @@ A push also archives up to backup.wal.push_ahead (8) more files that PostgreSQL
 has ready after PATH, backup.wal.parallel (2) at a time, and leaves a marker for
 each in backup.wal.spool (~/.cache/deployctl/wal-spool): when PostgreSQL asks for
 one of them, the push finds its marker and returns at once, so that a backlog
-drains at the speed of the cores, not of one archive_command after another.`,
+drains at the speed of the cores, not of one archive_command after another.
+The files after PATH are archived by a process of its own in the background
+(pgBackRest's archive-async): the push returns as soon as PATH is archived.`,
 		Example: "  archive_command = 'deployctl --config-dir /srv/app/environments --env production wal push %p'",
 		Args:    app.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -48,6 +54,9 @@ drains at the speed of the cores, not of one archive_command after another.`,
 			return pushRun(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Background, "background", false, "archive the ready files after PATH (the process a push starts)")
+	_ = cmd.Flags().MarkHidden("background")
+	return cmd
 }
 
 func pushRun(ctx context.Context, opts *PushOptions) error {
@@ -69,5 +78,25 @@ func pushRun(ctx context.Context, opts *PushOptions) error {
 			ahead.Spool = filepath.Join(dir, "deployctl", "wal-spool")
 		}
 	}
+	if opts.Background {
+		return a.PushAheadOf(ctx, opts.Path, ahead)
+	}
+	ahead.Background = background
 	return a.PushReady(ctx, opts.Path, ahead)
+}
+
+// background starts this very command again with --background, in a
+// session of its own and with no terminal or pipe of PostgreSQL's, and does
+// not wait for it: the archiver waits only for the push it started.
+func background(string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe, append(os.Args[1:], "--background")...)
+	cmd.SysProcAttr = detached()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	return cmd.Process.Release()
 }
