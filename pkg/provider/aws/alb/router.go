@@ -2,9 +2,12 @@ package alb
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -235,11 +238,46 @@ func (r *Router) Slot(ctx context.Context, s provider.Slot) (provider.SlotStatus
 		}
 	}
 	ok := counts["healthy"] + counts["draining"]
-	st := provider.SlotStatus{Slot: s, Ready: counts["healthy"] > 0 && ok == total, Detail: healthDetail(counts, reasons)}
+	st := provider.SlotStatus{Slot: s, Ready: counts["healthy"] > 0 && ok == total, Detail: healthDetail(counts, reasons), Version: targetsVersion(out.TargetHealthDescriptions)}
 	if total > 0 && counts["unused"] == total && reasons[string(types.TargetHealthReasonEnumNotInUse)] {
 		st.Detail = fmt.Sprintf("target group %s is attached to no listener rule; attach it at weight 0 to %s (or its targets are in Availability Zones the load balancer does not use): %s", arn, r.where(), st.Detail)
 	}
 	return st, nil
+}
+
+// targetsVersion is what a target group runs, as far as the load balancer
+// can tell: its registered targets (id:port), leaving out those being
+// deregistered. ALB cannot ask a target which version it serves, but a
+// deployment registers new targets (tasks, instances, a Lambda version's
+// ARN), so the same targets are the same release: `rollback` returns to a
+// target group only while it still has the targets of the release it
+// returns to. More than three are shown as the first three, the count and
+// a hash of them all. No target: "" (unknown).
+func targetsVersion(ds []types.TargetHealthDescription) string {
+	var ids []string
+	for _, d := range ds {
+		if d.Target == nil || d.Target.Id == nil {
+			continue
+		}
+		if d.TargetHealth != nil && (d.TargetHealth.State == types.TargetHealthStateEnumDraining || d.TargetHealth.State == types.TargetHealthStateEnumUnhealthyDraining) {
+			continue
+		}
+		id := aws.ToString(d.Target.Id)
+		if d.Target.Port != nil {
+			id += ":" + strconv.Itoa(int(*d.Target.Port))
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return ""
+	}
+	sort.Strings(ids)
+	const shown = 3
+	if len(ids) <= shown {
+		return "targets " + strings.Join(ids, ", ")
+	}
+	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
+	return fmt.Sprintf("targets %s +%d more (sha256 %s)", strings.Join(ids[:shown], ", "), len(ids)-shown, hex.EncodeToString(sum[:4]))
 }
 
 func healthDetail(counts map[string]int, reasons map[string]bool) string {

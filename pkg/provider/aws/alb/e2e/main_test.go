@@ -48,6 +48,10 @@ type project struct {
 	stateYAML string
 	// awsEnv replaces the static test credentials when set.
 	awsEnv []string
+	// moreYAML is appended to the environment file (top-level sections).
+	moreYAML string
+	// env is appended to the operator's environment (an actor, say).
+	env []string
 }
 
 func newProject(t *testing.T) *project {
@@ -85,7 +89,7 @@ traffic:
 %s
 health: {timeout: 2s}
 maintenance: {allow: [10.0.0.0/8]}
-`, p.sm.URL, albURL, listenerARN, p.rule, blueTG, greenTG, p.stateYAML))
+%s`, p.sm.URL, albURL, listenerARN, p.rule, blueTG, greenTG, p.stateYAML, p.moreYAML))
 }
 
 func (p *project) write(rel, content string) {
@@ -110,7 +114,7 @@ func (p *project) run(args ...string) result {
 	if aws == nil {
 		aws = []string{"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret"}
 	}
-	cmd.Env = testbin.OperatorEnv(p.dir, append(aws, "AWS_EC2_METADATA_DISABLED=true")...)
+	cmd.Env = append(testbin.OperatorEnv(p.dir, append(aws, "AWS_EC2_METADATA_DISABLED=true")...), p.env...)
 	rr := testbin.Run(p.t, cmd)
 	r := result{code: rr.Code, stdout: rr.Stdout, stderr: rr.Stderr}
 	for _, s := range []string{r.stdout, r.stderr} {

@@ -52,6 +52,19 @@ func Main(m *testing.M, gw *Gateway) {
 	os.Exit(code)
 }
 
+// StartGateway runs a gateway of t's own, stopped when t ends, for a test
+// package whose other tests need none (Main runs one for a whole package).
+// Without the binary t fails: the caller asked for a real S3 server.
+func StartGateway(t testing.TB) *Gateway {
+	t.Helper()
+	g := &Gateway{}
+	if err := g.start(); err != nil {
+		t.Fatalf("s3test: %v", err)
+	}
+	t.Cleanup(g.stop)
+	return g
+}
+
 // Need skips t (loudly) when the gateway could not start outside CI.
 func (g *Gateway) Need(t testing.TB) {
 	t.Helper()
