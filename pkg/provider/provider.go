@@ -77,6 +77,15 @@ type ImageSetter interface {
 	SetImage(ctx context.Context, s Slot, image string) error
 }
 
+// SlotURLSetter is the optional ability to point a slot at another URL,
+// where the operator started the new version (`release --slot-url` on the
+// local provider, whose slots are URLs, not deployments).
+type SlotURLSetter interface {
+	// SetSlotURL returns once the data plane sends s's traffic to url; an
+	// unusable url is a *ConfigError, and nothing is changed.
+	SetSlotURL(ctx context.Context, s Slot, url string) error
+}
+
 // MaintenanceState is the maintenance switch as a data plane applies it.
 type MaintenanceState struct {
 	On      bool      `json:"on"`

@@ -68,6 +68,9 @@ func (s slots) Prepare(ctx context.Context, slot provider.Slot, image, url strin
 		defer cancel()
 		return is.SetImage(ctx, slot, image)
 	case url != "":
+		if us, ok := router.(provider.SlotURLSetter); ok { // local: the proxy sends the slot's traffic there
+			return us.SetSlotURL(ctx, slot, url)
+		}
 		cfg, err := s.f.Config()
 		if err != nil {
 			return err

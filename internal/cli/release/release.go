@@ -6,6 +6,7 @@ package release
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
+	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/release"
 )
 
@@ -83,7 +85,7 @@ are printed). Ctrl-C leaves the traffic where it is.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Image, "image", "", "deploy IMG to the candidate slot first (providers that run the slots)")
-	fl.StringVar(&opts.SlotURL, "slot-url", "", "the candidate slot's URL (local: must be the configured one)")
+	fl.StringVar(&opts.SlotURL, "slot-url", "", "point the candidate slot at this URL, where the new version runs (local proxy)")
 	fl.Var(&stepsValue{steps: &opts.Steps}, "steps", "the candidate's weights one after the other, ending at 100")
 	fl.DurationVar(&opts.Interval, "interval", 0, "wait between a traffic step and its analysis (default analysis.interval)")
 	fl.BoolVar(&opts.SkipChecklist, "skip-checklist", false, "do not gate on the checklist (needs --reason)")
@@ -109,6 +111,16 @@ func (o *Options) validate() error {
 		return app.Usagef("--steps must end at 100 (the candidate gets all traffic before it is promoted), such as 10,50,100")
 	case o.Interval < 0:
 		return app.Usagef("invalid --interval %s", o.Interval)
+	case o.SlotURL != "":
+		// checked before anything prints or records it: a URL with a
+		// password would land in the plan, the record and the history
+		u, err := url.Parse(o.SlotURL)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			return app.Usagef("--slot-url must be an absolute http or https URL, such as http://127.0.0.1:8082")
+		case u.User != nil:
+			return app.Usagef("--slot-url must not hold credentials (user:password@): they would be written to the release record; the proxy does not send them anyway")
+		}
 	case o.SkipChecklist && strings.TrimSpace(o.Factory.Flags.Reason) == "":
 		return app.Usagef("--skip-checklist needs --reason: say why this release goes out without the checklist")
 	}
@@ -140,6 +152,16 @@ func startRun(ctx context.Context, o *Options, command string) error {
 	cfg, err := f.Config()
 	if err != nil {
 		return err
+	}
+	if o.Image != "" {
+		// refused before anything runs: not after the backup and the migrations
+		router, err := f.Traffic(ctx)
+		if err != nil {
+			return err
+		}
+		if _, ok := router.(provider.ImageSetter); !ok {
+			return app.Usagef("--image is not supported by the %s traffic provider: it shifts traffic between slots but does not run them; deploy the new version to the candidate slot yourself, then release without --image", cfg.Traffic.Provider)
+		}
 	}
 	e, err := newEngine(ctx, f, command)
 	if err != nil {

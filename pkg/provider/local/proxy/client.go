@@ -54,16 +54,12 @@ func (r *Router) notef(format string, a ...any) {
 func (r *Router) DataPlane(context.Context) provider.DataPlaneStatus {
 	running, ack := r.Running()
 	if !running {
-		start := "deployctl proxy"
-		if r.Env != "" {
-			start = "deployctl -e " + r.Env + " proxy"
-		}
-		return provider.DataPlaneStatus{Detail: "no proxy is running for this environment", Start: start}
+		return provider.DataPlaneStatus{Detail: "no proxy is running for this environment", Start: r.startCommand()}
 	}
 	if ack == nil {
 		return provider.DataPlaneStatus{Up: true, Detail: "a proxy is starting"}
 	}
-	return provider.DataPlaneStatus{Up: true, Detail: fmt.Sprintf("proxy pid %d on %s, revision %d", ack.PID, ack.Listen, ack.Revision)}
+	return provider.DataPlaneStatus{Up: true, Detail: fmt.Sprintf("proxy pid %d on %s, revision %d%s", ack.PID, ack.Listen, ack.Revision, overrides(ack))}
 }
 
 // Running reports whether a proxy serves this environment, and its ack.
@@ -189,7 +185,11 @@ func (r *Router) update(ctx context.Context, change func(*Doc)) (int64, error) {
 }
 
 // waitAck returns once the running proxy has applied revision rev.
-func (r *Router) waitAck(ctx context.Context, rev int64) error {
+func (r *Router) waitAck(ctx context.Context, rev int64) error { return r.waitAckFor(ctx, rev, nil) }
+
+// waitAckFor is waitAck; check, when not nil, reads the first ack of rev
+// or later and says whether it serves what was asked.
+func (r *Router) waitAckFor(ctx context.Context, rev int64, check func(*Ack) error) error {
 	deadline := time.Now().Add(r.AckTimeout)
 	for {
 		running, ack := r.Running()
@@ -198,6 +198,9 @@ func (r *Router) waitAck(ctx context.Context, rev int64) error {
 			return nil
 		}
 		if ack != nil && ack.Revision >= rev {
+			if check != nil {
+				return check(ack)
+			}
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -8,15 +8,22 @@
 // and httputil.ReverseProxy (handler.go), to which the relay hands the
 // connection with the bytes it already read.
 //
+// Each slot is served from a URL: traffic.local.slots.<slot>.url, unless
+// the state document points the slot elsewhere (slots.<slot>.url, written
+// by `release --slot-url`, Router.SetSlotURL). The state's URL wins over
+// the environment file's until it is changed or removed; the ack and
+// `rollout status` show the URL each slot is served from (backend.go).
+//
 // Files in the environment's state folder:
 //
-//	state/proxy.json   the desired state (weights, maintenance), written by commands
+//	state/proxy.json   the desired state (weights, maintenance, slot URLs), written by commands
 //	proxy.lock         flock held by the running proxy: "a proxy is running"
 //	proxy.ack.json     what the running proxy serves now, and its revision
 package proxy
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -37,9 +44,17 @@ type Doc struct {
 	Revision    int64                     `json:"revision"`
 	Weights     provider.Weights          `json:"weights"`
 	Maintenance provider.MaintenanceState `json:"maintenance"`
-	UpdatedAt   time.Time                 `json:"updated_at,omitempty"`
+	// Slots points slots at other URLs than the environment file's
+	// (SetSlotURL); a slot without an entry is served from its setting.
+	Slots     map[provider.Slot]SlotDoc `json:"slots,omitempty"`
+	UpdatedAt time.Time                 `json:"updated_at,omitempty"`
 
 	extra map[string]json.RawMessage // fields of a newer format, kept as they are
+}
+
+// SlotDoc is where the state document sends one slot's traffic.
+type SlotDoc struct {
+	URL string `json:"url"`
 }
 
 // DefaultDoc is the state before the first change: everything to blue.
@@ -59,7 +74,7 @@ func (d *Doc) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return err
 	}
-	for _, k := range []string{"format", "revision", "weights", "maintenance", "updated_at"} {
+	for _, k := range []string{"format", "revision", "weights", "maintenance", "slots", "updated_at"} {
 		delete(all, k)
 	}
 	*d = Doc(f)
@@ -97,6 +112,14 @@ func ParseDoc(data []byte) (*Doc, error) {
 	if err := d.Weights.Validate(); err != nil {
 		return nil, err
 	}
+	for slot, sd := range d.Slots {
+		if !slot.Valid() {
+			return nil, fmt.Errorf("slots: unknown slot %q (slots: blue, green)", slot)
+		}
+		if _, err := ParseSlotURL(sd.URL); err != nil {
+			return nil, fmt.Errorf("slots.%s.url: %w", slot, err)
+		}
+	}
 	return d, nil
 }
 
@@ -109,7 +132,18 @@ type Ack struct {
 	Revision    int64                     `json:"revision"`
 	Weights     provider.Weights          `json:"weights"`
 	Maintenance provider.MaintenanceState `json:"maintenance"`
-	AppliedAt   time.Time                 `json:"applied_at"`
+	// Slots are the URLs the proxy sends each slot's traffic to since this
+	// revision, passwords redacted; absent from a proxy older than slot URLs.
+	Slots     map[provider.Slot]AckSlot `json:"slots,omitempty"`
+	AppliedAt time.Time                 `json:"applied_at"`
+}
+
+// AckSlot is where the running proxy sends one slot's traffic.
+type AckSlot struct {
+	URL string `json:"url"`
+	// Override says the URL is the state document's, not the environment
+	// file's traffic.local.slots.<slot>.url.
+	Override bool `json:"override,omitempty"`
 }
 
 // Paths are the proxy's files in an environment's state folder.

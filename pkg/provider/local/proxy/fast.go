@@ -32,8 +32,6 @@ type fastServer struct {
 	s       *Server
 	lim     Limits
 	gate    *gate // client connections, on every path
-	pools   map[provider.Slot]*directTransport
-	names   map[provider.Slot]string // slot URLs, for the logs
 	handoff *handoffListener
 	log     *accessLog
 
@@ -56,7 +54,7 @@ func fastEligible(s *Server) bool {
 		return false
 	}
 	for _, u := range s.Slots {
-		if u.Scheme != "http" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		if !plainHTTP(u) {
 			return false
 		}
 	}
@@ -236,14 +234,14 @@ func (fc *fastConn) serve(ex *exchange, up *upConn) {
 		if !fc.setBusy(true) {
 			return
 		}
-		d := fc.f.s.current()
-		if end < 0 || !parseRequestHead(fc.peek(end), &fc.req) || (fc.f.s.Maintenance != nil && d.Maintenance.On) {
+		d, rt := fc.f.s.current(), fc.f.s.routes()
+		if end < 0 || !parseRequestHead(fc.peek(end), &fc.req) || (fc.f.s.Maintenance != nil && d.Maintenance.On) || !rt.fast {
 			fc.f.s.handedOff.Add(1)
 			handedOff = fc.f.handoff.give(&handoffConn{Conn: fc.c, r: fc.br, g: fc.f.gate})
 			return
 		}
 		fc.f.s.fastServed.Add(1)
-		keep := fc.forward(d)
+		keep := fc.forward(d, rt)
 		if !keep || !fc.setBusy(false) {
 			return
 		}
@@ -300,14 +298,16 @@ type exchange struct {
 	id           string
 	method, path string // for the access log
 	slot         provider.Slot
-	head         bool // a HEAD request: the answer has no body
+	up           *backend // the slot's, when the request began
+	head         bool     // a HEAD request: the answer has no body
 }
 
-// newExchange starts the request h: its slot by the weights of d, its id
-// (the client's, or a new one), and whether it may be sent twice (it has
-// no body and changes nothing).
-func (f *fastServer) newExchange(h *reqHead, d *Doc) (exchange, bool) {
+// newExchange starts the request h: its slot by the weights of d and its
+// backend in rt, its id (the client's, or a new one), and whether it may
+// be sent twice (it has no body and changes nothing).
+func (f *fastServer) newExchange(h *reqHead, d *Doc, rt *routes) (exchange, bool) {
 	ex := exchange{start: time.Now(), slot: pick(d.Weights), head: string(h.method) == http.MethodHead, id: string(h.id)}
+	ex.up = rt.of(ex.slot)
 	if h.id == nil {
 		ex.id = hexID(rand.Uint64())
 	}
@@ -320,14 +320,14 @@ func (f *fastServer) newExchange(h *reqHead, d *Doc) (exchange, bool) {
 
 // forward sends the request in fc.req to a slot picked by the weights and
 // its answer back, and says whether the client's connection stays open.
-func (fc *fastConn) forward(d *Doc) bool {
+func (fc *fastConn) forward(d *Doc, rt *routes) bool {
 	h := &fc.req
-	ex, replay := fc.f.newExchange(h, d)
+	ex, replay := fc.f.newExchange(h, d, rt)
 	fc.out = appendRequest(fc.out[:0], h, fc.ip, ex.id)
 	length := h.length
 	fc.br.Discard(h.size) // h's slices are invalid from here on
 
-	t := fc.f.pools[ex.slot]
+	t := ex.up.pool
 	var (
 		c    *upConn
 		err  error
@@ -416,7 +416,7 @@ func (fc *fastConn) readAnswerHead(c *upConn, ex exchange) error {
 // in time); keep says the client's connection is still in step (its
 // request body was read).
 func (fc *fastConn) failed(ex exchange, err error, keep bool) bool {
-	fc.f.upstreamError(ex.slot, err)
+	fc.f.upstreamError(ex, err)
 	keep = keep && !fc.f.isClosing()
 	status := http.StatusBadGateway
 	if isTimeout(err) {
@@ -462,7 +462,7 @@ func (fc *fastConn) relay(ex exchange, c *upConn) bool {
 	fc.unwatch()
 	if err != nil || fc.gone.Load() { // the watcher may have broken off the slot's connection: not for reuse
 		if err != nil && !isWriteErr(err) && !fc.gone.Load() { // not the client going away: the slot broke off
-			fc.f.upstreamError(ex.slot, err)
+			fc.f.upstreamError(ex, err)
 			fc.bw.Flush() // what came before; the close then shows the answer is incomplete
 		}
 		c.Close()
@@ -470,7 +470,7 @@ func (fc *fastConn) relay(ex exchange, c *upConn) bool {
 		return false
 	}
 	if r.reuse && c.br.Buffered() == 0 { // more than the answer: out of step, never to be read as the next one
-		fc.f.pools[ex.slot].put(c)
+		ex.up.pool.put(c)
 	} else {
 		c.Close()
 	}
@@ -584,8 +584,8 @@ func (f *fastServer) logExchange(ex exchange, remote string, status int, n int64
 }
 
 // upstreamError logs a slot that failed a request.
-func (f *fastServer) upstreamError(slot provider.Slot, err error) {
-	f.s.Log.Warn("upstream error", "slot", slot, "url", f.names[slot], "error", err)
+func (f *fastServer) upstreamError(ex exchange, err error) {
+	f.s.Log.Warn("upstream error", "slot", ex.slot, "url", ex.up.name, "error", err)
 }
 
 // requestPath is the target's path, unescaped as net/http gives it.

@@ -55,7 +55,7 @@ func newSlotProxy(s provider.Slot, target *url.URL, tr http.RoundTripper, log *s
 				w.WriteHeader(statusClientGone)
 				return
 			}
-			log.Warn("upstream error", "slot", s, "url", target.String(), "error", err)
+			log.Warn("upstream error", "slot", s, "url", target.Redacted(), "error", err)
 			if isTimeout(err) {
 				http.Error(w, fmt.Sprintf("gateway timeout: slot %s did not answer in time", s), http.StatusGatewayTimeout)
 				return
@@ -123,15 +123,16 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b 
 func (bufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
 func (bufferPool) Put(b []byte) { buffers.Put(&b) }
 
-// weighted picks a slot per request from the current weights.
+// weighted picks a slot per request from the current weights, and sends
+// the request to that slot's current backend.
 type weighted struct {
 	current func() *Doc
-	slots   map[provider.Slot]http.Handler
+	routes  func() *routes
 	sticky  bool
 }
 
 func (h *weighted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	wts := h.current().Weights
+	wts, rt := h.current().Weights, h.routes()
 	slot := pick(wts)
 	if h.sticky {
 		if c, err := r.Cookie(StickyCookie); err == nil && provider.Slot(c.Value).Valid() && wts[provider.Slot(c.Value)] > 0 {
@@ -143,7 +144,7 @@ func (h *weighted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec, ok := w.(*recorder); ok {
 		rec.slot = slot
 	}
-	h.slots[slot].ServeHTTP(w, r)
+	rt.of(slot).proxy.ServeHTTP(w, r)
 }
 
 func pick(w provider.Weights) provider.Slot {

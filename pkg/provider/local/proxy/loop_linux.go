@@ -108,6 +108,7 @@ type evConn struct {
 type evUp struct {
 	fd                 int
 	slot               provider.Slot
+	t                  *directTransport // the pool of the backend it was dialed for
 	in                 []byte
 	sent               int // bytes of the request written
 	reused             bool
@@ -387,11 +388,10 @@ func (l *evLoop) sweep(now time.Time) {
 			}
 		}
 	}
-	t := l.f.pools
 	for slot, us := range l.idle {
 		keep := us[:0]
 		for _, u := range us {
-			if u.closed || t[slot].idleSince(u.idleAt) {
+			if u.closed || u.t.isRetired() || u.t.idleSince(u.idleAt) {
 				l.closeUp(u)
 				continue
 			}
@@ -454,8 +454,8 @@ func (l *evLoop) idleStep(c *evConn) bool {
 		}
 		return l.readClient(c)
 	}
-	d := l.f.s.current()
-	if end < 0 || !parseRequestHead(c.in[:end], &c.req) || l.f.s.Maintenance != nil && d.Maintenance.On {
+	d, rt := l.f.s.current(), l.f.s.routes()
+	if end < 0 || !parseRequestHead(c.in[:end], &c.req) || l.f.s.Maintenance != nil && d.Maintenance.On || !rt.fast {
 		l.handOff(c, nil)
 		return false
 	}
@@ -473,14 +473,14 @@ func (l *evLoop) idleStep(c *evConn) bool {
 		return l.readClient(c)
 	}
 	c.bodyWait, c.served = false, true
-	l.begin(c, d, end)
+	l.begin(c, d, rt, end)
 	return true
 }
 
 // begin starts the request whose head (end bytes) and body are in c.in.
-func (l *evLoop) begin(c *evConn, d *Doc, end int) {
+func (l *evLoop) begin(c *evConn, d *Doc, rt *routes, end int) {
 	h := &c.req
-	c.ex, c.replay = l.f.newExchange(h, d)
+	c.ex, c.replay = l.f.newExchange(h, d, rt)
 	c.reqOut = appendRequest(c.reqOut[:0], h, c.ip, c.ex.id)
 	total := end + int(h.length)
 	c.reqOut = append(c.reqOut, c.in[end:total]...)
@@ -491,18 +491,21 @@ func (l *evLoop) begin(c *evConn, d *Doc, end int) {
 	l.attach(c)
 }
 
-// attach gives c a connection to its slot: an idle one, or a new one.
+// attach gives c a connection to its slot's backend: an idle one, or a
+// new one.
 func (l *evLoop) attach(c *evConn) {
 	us := l.idle[c.ex.slot]
-	t := l.f.pools[c.ex.slot]
+	t := c.ex.up.pool
 	for len(us) > 0 {
 		u := us[len(us)-1]
 		us = us[:len(us)-1]
 		if u.closed {
 			continue
 		}
-		if t.idleSince(u.idleAt) {
-			l.closeUp(u) // past the idle timeout, as on the other paths
+		if u.t != t || t.idleSince(u.idleAt) {
+			// to the slot's old URL (see backend), or
+			// past the idle timeout, as on the other paths
+			l.closeUp(u)
 			continue
 		}
 		l.idle[c.ex.slot] = us
@@ -520,7 +523,7 @@ func (l *evLoop) attach(c *evConn) {
 func (l *evLoop) dial(c *evConn) {
 	c.dialSeq++
 	seq, slot := c.dialSeq, c.ex.slot
-	t := l.f.pools[slot]
+	t := c.ex.up.pool
 	l.dialing++
 	go func() {
 		fd := -1
@@ -528,17 +531,17 @@ func (l *evLoop) dial(c *evConn) {
 		if err == nil {
 			fd, err = takeFD(nc)
 		}
-		if !l.post(func() { l.dialed(c, seq, slot, fd, err) }) && fd >= 0 {
+		if !l.post(func() { l.dialed(c, seq, slot, t, fd, err) }) && fd >= 0 {
 			syscall.Close(fd)
 		}
 	}()
 }
 
-func (l *evLoop) dialed(c *evConn, seq int, slot provider.Slot, fd int, err error) {
+func (l *evLoop) dialed(c *evConn, seq int, slot provider.Slot, t *directTransport, fd int, err error) {
 	l.dialing--
 	var u *evUp
 	if err == nil {
-		u = &evUp{fd: fd, slot: slot, in: make([]byte, 0, 4<<10), writable: true}
+		u = &evUp{fd: fd, slot: slot, t: t, in: make([]byte, 0, 4<<10), writable: true}
 		if err = l.register(fd, evFD{u: u}); err != nil {
 			syscall.Close(fd)
 			u = nil
@@ -560,7 +563,7 @@ func (l *evLoop) dialed(c *evConn, seq int, slot provider.Slot, fd int, err erro
 }
 
 func (l *evLoop) pool(u *evUp) {
-	if l.closing || len(l.idle[u.slot]) >= 1024 {
+	if l.closing || len(l.idle[u.slot]) >= 1024 || u.t.isRetired() { // retired: the slot went to another URL
 		l.closeUp(u)
 		return
 	}
@@ -574,7 +577,7 @@ func (l *evLoop) pool(u *evUp) {
 		}
 		u.readable = false
 	}
-	u.idleAt = l.f.pools[u.slot].now()
+	u.idleAt = u.t.now()
 	l.idle[u.slot] = append(l.idle[u.slot], u)
 }
 
@@ -685,7 +688,7 @@ func (l *evLoop) upFailed(c *evConn, err error) bool {
 // gatewayError answers 502 or 504 for c's request; the client's connection
 // stays in step (the loops read a request whole before they send it).
 func (l *evLoop) gatewayError(c *evConn, status int, err error) {
-	l.f.upstreamError(c.ex.slot, err)
+	l.f.upstreamError(c.ex, err)
 	c.keep = !l.closing
 	c.out = appendGatewayError(c.out[:0], status, c.ex.slot, c.ex.id, c.keep)
 	c.outOff = 0
@@ -745,7 +748,7 @@ func (l *evLoop) bodyStep(c *evConn) bool {
 // client gets what came before, then its connection closes, so that it
 // sees the answer is incomplete.
 func (l *evLoop) cutShort(c *evConn, err error) {
-	l.f.upstreamError(c.ex.slot, err)
+	l.f.upstreamError(c.ex, err)
 	if c.outOff < len(c.out) { // what came before, as far as the socket takes it now
 		rawWrite(c.fd, c.out[c.outOff:])
 	}

@@ -25,22 +25,24 @@ func (r *Router) Liveness(ctx context.Context, s provider.Slot) (provider.SlotSt
 
 func (r *Router) probe(ctx context.Context, s provider.Slot, path string) (provider.SlotStatus, error) {
 	st := provider.SlotStatus{Slot: s}
-	base, ok := r.Slots[s]
-	if !ok {
-		return st, fmt.Errorf("unknown slot %q (slots: blue, green)", s)
+	// the URL the proxy serves the slot from: --slot-url's, or the setting
+	base, err := r.slotURL(ctx, s)
+	if err != nil {
+		return st, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.Health.Timeout)
 	defer cancel()
 	url := strings.TrimRight(base, "/") + path
+	shown := strings.TrimRight(redactURL(base), "/") + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return st, err
+		return st, fmt.Errorf("GET %s: the slot URL is not usable", shown)
 	}
 	start := time.Now()
 	resp, err := r.HTTP.Do(req)
 	st.Latency = time.Since(start)
 	if err != nil {
-		st.Detail = fmt.Sprintf("GET %s: %v", url, unwrapURLError(err))
+		st.Detail = fmt.Sprintf("GET %s: %v", shown, unwrapURLError(err))
 		return st, nil
 	}
 	defer resp.Body.Close()
@@ -51,7 +53,7 @@ func (r *Router) probe(ctx context.Context, s provider.Slot, path string) (provi
 	_ = json.Unmarshal(body, &info)
 	st.Version = info.Version
 	st.Ready = resp.StatusCode >= 200 && resp.StatusCode < 300
-	st.Detail = fmt.Sprintf("GET %s: %s", url, resp.Status)
+	st.Detail = fmt.Sprintf("GET %s: %s", shown, resp.Status)
 	return st, nil
 }
 

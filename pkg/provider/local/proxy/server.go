@@ -47,6 +47,11 @@ type Server struct {
 	Limits
 
 	cur atomic.Pointer[Doc]
+	// rt are the slots' backends, replaced at reload when a slot's URL
+	// changes (backend.go)
+	rt        atomic.Pointer[routes]
+	tr, stock *http.Transport // shared by the backends (transports)
+	poolCtx   context.Context // the pools' watches run until it ends
 	// requests the fast path forwarded, and connections it handed to net/http
 	fastServed, handedOff atomic.Int64
 	loopServed            atomic.Int64 // of fastServed, by an event loop
@@ -60,38 +65,22 @@ func (s *Server) current() *Doc { return s.cur.Load() }
 // Handler serves /-/health itself and everything else through the
 // maintenance page and the weighted slots.
 func (s *Server) Handler() http.Handler {
-	h, _, _ := s.handler()
+	h, _ := s.handler()
 	return h
 }
 
-// handler is Handler with the connection pools of the slots and the access
-// log, which the fast path shares.
+// handler is Handler with the access log, which the fast path shares.
 //
 // On the standard path (fast_path: false) the slots are served by Go's
 // stock http.Transport, so that it is the conservative path an operator
 // falls back to; otherwise by directTransport, which shares its pools with
-// the fast path.
-func (s *Server) handler() (http.Handler, map[provider.Slot]*directTransport, *accessLog) {
+// the fast path (newBackend).
+func (s *Server) handler() (http.Handler, *accessLog) {
 	lim := s.Limits.withDefaults()
-	tr := newTransport(lim)
-	// Go's Transport reads bytes a slot sends after an answer as the answer
-	// to the next request on the connection when that request comes
-	// quickly enough (TestDifferentialSlotSide measures it on the
-	// reference): the standard path sends one request per connection.
-	stock := tr.Clone()
-	stock.DisableKeepAlives = true
-	pools := map[provider.Slot]*directTransport{}
-	slots := map[provider.Slot]http.Handler{}
-	for slot, u := range s.Slots {
-		if s.StandardPath {
-			slots[slot] = newSlotProxy(slot, u, stockTransport{stock}, s.Log)
-			continue
-		}
-		pools[slot] = newDirectTransport(hostPort(u), tr)
-		pools[slot].idleTimeout, pools[slot].readTimeout = lim.SlotIdleTimeout, lim.SlotReadTimeout
-		slots[slot] = newSlotProxy(slot, u, pools[slot], s.Log)
+	if s.rt.Load() == nil { // Handler without Run: the slots as configured
+		s.applySlots(DefaultDoc())
 	}
-	var h http.Handler = &weighted{current: s.current, slots: slots, sticky: s.Sticky}
+	var h http.Handler = &weighted{current: s.current, routes: s.routes, sticky: s.Sticky}
 	if s.Maintenance != nil {
 		h = s.Maintenance(func() provider.MaintenanceState { return s.current().Maintenance }, h)
 	}
@@ -102,15 +91,19 @@ func (s *Server) handler() (http.Handler, map[provider.Slot]*directTransport, *a
 	if s.AccessLog != nil {
 		al = &accessLog{out: s.AccessLog}
 	}
-	return al.wrap(mux), pools, al
+	return al.wrap(mux), al
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	d := s.current()
+	slots := map[provider.Slot]string{}
+	for slot, a := range s.ackSlots() {
+		slots[slot] = a.URL
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(map[string]any{
-		"status": "ok", "pid": os.Getpid(), "revision": d.Revision, "weights": d.Weights, "maintenance": d.Maintenance.On,
+		"status": "ok", "pid": os.Getpid(), "revision": d.Revision, "weights": d.Weights, "maintenance": d.Maintenance.On, "slots": slots,
 	})
 }
 
@@ -132,10 +125,13 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	defer release()
 	s.started, s.listen = time.Now().UTC(), ln.Addr().String()
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	s.poolCtx = wctx // the pools' watches (newBackend)
 	if err := s.reload(true); err != nil {
 		return err
 	}
-	h, pools, al := s.handler()
+	h, al := s.handler()
 	lim := s.Limits.withDefaults()
 	s.Log.Info("limits", "header_timeout", lim.HeaderTimeout.String(), "keepalive_timeout", lim.KeepAliveTimeout.String(),
 		"body_timeout", lim.BodyTimeout.String(), "slot_read_timeout", lim.SlotReadTimeout.String(),
@@ -143,22 +139,14 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	g := &gate{max: int64(lim.MaxConnections)}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.KeepAliveTimeout,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
-	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() { s.watch(wctx); close(watched) }()
-	for _, p := range pools {
-		go p.watch(wctx)
-	}
 	defer func() { stopWatch(); <-watched }()
 	errc := make(chan error, 2)
 	var fast *fastServer
 	if fastEligible(s) {
 		// net/http serves the connections the fast path hands over
-		names := map[provider.Slot]string{}
-		for slot, u := range s.Slots {
-			names[slot] = u.String()
-		}
-		fast = &fastServer{s: s, lim: lim, gate: g, pools: pools, names: names, handoff: newHandoffListener(ln.Addr()), log: al, conns: map[*fastConn]bool{}}
+		fast = &fastServer{s: s, lim: lim, gate: g, handoff: newHandoffListener(ln.Addr()), log: al, conns: map[*fastConn]bool{}}
 		if n := s.eventLoops(); n > 0 {
 			if err := fast.startLoops(n); err != nil {
 				s.Log.Warn("event loops unavailable; a goroutine serves each connection", "error", err)
@@ -266,6 +254,15 @@ func (s *Server) reload(first bool) error {
 			return fmt.Errorf("the proxy state file %s is malformed (%v): fix it, or remove it to start again from blue 100%%", path, err)
 		}
 	}
+	// the slots' URLs first: once the ack says so, every request goes there
+	for _, c := range s.applySlots(d) {
+		if c.override {
+			s.Log.Info("slot URL", "slot", c.slot, "url", c.url, "was", c.was,
+				"from", "the state (release --slot-url); it wins over traffic.local.slots."+string(c.slot)+".url until changed")
+		} else {
+			s.Log.Info("slot URL", "slot", c.slot, "url", c.url, "was", c.was, "from", "traffic.local.slots."+string(c.slot)+".url")
+		}
+	}
 	s.cur.Store(d)
 	s.Log.Info("serving", "revision", d.Revision, "weights", d.Weights.String(), "maintenance", d.Maintenance.On)
 	return s.ack(d)
@@ -273,7 +270,7 @@ func (s *Server) reload(first bool) error {
 
 func (s *Server) ack(d *Doc) error {
 	a := Ack{Format: Format, PID: os.Getpid(), Listen: s.listen, StartedAt: s.started, Revision: d.Revision,
-		Weights: d.Weights, Maintenance: d.Maintenance, AppliedAt: time.Now().UTC()}
+		Weights: d.Weights, Maintenance: d.Maintenance, Slots: s.ackSlots(), AppliedAt: time.Now().UTC()}
 	data, err := json.MarshalIndent(a, "", "  ")
 	if err != nil {
 		return err

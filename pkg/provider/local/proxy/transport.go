@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +38,9 @@ type directTransport struct {
 	// readTimeout bounds the wait for an answer head (0: none).
 	readTimeout time.Duration
 	now         func() time.Time
+	// retired: its slot is served from another URL now (backend.retire);
+	// no connection goes back to the pool
+	retired atomic.Bool
 }
 
 // DefaultSlotIdleTimeout is how long a connection to a slot waits in the
@@ -202,7 +206,7 @@ func (t *directTransport) put(c *upConn) {
 		drop++
 	}
 	t.idle = append(t.idle[:0], t.idle[drop:]...)
-	full := len(t.idle) >= t.maxIdle
+	full := len(t.idle) >= t.maxIdle || t.retired.Load() // retired: the slot went to another URL
 	if !full {
 		t.idle = append(t.idle, c)
 	}
@@ -211,6 +215,21 @@ func (t *directTransport) put(c *upConn) {
 		c.Close()
 	}
 }
+
+// retire closes the pooled connections, and from now on those that come
+// back: the slot is served from another URL.
+func (t *directTransport) retire() {
+	t.mu.Lock()
+	t.retired.Store(true)
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+}
+
+func (t *directTransport) isRetired() bool { return t.retired.Load() }
 
 // watch closes, once a second until ctx ends, the pooled connections past
 // the idle timeout and those on which the slot spoke or which it closed

@@ -1,0 +1,111 @@
+package release_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deployctl/deployctl/internal/testbin"
+	"github.com/deployctl/deployctl/pkg/analysis/prometheus/promtest"
+)
+
+// On the local provider, `release --slot-url` points the candidate slot at
+// the URL where the operator started the new version: the running proxy
+// acknowledges serving green from there, the release goes through its
+// steps (the analysis judging that backend) to promotion, and real
+// requests through the proxy then reach it, never green's configured URL.
+func TestE2EReleaseSlotURL(t *testing.T) {
+	p := newProject(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
+	second := "http://" + addr
+	testbin.DemoSlot(t, bin.demoAPI, p.dir, "green", addr, "v3")
+	// the analysis reads the backend the traffic goes to: a Prometheus
+	// scraping blue and the second green
+	prom := promtest.Start(t, promtest.Options{Scrape: []string{strings.TrimPrefix(p.blue, "http://"), addr}})
+	prom.WaitScraped(t)
+	p.env = append(p.env, "DEPLOYCTL_ANALYSIS_PROMETHEUS_URL="+prom.URL)
+
+	dry := p.must(append(releaseArgs, "--slot-url", second, "--dry-run")...)
+	if !strings.Contains(dry.stdout, "point the green slot at "+second) {
+		t.Fatalf("the plan does not point green at %s:\n%s", second, dry.stdout)
+	}
+	r := p.must(append(releaseArgs, "--slot-url", second)...)
+	if !strings.Contains(r.stdout, "succeeded (blue → green)") {
+		t.Fatalf("release:\n%s%s", r.stdout, r.stderr)
+	}
+	p.servesOnly("v3")
+
+	var rs []struct {
+		Status  string `json:"status"`
+		Slot    string `json:"slot"`
+		SlotURL string `json:"slot_url"`
+		Version string `json:"version"`
+	}
+	out := p.must("releases", "-o", "json")
+	if err := json.Unmarshal([]byte(out.stdout), &rs); err != nil || len(rs) != 1 {
+		t.Fatalf("releases: %v\n%s", err, out.stdout)
+	}
+	if rec := rs[0]; rec.Status != "succeeded" || rec.Slot != "green" || rec.SlotURL != second || rec.Version != "v3" {
+		t.Fatalf("the record: %+v", rec)
+	}
+
+	// what the proxy acknowledged, and what status shows
+	data, err := os.ReadFile(filepath.Join(p.dir, ".deployctl", "development", "proxy.ack.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ack struct {
+		Slots map[string]struct {
+			URL      string `json:"url"`
+			Override bool   `json:"override"`
+		} `json:"slots"`
+	}
+	if err := json.Unmarshal(data, &ack); err != nil || ack.Slots["green"].URL != second || !ack.Slots["green"].Override || ack.Slots["blue"].URL != p.blue {
+		t.Fatalf("the proxy's ack: %v\n%s", err, data)
+	}
+	st := p.must("rollout", "status").stdout
+	if !strings.Contains(st, "GET "+second+"/health/readiness") || !strings.Contains(st, "green from "+second) {
+		t.Fatalf("rollout status does not show green served from %s:\n%s", second, st)
+	}
+}
+
+// An unusable --slot-url is refused with exit 2 (a bad flag) before
+// anything runs or is recorded: no release, nothing written to the proxy's
+// state, the users stay on v1. A URL with a password is refused without the
+// password appearing anywhere.
+func TestE2EReleaseSlotURLRefused(t *testing.T) {
+	p := newProject(t)
+	state := filepath.Join(p.dir, ".deployctl", "development", "state", "proxy.json")
+	before, _ := os.ReadFile(state)
+	const canary = "s3cr3t-canary-7f1"
+	for url, want := range map[string]string{
+		"ftp://127.0.0.1:3012":                        "must be an absolute http or https URL",
+		"http://deploy:" + canary + "@127.0.0.1:3012": "must not hold credentials",
+	} {
+		r := p.run(append(releaseArgs, "--slot-url", url)...)
+		if r.code != 2 || !strings.Contains(r.stderr+r.stdout, want) {
+			t.Fatalf("release --slot-url %s: exit %d, want 2 and %q\n%s%s", url, r.code, want, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stderr+r.stdout, canary) {
+			t.Fatalf("the password of --slot-url was printed:\n%s%s", r.stdout, r.stderr)
+		}
+	}
+	if after, _ := os.ReadFile(state); string(after) != string(before) {
+		t.Fatalf("the proxy's state was written:\n%s", after)
+	}
+	if rs := p.releases(); len(rs) != 0 {
+		t.Fatalf("a refused --slot-url was recorded as %s", rs[0].Status)
+	}
+	_ = filepath.Walk(p.dir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			if raw, _ := os.ReadFile(path); strings.Contains(string(raw), canary) {
+				t.Errorf("the password of --slot-url is in %s", path)
+			}
+		}
+		return nil
+	})
+	p.servesOnly("v1")
+}
