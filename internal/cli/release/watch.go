@@ -2,9 +2,12 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,7 +17,10 @@ import (
 
 	"github.com/deployctl/deployctl/internal/cli/rollout"
 	"github.com/deployctl/deployctl/internal/ui/live"
+	"github.com/deployctl/deployctl/pkg/analysis"
+	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/release"
+	pkgrollout "github.com/deployctl/deployctl/pkg/rollout"
 	"github.com/deployctl/deployctl/pkg/timeutil"
 )
 
@@ -22,24 +28,40 @@ import (
 // step has taken) and the status of the slots read again.
 const tick = 500 * time.Millisecond
 
+// lastRead bounds the status read for the last frame, after the release.
+const lastRead = 3 * time.Second
+
 // watch follows the release as it goes. With --watch on a terminal (stderr)
 // it is a live view redrawn in place on stderr; otherwise, and with
 // --verbose (the debug log writes on stderr as it goes), one line per step
 // change on stderr. It returns the function that stops following: call it
 // before the outcome is printed (it leaves the live view).
 func watch(ctx context.Context, o *Options, e *release.Engine) (stop func()) {
+	g := &gateTraffic{Traffic: e.Deps.Traffic, gates: map[string]*pkgrollout.GateError{}}
+	if e.Deps.Traffic != nil {
+		e.Deps.Traffic = g
+	}
+	restore := func(stop func()) func() {
+		return func() {
+			stop()
+			if e.Deps.Traffic == g {
+				e.Deps.Traffic = g.Traffic
+			}
+		}
+	}
 	if o.Watch && o.IO.StderrTTY && !o.Factory.Flags.Verbose {
-		stop, err := watchLive(ctx, o, e)
+		stop, err := watchLive(ctx, o, e, g)
 		if err == nil {
-			return stop
+			return restore(stop)
 		}
 		o.Factory.Notef("no live view (%v): one line per step change instead", err)
 	}
-	return watchLines(o, e)
+	return restore(watchLines(o, e, g))
 }
 
-// watchLines prints one line per step change on stderr.
-func watchLines(o *Options, e *release.Engine) (stop func()) {
+// watchLines prints one line per step change on stderr; a traffic step the
+// analysis stopped also gets its measurements and what can follow.
+func watchLines(o *Options, e *release.Engine, g *gateTraffic) (stop func()) {
 	last := map[string]release.StepStatus{}
 	e.OnChange = func(r release.Record) {
 		for _, s := range r.Steps {
@@ -50,14 +72,50 @@ func watchLines(o *Options, e *release.Engine) (stop func()) {
 			if s.Status == release.StepPending || s.Status == release.StepRunning { // the step's note said it starts
 				continue
 			}
+			ge := g.of(s.Name)
 			line := r.Name() + " " + s.Name + ": " + string(s.Status)
-			if s.Detail != "" {
-				line += " — " + s.Detail
+			if d := stepDetail(&r, s, ge); d != "" {
+				line += " — " + d
 			}
 			o.IO.Printf("%s\n", line)
+			if s.Status == release.StepFailed && ge != nil {
+				for _, l := range gateReport(&r, ge) {
+					o.IO.Printf("%s\n", l)
+				}
+			}
 		}
 	}
 	return func() { e.OnChange = nil }
+}
+
+// gateTraffic is the release's traffic engine as the view sees it: a
+// traffic step stopped by the analysis comes back with the judgement —
+// each measurement's query, value and threshold — which the record does
+// not keep; the view shows it on the step's row and after the release.
+type gateTraffic struct {
+	release.Traffic
+	mu    sync.Mutex
+	gates map[string]*pkgrollout.GateError // traffic step → the judgement that stopped it
+}
+
+func (g *gateTraffic) Step(ctx context.Context, slot provider.Slot, weight int, interval time.Duration, analyse bool) (*pkgrollout.StepReport, error) {
+	rep, err := g.Traffic.Step(ctx, slot, weight, interval, analyse)
+	if ge := (*pkgrollout.GateError)(nil); errors.As(err, &ge) {
+		g.mu.Lock()
+		g.gates["traffic-"+strconv.Itoa(weight)] = ge
+		g.mu.Unlock()
+	}
+	return rep, err
+}
+
+// of is the judgement that stopped the traffic step named step, or nil.
+func (g *gateTraffic) of(step string) *pkgrollout.GateError {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.gates[step]
 }
 
 // liveWatch is the release's live view: the steps, the current one with the
@@ -82,9 +140,12 @@ type liveWatch struct {
 	st       markStyles
 	inEffect map[string]time.Time // traffic step → when the rollout engine noted its weights in effect
 	problem  string               // the analysis' last problem, noted once
+	gates    *gateTraffic         // the judgements of the traffic steps the analysis stopped
+	resumed  int                  // the step a resume went on at (steps before it are not run again); -1: none
+	since    time.Time            // when the view began
 }
 
-func watchLive(ctx context.Context, o *Options, e *release.Engine) (stop func(), err error) {
+func watchLive(ctx context.Context, o *Options, e *release.Engine, g *gateTraffic) (stop func(), err error) {
 	f := o.Factory
 	src, err := rollout.NewLiveTraffic(ctx, f, "release --watch")
 	if err != nil {
@@ -94,6 +155,7 @@ func watchLive(ctx context.Context, o *Options, e *release.Engine) (stop func(),
 	w := &liveWatch{
 		view: live.NewWith(errOut, live.Options{Terminal: true, Color: !f.IO.NoColor}),
 		now:  f.Now, inEffect: map[string]time.Time{}, st: newMarkStyles(errOut, !f.IO.NoColor),
+		gates: g, resumed: -1, since: f.Now(),
 	}
 	if tr, err := src.Traffic(ctx); err == nil { // the first frame has the bars
 		w.traffic = tr
@@ -163,12 +225,29 @@ func watchLive(ctx context.Context, o *Options, e *release.Engine) (stop func(),
 			if len(w.partial) > 0 {
 				w.notes, w.partial = append(w.notes, strings.TrimSpace(string(w.partial))), nil
 			}
+			// the last frame has the traffic as the release left it (a
+			// breach, a rollback: moved since the last poll), read now
+			w.mu.Unlock()
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), lastRead)
+			tr, terr := src.Traffic(rctx)
+			rcancel()
+			w.mu.Lock()
+			if terr == nil {
+				w.traffic = tr
+			}
 			w.draw()
 			_ = w.view.Close() // the last frame stays on the normal screen
 			f.IO.ErrOut = errOut
 			for _, n := range w.notes {
 				if !stepNote.MatchString(n) {
 					fmt.Fprintln(errOut, n)
+				}
+			}
+			if r := w.rec; r != nil && r.Current < len(r.Steps) && r.Steps[r.Current].Status == release.StepFailed {
+				if ge := g.of(r.Steps[r.Current].Name); ge != nil {
+					for _, l := range gateReport(r, ge) {
+						fmt.Fprintln(errOut, l)
+					}
 				}
 			}
 		})
@@ -197,6 +276,9 @@ func (w *liveWatch) changed(r release.Record) {
 	r.Steps = append([]release.StepResult(nil), r.Steps...) // the engine goes on changing its own
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.rec == nil && r.Current > 0 && r.Current < len(r.Steps) && doneBefore(r.Steps[:r.Current], w.since) {
+		w.resumed = r.Current // steps were done before this view began, by the process that stopped: a resume
+	}
 	w.rec = &r
 	w.draw()
 }
@@ -241,12 +323,18 @@ func (w *liveWatch) draw() {
 	_ = w.view.Draw(w.frame(w.now()))
 }
 
-// frame is the release's screen at now; w.mu is held.
+// frame is the release's screen at now; w.mu is held. When the steps do
+// not fit the terminal's rows, the screen draws those of Fit: the current
+// step with the steps around it, the others collapsed (fitSteps).
 func (w *liveWatch) frame(now time.Time) live.Frame {
 	r := w.rec
 	f := w.traffic
 	f.Title, f.Env, f.At, f.Metrics = r.Kind+" "+r.Name(), r.Env, now, w.metrics
-	f.Lines = append(stepLines(r, now, w.st), w.st.head.Render("STEP  ")+w.current(now))
+	rows := stepLines(r, now, w.st, w.gates)
+	stepRow := w.st.head.Render("STEP  ") + w.current(now)
+	f.Lines = append(append([]string(nil), rows...), stepRow)
+	steps, cur, st := append([]release.StepResult(nil), r.Steps...), r.Current, w.st
+	f.Fit = func(n int) []string { return append(fitSteps(steps, rows, cur, n-1, st), stepRow) }
 	note := strings.TrimSpace(string(w.partial))
 	if note == "" && len(w.notes) > 0 {
 		note = w.notes[len(w.notes)-1]
@@ -258,12 +346,37 @@ func (w *liveWatch) frame(now time.Time) live.Frame {
 }
 
 // current is the step under way and the time to its analysis, or how the
-// release ended.
+// release ended; a rollback says it leaves the database alone, a resume
+// where it went on.
 func (w *liveWatch) current(now time.Time) string {
 	r := w.rec
+	out := w.progress(now)
+	if r.Kind == release.KindRollback && r.Status != release.Succeeded { // the summary of a success says it
+		out += fmt.Sprintf(" · rollback to v%d: the database is not touched", r.RollbackOf)
+	}
+	if i := w.resumed; i > 0 && i < len(r.Steps) && r.Status == release.Running {
+		done := "step 1"
+		if i > 1 {
+			done = fmt.Sprintf("steps 1–%d", i)
+		}
+		out += fmt.Sprintf(" · resumed at %s; %s not run again", r.Steps[i].Name, done)
+	}
+	return out
+}
+
+func (w *liveWatch) progress(now time.Time) string {
+	r := w.rec
 	switch {
+	case r.Status == release.Succeeded && r.Kind == release.KindRollback: // short: it must fit 80 columns
+		return fmt.Sprintf("succeeded: back on v%d — %s serves all traffic; database not touched", r.RollbackOf, r.Slot)
 	case r.Status == release.Succeeded:
 		return "succeeded: " + summary(r)
+	case r.Status == release.Aborted:
+		why := ""
+		if ge := w.gates.of(current(r)); ge != nil && ge.Verdict == analysis.Fail {
+			why = " (the analysis breached)"
+		}
+		return fmt.Sprintf("aborted at step %s%s: all traffic on %s", current(r), why, r.Active)
 	case r.Status != release.Running || r.Current >= len(r.Steps):
 		return summary(r)
 	}
@@ -293,8 +406,8 @@ var marks = map[release.StepStatus]string{
 }
 
 // stepLines are the steps, one line each: mark, name, status, time taken
-// and detail (the plan of the one running).
-func stepLines(r *release.Record, now time.Time, st markStyles) []string {
+// and detail (the plan of the one running; of one that failed, why).
+func stepLines(r *release.Record, now time.Time, st markStyles, g *gateTraffic) []string {
 	steps := release.Pipeline(r)
 	rel := &release.Release{Record: r}
 	nw := 0
@@ -303,7 +416,7 @@ func stepLines(r *release.Record, now time.Time, st markStyles) []string {
 	}
 	var out []string
 	for i, s := range r.Steps {
-		mark, status, detail := marks[s.Status], string(s.Status), s.Detail
+		mark, status, detail := marks[s.Status], string(s.Status), stepDetail(r, s, g.of(s.Name))
 		took := ""
 		switch {
 		case s.Status == release.StepSkipped:
@@ -315,6 +428,9 @@ func stepLines(r *release.Record, now time.Time, st markStyles) []string {
 		if s.Status == release.StepRunning {
 			if r.Status != release.Running { // stopped there: Ctrl-C, a signal
 				mark, status = "‖", string(r.Status)
+			} else if detail == "" && r.Kind == release.KindRollback && strings.HasPrefix(s.Name, "traffic-") {
+				// not judged: the analysis is for a new version, a rollback returns to a known one
+				detail = fmt.Sprintf("all traffic to %s at once: %s (a rollback is not judged by the analysis)", r.Slot, provider.Split(r.Slot, 100))
 			} else if detail == "" && i < len(steps) {
 				detail = steps[i].Plan(rel)
 			}
@@ -325,6 +441,220 @@ func stepLines(r *release.Record, now time.Time, st markStyles) []string {
 		out = append(out, strings.TrimRight(fmt.Sprintf("  %s %-*s  %-11s %6s  %s", st.mark(s.Status).Render(mark), nw, s.Name, status, took, detail), " "))
 	}
 	return out
+}
+
+// stepDetail is what a step did; for the step that failed, why: the
+// judgement of the analysis that stopped it (ge), else the release's error.
+func stepDetail(r *release.Record, s release.StepResult, ge *pkgrollout.GateError) string {
+	if s.Status != release.StepFailed || s.Detail != "" {
+		return s.Detail
+	}
+	if ge != nil {
+		return gateText(r, ge)
+	}
+	if r.Current < len(r.Steps) && r.Steps[r.Current].Name == s.Name {
+		return r.Error
+	}
+	return ""
+}
+
+// gateText is a judgement on one line: the measurements that failed it
+// against their thresholds, and where the traffic is.
+func gateText(r *release.Record, ge *pkgrollout.GateError) string {
+	var parts []string
+	for _, m := range ge.Step.Report.Measurements {
+		switch {
+		case ge.Verdict == analysis.Fail && m.Verdict == analysis.Fail:
+			parts = append(parts, fmt.Sprintf("%s %s > %s", metricName(m), measured(m, m.Value), measured(m, m.Threshold)))
+		case ge.Verdict != analysis.Fail && m.Verdict != analysis.Pass:
+			why := "no value"
+			if m.Error != "" {
+				why = m.Error
+			}
+			parts = append(parts, metricName(m)+" "+why)
+		}
+	}
+	if ge.Verdict == analysis.Fail {
+		return fmt.Sprintf("analysis breached: %s; all traffic back on %s", strings.Join(parts, ", "), r.Active)
+	}
+	if len(parts) == 0 && ge.Err != nil {
+		parts = append(parts, ge.Err.Error())
+	}
+	return fmt.Sprintf("analysis inconclusive: %s; the traffic stays at %s", strings.Join(parts, ", "), provider.Split(r.Slot, ge.Step.Weight))
+}
+
+// gateReport is what the analysis that stopped a traffic step found, for
+// after the release: each measurement with the query as sent, the observed
+// value and the threshold, where the traffic is, and what can follow.
+func gateReport(r *release.Record, ge *pkgrollout.GateError) []string {
+	slot := ge.Step.Report.Slot
+	if slot == "" {
+		slot = r.Slot
+	}
+	var out []string
+	if ge.Verdict == analysis.Fail {
+		out = append(out, fmt.Sprintf("%s %s at step %s: the analysis of the %s slot at %d%% breached", r.Name(), r.Status, current(r), slot, ge.Step.Weight))
+	} else {
+		out = append(out, fmt.Sprintf("%s %s at step %s: the analysis of the %s slot at %d%% was inconclusive (never counted as a pass)", r.Name(), r.Status, current(r), slot, ge.Step.Weight))
+	}
+	for _, m := range ge.Step.Report.Measurements {
+		observed := measured(m, m.Value)
+		if m.Error != "" && m.Value == 0 {
+			observed = "none"
+		}
+		out = append(out, fmt.Sprintf("  %-10s  %-4s  observed %s, threshold %s", metricName(m), m.Verdict, observed, measured(m, m.Threshold)))
+		if m.Query != "" {
+			out = append(out, "              query: "+m.Query)
+		}
+		if m.Error != "" {
+			out = append(out, "              error: "+m.Error)
+		}
+	}
+	if ge.Verdict == analysis.Fail {
+		traffic := r.Traffic.String()
+		if r.Traffic == nil {
+			traffic = provider.Split(r.Active, 100).String()
+		}
+		out = append(out, fmt.Sprintf("all traffic is back on %s: %s (read back); %s is finished, aborted", r.Active, traffic, r.Name()))
+		// the migrations stay: the engine's note says how to take them back
+		return append(out, fmt.Sprintf("next: `deployctl release show %s` has its steps; fix the %s slot (`deployctl health --slot %s`, its logs), then a new `deployctl release`", r.Name(), r.Slot, r.Slot))
+	}
+	return append(out, fmt.Sprintf("next: `deployctl release resume` judges the step again, `deployctl release abort` sends all traffic back to %s at once", r.Active))
+}
+
+func metricName(m analysis.Measurement) string { return strings.ReplaceAll(m.Name, "_", " ") }
+
+// measured is a measurement's number in its unit: ratios as %, seconds as
+// ms, with the decimals a person compares.
+func measured(m analysis.Measurement, v float64) string {
+	switch m.Unit {
+	case "ratio":
+		return decimals(v*100) + "%"
+	case "seconds":
+		return decimals(v*1000) + "ms"
+	}
+	return decimals(v)
+}
+
+func decimals(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100:
+		return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
+	case a >= 1:
+		return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
+}
+
+// fitSteps are the step rows for n rows of the screen, when all of them do
+// not fit: the current step (never left out), the one just done, as many
+// of the next as there is room for, then of the earlier ones; the others
+// collapsed into a line before them ("✔ 5 steps done, 2 skipped:
+// checklist … prepare") and one after them ("· 4 steps pending:
+// traffic-50 … health").
+func fitSteps(steps []release.StepResult, rows []string, cur, n int, st markStyles) []string {
+	if len(rows) <= n {
+		return rows
+	}
+	if n <= 0 || len(rows) == 0 || len(steps) != len(rows) {
+		return nil
+	}
+	cur = min(max(cur, 0), len(rows)-1) // past the end: the release ended; the last steps
+	cost := func(lo, hi int) int {
+		c := hi - lo + 1
+		if lo > 0 {
+			c++
+		}
+		if hi < len(rows)-1 {
+			c++
+		}
+		return c
+	}
+	lo, hi := cur, cur
+	if lo > 0 && cost(lo-1, hi) <= n { // the step just done
+		lo--
+	}
+	for hi < len(rows)-1 && cost(lo, hi+1) <= n { // what comes next
+		hi++
+	}
+	for lo > 0 && cost(lo-1, hi) <= n { // what was done before
+		lo--
+	}
+	before, after := "", ""
+	if lo > 0 {
+		before = collapsed(steps[:lo], st)
+	}
+	if hi < len(rows)-1 {
+		after = collapsed(steps[hi+1:], st)
+	}
+	if cost(lo, hi) > n { // not even room for both lines: the one after goes first
+		after = ""
+	}
+	if hi-lo+1+btoi(before != "") > n {
+		before = ""
+	}
+	var out []string
+	if before != "" {
+		out = append(out, before)
+	}
+	out = append(out, rows[lo:hi+1]...)
+	if after != "" {
+		out = append(out, after)
+	}
+	return out
+}
+
+// collapsed is steps on one line: how many are in each status, the first
+// and last names.
+func collapsed(steps []release.StepResult, st markStyles) string {
+	count := map[release.StepStatus]int{}
+	for _, s := range steps {
+		count[s.Status]++
+	}
+	var first release.StepStatus
+	var parts []string
+	for _, s := range []release.StepStatus{release.StepDone, release.StepSkipped, release.StepFailed, release.StepUndone, release.StepRunning, release.StepPending} {
+		n := count[s]
+		if n == 0 {
+			continue
+		}
+		if first == "" {
+			first = s
+			word := "steps"
+			if n == 1 {
+				word = "step"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s %s", n, word, s))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", n, s))
+	}
+	names := steps[0].Name
+	if len(steps) > 1 {
+		names += " … " + steps[len(steps)-1].Name
+	}
+	mark := marks[first]
+	if mark == "" {
+		mark = "?"
+	}
+	return fmt.Sprintf("  %s %s: %s", st.mark(first).Render(mark), strings.Join(parts, ", "), names)
+}
+
+// doneBefore reports whether one of steps ended before t.
+func doneBefore(steps []release.StepResult, t time.Time) bool {
+	for _, s := range steps {
+		if s.Ended != nil && s.Ended.Before(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func elapsed(d time.Duration) string {

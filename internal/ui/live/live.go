@@ -48,6 +48,13 @@ type Frame struct {
 	// Lines are drawn as they are under the header, before the traffic (a
 	// release's steps); the line form leaves them out.
 	Lines []string
+	// Fit, when set, gives the Lines to draw when all of them do not fit
+	// the terminal's rows: at most n (1 ≤ n < len(Lines)), such as a
+	// release's finished steps collapsed into one line. Without it, or when
+	// that is still too tall, the screen drops the blank rows between the
+	// blocks, then the rows above the last one (the newest message). The
+	// frame left on the normal screen by Close has all the Lines.
+	Fit func(n int) []string
 }
 
 // View shows frames. Close ends the view and leaves the terminal as it was,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +176,63 @@ func TestStepAndMessages(t *testing.T) {
 	}
 	if l := line(f); !strings.Contains(l, "; step 2 of 3: green 50%; ") || !strings.HasSuffix(l, "; four") {
 		t.Errorf("line: %s", l)
+	}
+}
+
+// lastRows is the last frame a terminal view wrote, one row a line.
+func lastRows(t *testing.T, out string) []string {
+	t.Helper()
+	i, j := strings.LastIndex(out, beginFrame), strings.LastIndex(out, endFrame)
+	if i < 0 || j < i {
+		t.Fatalf("no frame in %q", out)
+	}
+	return strings.Split(strings.ReplaceAll(out[i+len(beginFrame):j], clearLine, ""), "\r\n")
+}
+
+// A frame taller than the terminal: its Lines as Fit gives them for the
+// room left, so that it fills the rows exactly and keeps every block and
+// the newest message at the bottom; with too little room for two Lines,
+// the blank rows between the blocks make room first. Without Fit, the
+// blank rows go, then the rows above the last: the bottom message stays.
+func TestScreenFitsTheRows(t *testing.T) {
+	f := frame(10)
+	f.Title, f.Messages = "release v1", []string{"note: the newest"}
+	for i := range 20 {
+		f.Lines = append(f.Lines, "line "+strconv.Itoa(i))
+	}
+	var asked []int
+	f.Fit = func(n int) []string {
+		asked = append(asked, n)
+		return append([]string{"collapsed"}, f.Lines[len(f.Lines)-n+1:]...)
+	}
+	draw := func(f Frame, height int) []string {
+		var out bytes.Buffer
+		v := NewWith(&out, Options{Terminal: true, Width: 100, Height: height})
+		if err := v.Draw(f); err != nil {
+			t.Fatal(err)
+		}
+		return lastRows(t, out.String())
+	}
+	full := len(draw(f, 100))
+	for _, height := range []int{30, 24, 16} {
+		asked = nil
+		rows := draw(f, height)
+		s := strings.Join(rows, "\n")
+		if len(rows) > height || rows[len(rows)-1] != "note: the newest" || !strings.Contains(s, "collapsed") || !strings.Contains(s, "line 19") {
+			t.Errorf("%d rows: %d drawn, Fit asked for %v:\n%s", height, len(rows), asked, s)
+		}
+		for _, want := range []string{"TRAFFIC", "  blue ", "  green ", "SLOT", "ANALYSIS", "error rate  green", "p95         green"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("%d rows: the screen lacks %q:\n%s", height, want, s)
+			}
+		}
+		if height >= 24 && (len(rows) != height || asked[0] != 20-(full-height)) {
+			t.Errorf("%d rows: %d drawn, Fit asked for %v: the frame does not fill the terminal", height, len(rows), asked)
+		}
+	}
+	f.Fit = nil
+	rows := draw(f, 16)
+	if len(rows) != 16 || rows[len(rows)-1] != "note: the newest" || !strings.HasPrefix(rows[0], "deployctl · release v1 · development") || strings.Contains(strings.Join(rows, "\n"), "\n\n") {
+		t.Errorf("without Fit on 16 rows:\n%s", strings.Join(rows, "\n"))
 	}
 }

@@ -66,10 +66,7 @@ func (s *screen) Draw(f Frame) error {
 
 func (s *screen) draw(f Frame) error {
 	w, h := s.size()
-	rows := s.st.render(f, w)
-	if len(rows) > h {
-		rows = rows[:h]
-	}
+	rows := s.st.fit(f, w, h)
 	var b strings.Builder
 	if !s.started {
 		b.WriteString(enterScreen)
@@ -144,6 +141,53 @@ func newStyles(out io.Writer, color bool) styles {
 		ok: c("2"), fail: c("1").Bold(true), warn: c("3"),
 		bar: map[string]lipgloss.Style{"blue": c("4"), "green": c("2"), "": c("6")},
 	}
+}
+
+// fit lays a frame out in at most height rows: all of it when it fits;
+// else with the Lines the frame's Fit gives for the room left (counting
+// the blank rows between the blocks as room when that leaves the Lines
+// fewer than two rows); then without those blank rows, from the top; at
+// last the first rows and the bottom one (the newest message, which says
+// what is going on), never the rows in between cut off the bottom.
+func (st styles) fit(f Frame, width, height int) []string {
+	height = max(height, 1)
+	rows := st.render(f, width)
+	if len(rows) <= height {
+		return rows
+	}
+	if f.Fit != nil && len(f.Lines) > 1 {
+		over := len(rows) - height
+		n := len(f.Lines) - over
+		if n < 2 {
+			n = len(f.Lines) - max(0, over-blanks(rows))
+		}
+		if n < len(f.Lines) {
+			g := f
+			g.Lines = f.Fit(max(1, n))
+			rows = st.render(g, width)
+		}
+	}
+	for i := 0; i < len(rows) && len(rows) > height; {
+		if rows[i] == "" {
+			rows = append(rows[:i], rows[i+1:]...)
+			continue
+		}
+		i++
+	}
+	if len(rows) > height {
+		rows = append(rows[:height-1:height-1], rows[len(rows)-1])
+	}
+	return rows
+}
+
+func blanks(rows []string) int {
+	n := 0
+	for _, r := range rows {
+		if r == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // render lays a frame out as the screen's lines.

@@ -19,6 +19,7 @@ import (
 type Tmux struct {
 	t      testing.TB
 	socket string
+	output string // StartRecorded's copy of the program's output
 }
 
 // Start runs argv in dir, with env as its whole environment, in a detached
@@ -57,6 +58,69 @@ func (x *Tmux) tmux(args ...string) string {
 func (x *Tmux) Screen() string {
 	x.t.Helper()
 	return strings.TrimRight(x.tmux("capture-pane", "-p"), "\n")
+}
+
+// Joined is the screen with the rows the terminal wrapped joined again: a
+// line the program wrote wider than the pane is one line here, longer than
+// the pane (Screen shows it as two rows). Trailing blanks of each line cut.
+func (x *Tmux) Joined() string {
+	x.t.Helper()
+	lines := strings.Split(strings.TrimRight(x.tmux("capture-pane", "-p", "-J"), "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// StartRecorded is Start with everything the program writes to the
+// terminal, escape sequences included, copied into a file from its first
+// byte on (Output reads it): the program waits until the copy is on.
+func StartRecorded(t testing.TB, width, height int, dir string, env []string, argv ...string) *Tmux {
+	t.Helper()
+	tmp := t.TempDir()
+	gate, out := filepath.Join(tmp, "gate"), filepath.Join(tmp, "output")
+	wrapped := append([]string{"sh", "-c", `while [ ! -e "$0" ]; do sleep 0.02; done; exec "$@"`, gate}, argv...)
+	x := Start(t, width, height, dir, env, wrapped...)
+	x.output = out
+	x.tmux("pipe-pane", "-o", "cat >> '"+out+"'")
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// Output is what the program of StartRecorded wrote to the terminal so far.
+func (x *Tmux) Output() string {
+	x.t.Helper()
+	if x.output == "" {
+		x.t.Fatal("Output: the program was not started with StartRecorded")
+	}
+	b, err := os.ReadFile(x.output)
+	if err != nil && !os.IsNotExist(err) {
+		x.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Play shows b, as a program would write it, in a new width×height pane
+// and returns that pane once all of b is on its screen (the alternate
+// screen, when b enters it and does not leave it).
+func Play(t testing.TB, width, height int, b string) *Tmux {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "play")
+	if err := os.WriteFile(f, []byte(b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// the title, which is not on the screen, says when cat is done
+	x := Start(t, width, height, t.TempDir(), []string{"PATH=/usr/bin:/bin", "TERM=screen"}, "sh", "-c", `cat "$0"; printf '\033]2;played\007'; sleep 600`, f)
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.TrimSpace(x.tmux("display-message", "-p", "#{pane_title}")) != "played" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the terminal never played the bytes:\n%s", x.Screen())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return x
 }
 
 // WaitFor waits up to 20 s until the screen satisfies ok and returns it.
