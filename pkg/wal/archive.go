@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -171,13 +170,28 @@ type pusher struct {
 	enc *zstd.Encoder
 }
 
-var pushers = sync.Pool{New: func() any {
+// pushers keeps the workers' buffers for the life of the process (a
+// sync.Pool would drop them at every collection, and a push that archives a
+// backlog would allocate them again and again).
+var pushers = make(chan *pusher, 4)
+
+func newPusher() *pusher {
+	select {
+	case w := <-pushers:
+		return w
+	default:
+	}
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20)) // fetch decodes with size+1 MiB
 	return &pusher{buf: make([]byte, 1<<20), enc: enc}
-}}
+}
 
-func newPusher() *pusher   { return pushers.Get().(*pusher) }
-func (w *pusher) release() { w.out.Reset(); pushers.Put(w) }
+func (w *pusher) release() {
+	w.out.Reset()
+	select {
+	case pushers <- w:
+	default:
+	}
+}
 
 // pushFile archives one file; it returns the sha256 archived (or found
 // archived already).
@@ -222,10 +236,13 @@ func (a *Archive) pushFile(ctx context.Context, w *pusher, f File, path string) 
 
 // sealTo compresses and, with recipients, encrypts src into w.out.
 func (a *Archive) sealTo(w *pusher, src io.Reader, size int64) error {
+	// room for an incompressible file at once, in pages not touched until
+	// written (bytes.Buffer.Grow would zero them all, and a buffer that
+	// doubles as it fills would hold twice the segment)
+	if need := int(size + size/128 + 64<<10); w.out.Cap() < need {
+		w.out = *bytes.NewBuffer(make([]byte, 0, need))
+	}
 	w.out.Reset()
-	// room for an incompressible file at once: a buffer that doubles as it
-	// fills would hold twice the segment, and leave the halves behind
-	w.out.Grow(int(size + size/128 + 64<<10))
 	var dst io.Writer = &w.out
 	var enc io.WriteCloser
 	if len(a.Recipients) > 0 {
