@@ -156,7 +156,8 @@ func (f *Factory) copiesStore(ctx context.Context, cfg *config.Loaded, primary p
 		seen[label] = true
 		stores = append(stores, copies.Named{Name: label, Store: st})
 	}
-	return &copies.Store{Stores: stores, Min: cfg.Backup.Storage.MinCopies, OneCopy: readerObject, Notef: f.Notef, Warnf: f.IO.Warnf}, nil
+	return &copies.Store{Stores: stores, Min: cfg.Backup.Storage.MinCopies, Stall: cfg.Backup.Storage.StallTimeout,
+		OneCopy: readerObject, Notef: f.Notef, Warnf: f.IO.Warnf}, nil
 }
 
 // readerObject is what a verify or restore writes beside a backup (its read

@@ -32,6 +32,7 @@ func ownDefaults() map[string]any {
 		"analysis.p95_max":              "500ms",
 		"analysis.interval":             "30s",
 		"backup.storage.provider":       "file",
+		"backup.storage.stall_timeout":  "30s",
 		"backup.retention.daily":        7,
 		"backup.retention.weekly":       4,
 		"backup.retention.monthly":      6,

@@ -111,6 +111,9 @@ type Storage struct {
 	// MinCopies is in how many stores (backup.storage counts as one) an
 	// object must be for a write to succeed; 0: all of them.
 	MinCopies int `mapstructure:"min_copies"`
+	// StallTimeout is how long a write waits on one of several stores that
+	// takes no data before it gives that store up (copies.Store.Stall).
+	StallTimeout time.Duration `mapstructure:"stall_timeout"`
 }
 
 type Retention struct {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -324,5 +325,55 @@ func TestCopiesMinCopiesEndToEnd(t *testing.T) {
 	p.writeConfig(copiesYAML(g1.url, b1, g2.url, b2, folder, 0))
 	if r = p.mustRun("backup", "list"); !strings.Contains(r.out, "2 of 3 (not in "+down+"), below min_copies 3") {
 		t.Errorf("list table with min_copies 3:\n%s", r.out)
+	}
+}
+
+// TestCopiesHungStoreEndToEnd: one of the S3 servers stops answering
+// without closing its port (SIGSTOP: the kernel still accepts connections,
+// as a hung server or a black-holed route would). With min_copies 2, create
+// and wal push still succeed within the stall and call timeouts, warn
+// naming the hung store, and list shows the backup in 2 of 3 stores; with
+// min_copies 3 the create fails naming it and leaves no backup.
+func TestCopiesHungStoreEndToEnd(t *testing.T) {
+	g1, g2 := startGateway(t), startGateway(t)
+	b1, b2 := g1.bucket(t, "primary"), g2.bucket(t, "second")
+	folder := filepath.Join(t.TempDir(), "third")
+	yaml := func(min int) string {
+		return fmt.Sprintf("backup:\n  storage:\n    provider: s3\n    bucket: %s\n    endpoint: %s\n    path_style: true\n    timeout: 2s\n"+
+			"    stall_timeout: 2s\n    min_copies: %d\n"+
+			"    copies:\n      - {provider: s3, bucket: %s, endpoint: %s, path_style: true, timeout: 2s}\n      - {provider: file, path: %s}\n",
+			b1, g1.url, min, b2, g2.url, folder)
+	}
+	p := newProject(t, yaml(2))
+	p.env = append(p.env, s3test.Environ()...)
+	p.exec(p.url, seedSQL)
+	must(t, g2.cmd.Process.Signal(syscall.SIGSTOP))
+	t.Cleanup(func() { _ = g2.cmd.Process.Signal(syscall.SIGCONT) }) // before its stop (cleanups run last first)
+	hung := "s3://" + b2 + "/"
+
+	r := p.mustRun("backup", "create")
+	t.Logf("create with %s hung, stderr:\n%s", hung, r.err)
+	if !strings.Contains(r.err, "not written to store "+hung) {
+		t.Errorf("create with a hung store does not warn naming it:\n%s", r.err)
+	}
+	walDir := t.TempDir()
+	seg := filepath.Join(walDir, "000000010000000000000001")
+	must(t, os.WriteFile(seg, bytes.Repeat([]byte("wal-bytes-"), 100000), 0o600))
+	r = p.mustRun("wal", "push", seg)
+	if !strings.Contains(r.err, "not written to store "+hung) {
+		t.Errorf("wal push with a hung store does not warn naming it:\n%s", r.err)
+	}
+	l, _ := p.copiesList()
+	if len(l.Backups) != 1 || len(l.Stores[l.Backups[0].ID]) != 2 {
+		t.Fatalf("list with a hung store: %+v", l)
+	}
+
+	p.writeConfig(yaml(3))
+	r = p.run("backup", "create")
+	if r.code == 0 || !strings.Contains(r.err, hung) || !strings.Contains(r.err, "min_copies is 3") {
+		t.Fatalf("create with a hung store and min_copies 3: exit %d\n%s", r.code, r.err)
+	}
+	if l, _ = p.copiesList(); len(l.Backups) != 1 {
+		t.Errorf("the failed create left a backup: %+v", l)
 	}
 }

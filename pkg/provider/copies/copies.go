@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deployctl/deployctl/pkg/provider"
@@ -46,9 +47,15 @@ type Store struct {
 	// Notef tells the operator that a read fell back to another copy;
 	// Warnf that a Put missed a store. Nil: silent.
 	Notef, Warnf func(format string, a ...any)
+	// Stall is how long a Put waits on one store that takes no data (a
+	// server that accepts connections but does not answer: stopped, its
+	// disk hung) before it gives that store up, as it would a store that
+	// failed, so that the others are not held (0: DefaultStall).
+	Stall time.Duration
 
 	mu   sync.Mutex
 	down map[int]error // stores that could not be read in this process
+	hung map[int]error // stores given up by a Put in this process
 }
 
 var (
@@ -111,6 +118,23 @@ func (e *MinCopiesError) Unwrap() []error {
 	return out
 }
 
+// DefaultStall is the Stall of a Store that sets none.
+const DefaultStall = 30 * time.Second
+
+func (s *Store) stall() time.Duration {
+	if s.Stall <= 0 {
+		return DefaultStall
+	}
+	return s.Stall
+}
+
+// StallError is a store given up by Put because it took no data for Stall.
+type StallError struct{ After time.Duration }
+
+func (e *StallError) Error() string {
+	return fmt.Sprintf("it took no data for %s (a server that accepts connections but does not answer, or a hung disk): given up", e.After)
+}
+
 // errDone ends a store's pipe once its Put has returned: writes to a store
 // that stopped reading fail instead of blocking.
 var errDone = errors.New("copies: the store's Put has returned")
@@ -118,25 +142,49 @@ var errDone = errors.New("copies: the store's Put has returned")
 // chunk is the size of one read of the source, written to every store.
 const chunk = 256 << 10
 
-// Put streams r to every store at once.
+// Put streams r to every store at once. A store that takes no data for
+// Stall, or does not finish within Stall once the data is all sent, is
+// given up (its Put cancelled; if it does not return even then, it is left
+// behind): one hung store does not hold the others.
 func (s *Store) Put(ctx context.Context, name string, r io.Reader) error {
 	n := len(s.Stores)
+	prs := make([]*io.PipeReader, n)
 	pws := make([]*io.PipeWriter, n)
+	cancels := make([]context.CancelFunc, n)
+	results := make([]chan error, n)
 	errs := make([]error, n)
-	var wg sync.WaitGroup
+	stall := s.stall()
 	for i, st := range s.Stores {
 		pr, pw := io.Pipe()
-		pws[i] = pw
-		wg.Add(1)
+		prs[i], pws[i] = pr, pw
+		sctx, cancel := context.WithCancel(ctx)
+		cancels[i], results[i] = cancel, make(chan error, 1)
+		if err := s.hungErr(i); err != nil {
+			// given up once in this process: not waited for again
+			pr.CloseWithError(err)
+			results[i] <- err
+			continue
+		}
 		go func() {
-			defer wg.Done()
-			err := st.Store.Put(ctx, name, pr)
-			errs[i] = err
+			err := st.Store.Put(sctx, name, pr)
+			results[i] <- err
 			if err == nil {
 				err = errDone
 			}
 			pr.CloseWithError(err)
 		}()
+	}
+	defer func() {
+		for _, c := range cancels {
+			c()
+		}
+	}()
+	// giveUp ends store i's Put: its pipe closed, its context cancelled.
+	stalled := make([]atomic.Bool, n)
+	giveUp := func(i int) {
+		stalled[i].Store(true)
+		prs[i].CloseWithError(&StallError{After: stall})
+		cancels[i]()
 	}
 	alive := n
 	open := make([]bool, n)
@@ -152,7 +200,10 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader) error {
 				if !open[i] {
 					continue
 				}
-				if _, werr := pw.Write(buf[:k]); werr != nil {
+				t := time.AfterFunc(stall, func() { giveUp(i) })
+				_, werr := pw.Write(buf[:k])
+				t.Stop()
+				if werr != nil {
 					open[i] = false
 					alive--
 				}
@@ -173,7 +224,36 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader) error {
 			pw.Close()
 		}
 	}
-	wg.Wait()
+	deadline := time.NewTimer(stall)
+	defer deadline.Stop()
+	for i := range s.Stores {
+		select {
+		case errs[i] = <-results[i]:
+			continue
+		case <-deadline.C:
+			deadline.Reset(0) // the others have had their time too
+		}
+		giveUp(i) // past the time: cancelled, and five more seconds to return
+		select {
+		case errs[i] = <-results[i]:
+			if errs[i] == nil {
+				stalled[i].Store(false) // it did finish
+			}
+		case <-time.After(5 * time.Second):
+			errs[i] = errors.New("left behind") // replaced below
+		}
+	}
+	for i := range s.Stores {
+		if stalled[i].Load() && errs[i] != nil {
+			errs[i] = provider.Unreachable(s.Stores[i].Name, &StallError{After: stall})
+			s.mu.Lock()
+			if s.hung == nil {
+				s.hung = map[int]error{}
+			}
+			s.hung[i] = errs[i]
+			s.mu.Unlock()
+		}
+	}
 	if srcErr != nil {
 		return srcErr // every Put saw it and left nothing behind
 	}
@@ -219,6 +299,12 @@ func (s *Store) undo(ctx context.Context, name string) {
 	for _, st := range s.Stores {
 		_ = st.Store.Delete(ctx, name)
 	}
+}
+
+func (s *Store) hungErr(i int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hung[i]
 }
 
 func (s *Store) isDown(i int) bool {

@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/provider/copies"
@@ -314,5 +316,83 @@ func TestCopiesOneCopyObjects(t *testing.T) {
 	}
 	if err := s.Put(context.Background(), "b1/dump", strings.NewReader("x")); err == nil {
 		t.Error("min_copies (all) does not hold for the other objects")
+	}
+}
+
+// hung is a store that takes after bytes, then stops: it waits for its
+// context (a client that is cancelled), or for nothing at all (a write
+// stuck in the kernel), either before the end of the data or after it.
+type hung struct {
+	provider.BackupStore
+	after      int64
+	all        bool // read every byte, then never answer
+	ignoresCtx bool
+	release    chan struct{}
+	puts       atomic.Int64
+}
+
+func (h *hung) Put(ctx context.Context, name string, r io.Reader) error {
+	h.puts.Add(1)
+	if h.all {
+		_, _ = io.Copy(io.Discard, r)
+	} else if _, err := io.CopyN(io.Discard, r, h.after); err != nil {
+		return err
+	}
+	if h.ignoresCtx {
+		<-h.release
+		return errors.New("released")
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-h.release:
+		return errors.New("released")
+	}
+}
+
+// A store that hangs (mid-stream, after the data, heeding its context or
+// not) is given up after Stall: the Put returns with the object in the
+// other stores and a warning naming the hung one, not after the hang.
+func TestCopiesPutGivesUpAHungStore(t *testing.T) {
+	for _, c := range []struct{ all, ignoresCtx bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
+		t.Run(fmt.Sprintf("all=%v,ignoresCtx=%v", c.all, c.ignoresCtx), func(t *testing.T) {
+			st, dirs := folders(t, 3)
+			st[1].Name = "s3://stopped"
+			h := &hung{BackupStore: st[1].Store, after: 300 << 10, all: c.all, ignoresCtx: c.ignoresCtx, release: make(chan struct{})}
+			defer close(h.release)
+			st[1].Store = h
+			data := payload(t, 2<<20)
+			var w notes
+			s := &copies.Store{Stores: st, Min: 2, Warnf: w.f, Stall: 200 * time.Millisecond}
+			done := make(chan error, 1)
+			go func() { done <- s.Put(context.Background(), "b1/dump.zst", bytes.NewReader(data)) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("min 2 of 3 with one store hung: %v", err)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("Put is held by the hung store")
+			}
+			if !strings.Contains(w.String(), "not written to store s3://stopped") || !strings.Contains(w.String(), "took no data") {
+				t.Errorf("warning: %q", w.String())
+			}
+			for _, d := range []string{dirs[0], dirs[2]} {
+				if got, err := os.ReadFile(filepath.Join(d, "b1", "dump.zst")); err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("%s: %d bytes, %v", d, len(got), err)
+				}
+			}
+			// with all three needed, the hung store fails the Put, which says
+			// so, without waiting on it again
+			s.Min = 3
+			err := s.Put(context.Background(), "b2/dump.zst", bytes.NewReader(data))
+			var u *provider.UnreachableError
+			if err == nil || !errors.As(err, &u) || !strings.Contains(err.Error(), "s3://stopped") {
+				t.Fatalf("min 3 of 3 with one store hung: %v, want an unreachable store named", err)
+			}
+			if n := h.puts.Load(); n != 1 {
+				t.Errorf("the hung store was asked %d times; after it was given up, not again", n)
+			}
+		})
 	}
 }

@@ -34,6 +34,8 @@ type Settings struct {
 	Endpoint  string `mapstructure:"endpoint"`
 	PathStyle bool   `mapstructure:"path_style"`
 	SSE       string `mapstructure:"sse"` // "", AES256, aws:kms
+	// Timeout bounds each call but uploads (Store.Timeout; 0: DefaultTimeout).
+	Timeout time.Duration `mapstructure:"timeout"`
 }
 
 // String names the storage for people: "s3://bucket/prefix".
@@ -119,7 +121,7 @@ func New(ctx context.Context, s Settings, opts ...func(*s3.Options)) (*Store, er
 		o.MultipartUploadThreshold = PartSize
 	})
 	s.Prefix = strings.Trim(s.Prefix, "/")
-	return &Store{client: client, tm: tm, set: s}, nil
+	return &Store{client: client, tm: tm, set: s, Timeout: s.Timeout}, nil
 }
 
 func (s *Store) key(name string) string {
