@@ -377,3 +377,64 @@ func TestCopiesHungStoreEndToEnd(t *testing.T) {
 		t.Errorf("the failed create left a backup: %+v", l)
 	}
 }
+
+// TestCopiesStoreKilledDuringWALBacklog: a backlog of WAL is being archived
+// (the push in the background at work) when one S3 server is killed. Every
+// push as the archiver runs them succeeds (min_copies 2), every segment is
+// then in the other two stores, and fetches back whole.
+func TestCopiesStoreKilledDuringWALBacklog(t *testing.T) {
+	g1, g2 := startGateway(t), startGateway(t)
+	b1, b2 := g1.bucket(t, "primary"), g2.bucket(t, "second")
+	folder := filepath.Join(t.TempDir(), "third")
+	spool := filepath.Join(t.TempDir(), "spool")
+	p := newProject(t, copiesYAML(g1.url, b1, g2.url, b2, folder, 2)+
+		"  wal: {spool: "+spool+"}\n")
+	p.env = append(p.env, s3test.Environ()...)
+	status := filepath.Join(p.dir, "pg_wal", "archive_status")
+	must(t, os.MkdirAll(status, 0o700))
+	var names []string
+	data := map[string][]byte{}
+	for i := 1; i <= 30; i++ {
+		name := fmt.Sprintf("0000000100000000000000%02X", i)
+		d := bytes.Repeat([]byte(fmt.Sprintf("wal %d ", i)), 2<<20/6)
+		must(t, os.WriteFile(filepath.Join(p.dir, "pg_wal", name), d, 0o600))
+		must(t, os.WriteFile(filepath.Join(status, name+".ready"), nil, 0o600))
+		names, data[name] = append(names, name), d
+	}
+	push := func(name string) {
+		t.Helper()
+		r := p.run("wal", "push", "pg_wal/"+name)
+		if r.code != 0 {
+			t.Fatalf("wal push pg_wal/%s: exit %d\n%s", name, r.code, r.err)
+		}
+		must(t, os.Rename(filepath.Join(status, name+".ready"), filepath.Join(status, name+".done")))
+	}
+	push(names[0])
+	_ = g2.cmd.Process.Kill() // the push in the background is at work
+	<-g2.exited
+	// the process in the background ends (its lock is free)
+	locks, _ := filepath.Glob(filepath.Join(spool, "*", "push.lock"))
+	for _, l := range locks {
+		f, err := os.Open(l)
+		must(t, err)
+		must(t, syscall.Flock(int(f.Fd()), syscall.LOCK_EX)) // waits for it
+		f.Close()
+	}
+	for _, n := range names[1:] {
+		push(n)
+	}
+	for _, dir := range []string{filepath.Join(g1.dir, b1, "wal", "00000001"), filepath.Join(folder, "wal", "00000001")} {
+		ents, err := os.ReadDir(dir)
+		must(t, err)
+		if len(ents) != len(names) {
+			t.Errorf("%s holds %d of the %d segments", dir, len(ents), len(names))
+		}
+	}
+	for name, want := range data {
+		dest := filepath.Join(t.TempDir(), "RECOVERYXLOG")
+		p.mustRun("wal", "fetch", name, dest)
+		if got, err := os.ReadFile(dest); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s fetched back: %d bytes, %v", name, len(got), err)
+		}
+	}
+}
