@@ -48,6 +48,18 @@ type Slots interface {
 	Status(ctx context.Context, slot provider.Slot) (provider.SlotStatus, error)
 }
 
+// SlotURLs is the optional ability of Slots whose slots are URLs (the
+// local proxy, `release --slot-url`): a rollback to a release that pointed
+// its slot at a URL points the slot back there, after checking that URL.
+type SlotURLs interface {
+	// URL is the URL the data plane sends slot's traffic to now; "": the
+	// provider's slots are not URLs.
+	URL(ctx context.Context, slot provider.Slot) (string, error)
+	// Probe checks readiness at url as Status would once slot is served
+	// from there, without pointing it there.
+	Probe(ctx context.Context, slot provider.Slot, url string) (provider.SlotStatus, error)
+}
+
 // Traffic moves traffic between the slots through the rollout engine.
 type Traffic interface {
 	State(ctx context.Context) (rollout.State, error)

@@ -36,6 +36,17 @@ type world struct {
 	breach int
 	// during is called inside the named operation (a kill, a Ctrl-C).
 	during map[string]func()
+	// urls, when set, make the slots URLs (the local proxy): the URL each
+	// slot is served from, and what answers at each URL.
+	urls     map[provider.Slot]string
+	backends map[string]*backend
+	prepared []string // slot@url of every Prepare
+}
+
+// backend is what answers at a URL.
+type backend struct {
+	ready   bool
+	version string
 }
 
 func newWorld() *world {
@@ -110,22 +121,39 @@ func (w *world) Up(context.Context) (int64, error) {
 	return w.version, nil
 }
 
-func (w *world) Prepare(_ context.Context, slot provider.Slot, image, _ string) error {
+func (w *world) Prepare(_ context.Context, slot provider.Slot, image, url string) error {
 	if err := w.hit("prepare"); err != nil {
 		return err
 	}
+	w.prepared = append(w.prepared, string(slot)+"@"+url)
 	if image != "" {
 		w.versions[slot] = image
 	}
+	if url != "" && w.urls != nil {
+		w.urls[slot] = url
+	}
 	return nil
 }
-func (w *world) Status(_ context.Context, slot provider.Slot) (provider.SlotStatus, error) {
+func (w *world) Status(ctx context.Context, slot provider.Slot) (provider.SlotStatus, error) {
 	if slot == w.active { // the health check, after the promotion
 		if err := w.hit("health"); err != nil {
 			return provider.SlotStatus{}, err
 		}
 	}
+	if w.urls != nil {
+		return w.Probe(ctx, slot, w.urls[slot])
+	}
 	return provider.SlotStatus{Slot: slot, Ready: w.ready[slot], Version: w.versions[slot], Detail: "probe"}, nil
+}
+
+// URL and Probe make the world's slots URLs when w.urls is set (SlotURLs).
+func (w *world) URL(_ context.Context, slot provider.Slot) (string, error) { return w.urls[slot], nil }
+func (w *world) Probe(_ context.Context, slot provider.Slot, url string) (provider.SlotStatus, error) {
+	b := w.backends[url]
+	if b == nil || !b.ready {
+		return provider.SlotStatus{Slot: slot, Detail: "GET " + url + "/health/readiness: connection refused"}, nil
+	}
+	return provider.SlotStatus{Slot: slot, Ready: true, Version: b.version, Detail: "GET " + url + "/health/readiness: 200 OK"}, nil
 }
 
 func (w *world) State(context.Context) (rollout.State, error) {
@@ -586,4 +614,194 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// gatedTraffic is the world's traffic, whose analysis at one weight comes
+// back with a judgement (the rollout engine's *rollout.GateError): a
+// breach sends the traffic back to the active slot first, as the rollout
+// engine does; an inconclusive one leaves it at the step.
+type gatedTraffic struct {
+	*world
+	weight int
+	ge     *rollout.GateError
+}
+
+func (g gatedTraffic) Step(ctx context.Context, slot provider.Slot, weight int, interval time.Duration, analyse bool) (*rollout.StepReport, error) {
+	if weight != g.weight {
+		return g.world.Step(ctx, slot, weight, interval, analyse)
+	}
+	g.world.weights = provider.Split(slot, weight)
+	if g.ge.Verdict == analysis.Fail {
+		g.world.weights = provider.Split(slot.Other(), 100)
+	}
+	rep := g.ge.Step
+	return &rep, g.ge
+}
+
+func judgement(verdict analysis.Verdict, weight int, ms ...analysis.Measurement) *rollout.GateError {
+	return &rollout.GateError{Verdict: verdict, Step: rollout.StepReport{Step: 2, Weight: weight,
+		Report: analysis.Report{Slot: provider.Green, Verdict: verdict, Measurements: ms}}}
+}
+
+// A traffic step that fails has why in its detail, in the record (what
+// `release show` and the final step table print): the measurement of a
+// breach against its threshold and where the traffic went; of an
+// inconclusive analysis, what had no value; of a refused weight change, the
+// refusal and the traffic read back.
+func TestFailedTrafficStepRecordsWhyInItsDetail(t *testing.T) {
+	errorRate := analysis.Measurement{Name: "error_rate", Query: "sum(rate(…))", Value: 0.5, Threshold: 0.01, Unit: "ratio", Verdict: analysis.Fail}
+	p95 := analysis.Measurement{Name: "p95", Query: "histogram_quantile(0.95, …)", Value: 0.0048, Threshold: 0.5, Unit: "seconds", Verdict: analysis.Pass}
+	for _, c := range []struct {
+		name   string
+		set    func(fx *fixture)
+		step   string
+		status Status
+		want   string
+	}{
+		{"breach", func(fx *fixture) {
+			fx.e.Deps.Traffic = gatedTraffic{fx.w, 50, judgement(analysis.Fail, 50, errorRate, p95)}
+		}, "traffic-50", Aborted, "analysis breached: error rate 50% > 1%; all traffic back on blue"},
+		{"inconclusive", func(fx *fixture) {
+			noValue := analysis.Measurement{Name: "error_rate", Threshold: 0.01, Unit: "ratio", Verdict: analysis.Inconclusive, Error: "no data"}
+			fx.e.Deps.Traffic = gatedTraffic{fx.w, 50, judgement(analysis.Inconclusive, 50, noValue, p95)}
+		}, "traffic-50", Failed, "analysis inconclusive: error rate no data; the traffic stays at blue 50 / green 50"},
+		{"refused", func(fx *fixture) {
+			fx.w.fail["traffic-50"] = errors.New("slot not ready: green failed its readiness check (GET …: 503); nothing was changed")
+		}, "traffic-50", Failed, "the weight change to blue 50 / green 50 failed: slot not ready: green failed its readiness check (GET …: 503); nothing was changed; the traffic is blue 90 / green 10 (read back)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t)
+			c.set(fx)
+			if _, err := fx.e.Start(context.Background(), fx.request()); err == nil {
+				t.Fatal("want the traffic step to fail")
+			}
+			r := fx.stored().Releases[0]
+			s := r.step(c.step)
+			if r.Status != c.status || r.Steps[r.Current].Name != c.step || s.Status != StepFailed {
+				t.Fatalf("stored: %s at %s: %s", r.Status, r.Steps[r.Current].Name, statuses(r))
+			}
+			if s.Detail != c.want {
+				t.Errorf("the failed step's detail\n got %q\nwant %q", s.Detail, c.want)
+			}
+		})
+	}
+}
+
+// A rollback's traffic step moves all traffic at once without analysis, by
+// design: its plan (the dry run, the confirmation) says so, and never that
+// analysis.prometheus_url is not set, which here it is.
+func TestRollbackPlanSaysTrafficMovesAtOnceWithoutAnalysis(t *testing.T) {
+	fx := newFixture(t)
+	for _, v := range []string{"1.1", "1.2"} {
+		fx.w.versions[fx.w.active.Other()] = v
+		if _, err := fx.e.Start(context.Background(), fx.request()); err != nil { // analysis configured
+			t.Fatal(err)
+		}
+	}
+	rec, steps, err := fx.e.Rollback(context.Background(), RollbackRequest{Command: "rollback", DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := &Release{Record: rec}
+	var plan string
+	for _, s := range steps {
+		if s.Name() == "traffic-100" {
+			plan = s.Plan(rel)
+		}
+	}
+	if want := "all traffic to green at once: blue 0 / green 100, no analysis: a rollback returns to a release that ran"; plan != want {
+		t.Errorf("the rollback's traffic step plan\n got %q\nwant %q", plan, want)
+	}
+	if strings.Contains(plan, "prometheus_url") {
+		t.Errorf("the plan claims a missing setting: %q", plan)
+	}
+	if d := fx.stored(); len(d.Releases) != 2 {
+		t.Fatalf("the dry run recorded a release: %d", len(d.Releases))
+	}
+}
+
+// On a provider whose slots are URLs, a rollback to a release made with
+// --slot-url points the standby slot back at that URL when it is served
+// from another one now (through Slots.Prepare, as the release does), after
+// checking readiness there; when nothing ready answers there it is refused
+// before anything changes, saying what to start there. A slot already
+// served from that URL is not pointed again.
+func TestRollbackPointsTheSlotBackAtTheTargetsURL(t *testing.T) {
+	const b, g, x = "http://127.0.0.1:3001", "http://127.0.0.1:3002", "http://127.0.0.1:3012"
+	fx := newFixture(t)
+	w := fx.w
+	w.urls = map[provider.Slot]string{provider.Blue: b, provider.Green: g}
+	w.backends = map[string]*backend{b: {true, "1.0"}, g: {true, "1.1"}, x: {true, "2.0"}}
+	release := func(slotURL string) {
+		t.Helper()
+		r := fx.request()
+		r.SlotURL = slotURL
+		if _, err := fx.e.Start(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release("") // v1: green at g, 1.1
+	release(x)  // v2: blue pointed at x, 2.0
+	release("") // v3: green at g
+	release(b)  // v4: blue pointed back at b, 1.0; green (g) is the standby
+	w.prepared = nil
+
+	// nothing answers at x: refused, nothing changed
+	w.backends[x].ready = false
+	_, _, err := fx.e.Rollback(context.Background(), RollbackRequest{To: 2, Command: "rollback v2"})
+	if err == nil {
+		t.Fatal("a rollback to a URL where nothing answers went ahead")
+	}
+	for _, want := range []string{"v2 ran at " + x, "connection refused", "start v2's version 2.0 at " + x, "nothing was changed"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal lacks %q: %v", want, err)
+		}
+	}
+	if len(w.prepared) != 0 || w.urls[provider.Green] != g || w.active != provider.Blue || w.weights[provider.Blue] != 100 {
+		t.Fatalf("a refused rollback changed something: prepared %v, green at %s, active %s, %s", w.prepared, w.urls[provider.Green], w.active, w.weights)
+	}
+	if d := fx.stored(); len(d.Releases) != 4 {
+		t.Fatalf("a refused rollback was recorded: %d releases", len(d.Releases))
+	}
+
+	// started again at x: green is pointed there, checked, then serves
+	w.backends[x].ready = true
+	rec, steps, err := fx.e.Rollback(context.Background(), RollbackRequest{To: 2, Command: "rollback v2", DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan := steps[0].Plan(&Release{Record: rec}); !strings.Contains(plan, "point the green slot at "+x) || !strings.Contains(plan, "where v2 ran") {
+		t.Errorf("the plan's prepare step: %q", plan)
+	}
+	if len(w.prepared) != 0 {
+		t.Fatalf("the dry run pointed a slot: %v", w.prepared)
+	}
+	rec, _, err = fx.e.Rollback(context.Background(), RollbackRequest{To: 2, Command: "rollback v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != Succeeded || rec.SlotURL != x || rec.Version != "2.0" || rec.Slot != provider.Green {
+		t.Fatalf("the rollback: %s, slot %s at %q, version %s", rec.Status, rec.Slot, rec.SlotURL, rec.Version)
+	}
+	if strings.Join(w.prepared, " ") != "green@"+x || w.urls[provider.Green] != x || w.active != provider.Green || w.weights[provider.Green] != 100 {
+		t.Fatalf("after the rollback: prepared %v, green at %s, active %s, %s", w.prepared, w.urls[provider.Green], w.active, w.weights)
+	}
+
+	// a slot already served from the target's URL is not pointed again
+	fx2 := newFixture(t)
+	w2 := fx2.w
+	w2.urls = map[provider.Slot]string{provider.Blue: b, provider.Green: g}
+	w2.backends = map[string]*backend{b: {true, "1.0"}, g: {true, "1.1"}, x: {true, "2.0"}}
+	fx = fx2
+	release("") // v1: green
+	release(x)  // v2: blue at x
+	release("") // v3: green; blue, the standby, still at x
+	w2.prepared = nil
+	rec, _, err = fx2.e.Rollback(context.Background(), RollbackRequest{To: 2, Command: "rollback v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.SlotURL != "" || strings.Join(w2.prepared, " ") != "blue@" || w2.active != provider.Blue || rec.Version != "2.0" {
+		t.Fatalf("a rollback to the URL the slot is served from: slot URL %q, prepared %v, active %s, version %s", rec.SlotURL, w2.prepared, w2.active, rec.Version)
+	}
 }

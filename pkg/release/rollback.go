@@ -3,8 +3,10 @@ package release
 import (
 	"context"
 	"fmt"
+	"net/url"
 
 	"github.com/deployctl/deployctl/pkg/lock"
+	"github.com/deployctl/deployctl/pkg/provider"
 )
 
 // RollbackRequest returns traffic to an earlier release.
@@ -17,8 +19,9 @@ type RollbackRequest struct {
 
 // Rollback returns traffic to the slot of release To when that slot still
 // runs it, and otherwise redeploys its image there (providers that run the
-// slots). It never touches the database. It is itself a numbered release
-// of kind rollback.
+// slots); a release made with a slot URL gets the slot pointed back at that
+// URL, once what answers there is checked (SlotURLs). It never touches the
+// database. It is itself a numbered release of kind rollback.
 func (e *Engine) Rollback(ctx context.Context, r RollbackRequest) (*Record, []Step, error) {
 	if r.DryRun {
 		d, _, err := load(ctx, e.Store)
@@ -49,7 +52,8 @@ func (e *Engine) Rollback(ctx context.Context, r RollbackRequest) (*Record, []St
 }
 
 // rollbackRecord is the rollback to r.To: its slot is the standby, which
-// must run the target's version, or get its image.
+// must run the target's version, or get its image, or be pointed back at
+// its slot URL where that version still answers.
 func (e *Engine) rollbackRecord(ctx context.Context, d doc, r RollbackRequest) (*Record, error) {
 	if last := d.latest(); last != nil && !last.Status.Finished() {
 		return nil, fmt.Errorf("%w: %s is %s; resume or abort it before a rollback (`deployctl release abort` sends the traffic back at once)", ErrUnfinished, last.Name(), describeStatus(*last))
@@ -75,21 +79,73 @@ func (e *Engine) rollbackRecord(ctx context.Context, d doc, r RollbackRequest) (
 		Command: r.Command, PID: e.Holder.PID, Host: e.Holder.Host, Slot: standby, Active: st.Active,
 		Version: target.Version, Weights: []int{100}, Traffic: w, RollbackOf: target.Number, Started: e.Now().UTC(),
 	}
-	slot, err := e.Deps.Slots.Status(ctx, standby)
-	if err != nil {
+	if rec.SlotURL, err = e.repoint(ctx, standby, target); err != nil {
 		return nil, err
 	}
-	if target.Version == "" || slot.Version != target.Version {
-		if target.Image == "" {
-			return nil, fmt.Errorf("the %s slot runs %s, not %s of %s, and %s has no image to redeploy: put that version on the %s slot, then retry",
-				standby, orUnknown(slot.Version), orUnknown(target.Version), target.Name(), target.Name(), standby)
+	if rec.SlotURL != "" {
+		// pointed back at the URL where the target ran: what answers
+		// there is checked now, before anything changes
+		at, err := e.Deps.Slots.(SlotURLs).Probe(ctx, standby, rec.SlotURL)
+		if err != nil {
+			return nil, err
 		}
-		rec.Image = target.Image
+		if !at.Ready || target.Version == "" || at.Version != target.Version {
+			what := "it runs " + orUnknown(at.Version) + " there now"
+			if !at.Ready {
+				what = "nothing ready answers there now (" + at.Detail + ")"
+			}
+			return nil, fmt.Errorf("%s ran at %s (release --slot-url), where the rollback would point the %s slot, but %s: start %s's version %s at %s, then retry; nothing was changed, all traffic stays on %s",
+				target.Name(), rec.SlotURL, standby, what, target.Name(), orUnknown(target.Version), rec.SlotURL, st.Active)
+		}
+	} else {
+		slot, err := e.Deps.Slots.Status(ctx, standby)
+		if err != nil {
+			return nil, err
+		}
+		if target.Version == "" || slot.Version != target.Version {
+			if target.Image == "" {
+				return nil, fmt.Errorf("the %s slot runs %s, not %s of %s, and %s has no image to redeploy: put that version on the %s slot, then retry",
+					standby, orUnknown(slot.Version), orUnknown(target.Version), target.Name(), target.Name(), standby)
+			}
+			rec.Image = target.Image
+		}
 	}
 	for _, s := range Pipeline(rec) {
 		rec.Steps = append(rec.Steps, StepResult{Name: s.Name(), Status: StepPending})
 	}
 	return rec, nil
+}
+
+// repoint is the URL the rollback to target points slot back at: the
+// slot URL target was released with, when the slot is served from another
+// one now; "" when there is nothing to point (no slot URL, slots that are
+// not URLs, or the slot served from there already).
+func (e *Engine) repoint(ctx context.Context, slot provider.Slot, target *Record) (string, error) {
+	urls, ok := e.Deps.Slots.(SlotURLs)
+	if !ok || target.SlotURL == "" {
+		return "", nil
+	}
+	now, err := urls.URL(ctx, slot)
+	if err != nil || now == "" || sameURL(now, target.SlotURL) {
+		return "", err
+	}
+	return target.SlotURL, nil
+}
+
+// sameURL says whether a and b name the same slot URL, a path of "/" and
+// none being the same (as the local proxy compares them).
+func sameURL(a, b string) bool {
+	ua, erra := url.Parse(a)
+	ub, errb := url.Parse(b)
+	if erra != nil || errb != nil {
+		return a == b
+	}
+	for _, u := range []*url.URL{ua, ub} {
+		if u.Path == "/" && u.RawPath == "" {
+			u.Path = ""
+		}
+	}
+	return ua.String() == ub.String()
 }
 
 // rollbackTarget is release n, or the succeeded release before the newest

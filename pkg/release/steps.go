@@ -222,6 +222,8 @@ func (prepareStep) Plan(r *Release) string {
 	switch {
 	case r.Image != "":
 		return fmt.Sprintf("deploy %s to the %s slot and wait until it is ready", r.Image, r.Slot)
+	case r.SlotURL != "" && r.Kind == KindRollback:
+		return fmt.Sprintf("point the %s slot at %s, where v%d ran (release --slot-url), and wait until it is ready there with %s", r.Slot, r.SlotURL, r.RollbackOf, orUnknown(r.Version))
 	case r.SlotURL != "":
 		return fmt.Sprintf("point the %s slot at %s and wait until it is ready", r.Slot, r.SlotURL)
 	}
@@ -239,6 +241,9 @@ func (prepareStep) Run(ctx context.Context, r *Release) (string, error) {
 		return "", fmt.Errorf("the %s slot is not ready (%s): nothing was shifted; fix it and run `deployctl release resume`, or `deployctl release abort`", r.Slot, st.Detail)
 	}
 	if r.Kind == KindRollback && r.Image == "" && st.Version != r.Version {
+		if r.SlotURL != "" {
+			return "", fmt.Errorf("the %s slot, now served from %s, runs %s, not %s of v%d: no traffic was moved; start that version at %s and run `deployctl release resume`, or `deployctl release abort`", r.Slot, r.SlotURL, orUnknown(st.Version), orUnknown(r.Version), r.RollbackOf, r.SlotURL)
+		}
 		return "", fmt.Errorf("the %s slot now runs %s, not %s of v%d; deploy that version there and retry", r.Slot, orUnknown(st.Version), orUnknown(r.Version), r.RollbackOf)
 	}
 	r.Version = st.Version
@@ -259,6 +264,9 @@ type trafficStep struct{ weight int }
 func (s trafficStep) Name() string { return "traffic-" + strconv.Itoa(s.weight) }
 func (s trafficStep) Plan(r *Release) string {
 	w := provider.Weights{r.Slot: s.weight, r.Active: 100 - s.weight}
+	if r.Kind == KindRollback { // never judged, whatever the analysis section says
+		return fmt.Sprintf("all traffic to %s at once: %s, no analysis: a rollback returns to a release that ran", r.Slot, w)
+	}
 	if r.Interval > 0 {
 		return fmt.Sprintf("set %s, wait %s, judge the %s slot's error rate and P95 (a breach sends all traffic back to %s)", w, r.Interval, r.Slot, r.Active)
 	}
@@ -266,11 +274,16 @@ func (s trafficStep) Plan(r *Release) string {
 }
 func (s trafficStep) Run(ctx context.Context, r *Release) (string, error) {
 	rep, err := r.Deps.Traffic.Step(ctx, r.Slot, s.weight, r.Interval, r.Interval > 0)
-	if got, werr := r.Deps.Traffic.Weights(ctx); werr == nil {
+	got, werr := r.Deps.Traffic.Weights(ctx)
+	if werr == nil {
 		r.Traffic = got
 	}
-	if err != nil {
-		return "", err
+	switch {
+	case err == nil:
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return "", err // interrupted, not failed: the step stays running, resumable
+	default:
+		return trafficFailure(r.Record, s.weight, err, werr == nil), err
 	}
 	out := fmt.Sprintf("%s in effect (read back)", r.Traffic)
 	if rep != nil {

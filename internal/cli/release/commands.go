@@ -150,8 +150,13 @@ func NewCmdRollback(f *app.Factory) *cobra.Command {
 		GroupID: "release",
 		Long: `Return all traffic to the slot of release vN (default: the release before the
 current one) when that slot still runs its version; otherwise redeploy vN's
-image to the standby slot first (providers that run the slots). The rollback
-is itself a numbered release, with the same lock, history and confirmation.
+image to the standby slot first (providers that run the slots). On the local
+provider, when vN was released with --slot-url and the standby slot is served
+from another URL now, it is pointed back at vN's URL (acknowledged by the
+running proxy), once vN's version answers ready there; if it does not, the
+rollback is refused and nothing changes. The traffic moves at once, without
+analysis: a rollback returns to a release that ran. The rollback is itself a
+numbered release, with the same lock, history and confirmation.
 It never touches the database: if vN needs the older schema, the commands are
 in 'deployctl release show vN'.`,
 		Example: "  deployctl rollback\n  deployctl rollback v41 --reason \"latency\"\n  deployctl rollback --dry-run",
@@ -180,7 +185,8 @@ in 'deployctl release show vN'.`,
 				return renderPlan(f.IO, f.Flags.JSON(), rec, steps)
 			}
 			lines := append(planLines(rec, steps), "the database is not touched")
-			if err := f.Confirm("roll back "+rec.Env+" to v"+itoa(rec.RollbackOf), lines, rec.Image == ""); err != nil {
+			// redeploying an image, or pointing a slot at a URL, changes a slot: confirmed as a release is
+			if err := f.Confirm("roll back "+rec.Env+" to v"+itoa(rec.RollbackOf), lines, rec.Image == "" && rec.SlotURL == ""); err != nil {
 				return err
 			}
 			stop := watch(ctx, &Options{IO: f.IO, Factory: f, Watch: watchDefault(cmd, watchFlag, f)}, e)

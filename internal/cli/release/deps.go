@@ -12,6 +12,7 @@ import (
 	"github.com/deployctl/deployctl/internal/cli/rollout"
 	"github.com/deployctl/deployctl/internal/config"
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/local/proxy"
 	"github.com/deployctl/deployctl/pkg/release"
 	pkgrollout "github.com/deployctl/deployctl/pkg/rollout"
 )
@@ -89,6 +90,35 @@ func (s slots) Status(ctx context.Context, slot provider.Slot) (provider.SlotSta
 		return provider.SlotStatus{}, err
 	}
 	return router.Slot(ctx, slot)
+}
+
+var _ release.SlotURLs = slots{}
+
+// URL is the URL the local proxy sends slot's traffic to (its ack, its
+// state, its setting); "" on the providers whose slots are not URLs.
+func (s slots) URL(ctx context.Context, slot provider.Slot) (string, error) {
+	router, err := s.f.Traffic(ctx)
+	if err != nil {
+		return "", err
+	}
+	if pr, ok := router.(*proxy.Router); ok {
+		return pr.ServedURL(ctx, slot)
+	}
+	return "", nil
+}
+
+// Probe is the local proxy's readiness check of slot at base, before the
+// slot is pointed there.
+func (s slots) Probe(ctx context.Context, slot provider.Slot, base string) (provider.SlotStatus, error) {
+	router, err := s.f.Traffic(ctx)
+	if err != nil {
+		return provider.SlotStatus{Slot: slot}, err
+	}
+	pr, ok := router.(*proxy.Router)
+	if !ok {
+		return provider.SlotStatus{Slot: slot}, fmt.Errorf("the %s slot's URL: %w", slot, provider.ErrUnsupported)
+	}
+	return pr.ProbeAt(ctx, slot, base)
 }
 
 // slotURL is traffic.<provider>.slots.<slot>.url, when the provider has it.

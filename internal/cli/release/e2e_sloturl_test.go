@@ -109,3 +109,111 @@ func TestE2EReleaseSlotURLRefused(t *testing.T) {
 	})
 	p.servesOnly("v1")
 }
+
+// `deployctl rollback vN` to a release made with --slot-url points the
+// standby slot back at vN's URL when it is served from another one now:
+// v1 green (its setting, v2), v2 blue --slot-url a second backend (v3), v3
+// green, v4 blue --slot-url its own setting (v1) again. Rolling back to v2
+// puts v2's backend on green, the standby served from green's setting:
+//
+//   - the plan says green is pointed at v2's URL and that the traffic moves
+//     at once without analysis by design (Prometheus is configured here);
+//   - with v2's backend stopped the rollback is refused with exit 1, saying
+//     what to start where; the traffic, the proxy's state and the releases
+//     are as they were;
+//   - with it started again, the rollback points green there (the running
+//     proxy acknowledges it), checks it and moves all traffic: real requests
+//     through the proxy reach v2's backend.
+func TestE2ERollbackPointsTheSlotBackAtItsURL(t *testing.T) {
+	p := newProject(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
+	second := "http://" + addr
+	// labelled blue: it is the blue slot's backend in v2, which the analysis judges
+	v2backend := testbin.DemoSlot(t, bin.demoAPI, p.dir, "blue", addr, "v3")
+	prom := promtest.Start(t, promtest.Options{Scrape: []string{strings.TrimPrefix(p.blue, "http://"), strings.TrimPrefix(p.green, "http://"), addr}})
+	prom.WaitScraped(t)
+	p.env = append(p.env, "DEPLOYCTL_ANALYSIS_PROMETHEUS_URL="+prom.URL)
+
+	args := []string{"release", "--steps", "100", "--skip-checklist", "--reason", "e2e", "--fast", "--yes"}
+	p.must(args...) // v1: green, v2
+	p.must(append(args, "--slot-url", second)...)
+	p.servesOnly("v3") // v2: blue at the second backend
+	p.must(args...)    // v3: green, v2
+	p.must(append(args, "--slot-url", p.blue)...)
+	p.servesOnly("v1") // v4: blue at its setting again; green, the standby, at its own
+
+	dry := p.must("rollback", "v2", "--dry-run").stdout
+	for _, want := range []string{
+		"point the green slot at " + second + ", where v2 ran (release --slot-url)",
+		"all traffic to green at once: blue 0 / green 100, no analysis: a rollback returns to a release that ran",
+	} {
+		if !strings.Contains(dry, want) {
+			t.Errorf("rollback v2 --dry-run lacks %q:\n%s", want, dry)
+		}
+	}
+	if strings.Contains(dry, "prometheus_url is not set") {
+		t.Errorf("the rollback's plan claims analysis.prometheus_url is not set; it is:\n%s", dry)
+	}
+
+	// v2's backend is gone: refused, nothing changed
+	if err := v2backend.Stop(); err != nil {
+		t.Logf("v2's backend stopped: %v", err)
+	}
+	statePath := filepath.Join(p.dir, ".deployctl", "development", "state", "proxy.json")
+	before, _ := os.ReadFile(statePath)
+	r := p.run("rollback", "v2", "--yes", "--reason", "e2e")
+	if r.code != 1 {
+		t.Fatalf("rollback v2 with nothing at %s: exit %d, want 1\n%s%s", second, r.code, r.stdout, r.stderr)
+	}
+	t.Logf("the refusal:\n%s", r.stderr)
+	for _, want := range []string{"v2 ran at " + second, "start v2's version v3 at " + second, "nothing was changed"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("the refusal lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	p.servesOnly("v1")
+	if after, _ := os.ReadFile(statePath); string(after) != string(before) {
+		t.Errorf("a refused rollback changed the proxy's state:\nbefore %s\nafter  %s", before, after)
+	}
+	if rs := p.releases(); len(rs) != 4 {
+		t.Fatalf("a refused rollback was recorded: %d releases", len(rs))
+	}
+
+	// started again where v2 ran: green pointed there, then all traffic
+	testbin.DemoSlot(t, bin.demoAPI, p.dir, "blue", addr, "v3")
+	r = p.must("rollback", "v2", "--yes", "--reason", "e2e")
+	if !strings.Contains(r.stdout, "rollback v5 of development: succeeded (blue → green)") || !strings.Contains(r.stderr, "back on v2: green serves all traffic (read back), version v3") {
+		t.Fatalf("rollback v2:\n%s%s", r.stdout, r.stderr)
+	}
+	p.servesOnly("v3")
+
+	var rs []struct {
+		Number     int    `json:"number"`
+		Kind       string `json:"kind"`
+		Status     string `json:"status"`
+		Slot       string `json:"slot"`
+		SlotURL    string `json:"slot_url"`
+		Version    string `json:"version"`
+		RollbackOf int    `json:"rollback_of"`
+	}
+	out := p.must("releases", "-o", "json")
+	if err := json.Unmarshal([]byte(out.stdout), &rs); err != nil || len(rs) != 5 {
+		t.Fatalf("releases: %v\n%s", err, out.stdout)
+	}
+	if rb := rs[0]; rb.Number != 5 || rb.Kind != "rollback" || rb.Status != "succeeded" || rb.Slot != "green" || rb.SlotURL != second || rb.Version != "v3" || rb.RollbackOf != 2 {
+		t.Fatalf("the rollback's record: %+v", rb)
+	}
+	data, err := os.ReadFile(filepath.Join(p.dir, ".deployctl", "development", "proxy.ack.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ack struct {
+		Slots map[string]struct {
+			URL      string `json:"url"`
+			Override bool   `json:"override"`
+		} `json:"slots"`
+	}
+	if err := json.Unmarshal(data, &ack); err != nil || ack.Slots["green"].URL != second || !ack.Slots["green"].Override || ack.Slots["blue"].URL != p.blue {
+		t.Fatalf("the proxy's ack after the rollback: %v\n%s", err, data)
+	}
+}

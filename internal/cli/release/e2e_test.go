@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -316,6 +317,20 @@ func TestE2EReleaseAbortedByABreach(t *testing.T) {
 	}
 	if got := p.applied(); len(got) != 1 {
 		t.Fatalf("the migration was undone automatically: %v", got)
+	}
+	// the record says why the step failed: `release show` has it, in JSON
+	// and in its table, on the failed step's row
+	var shown record
+	if out := p.must("release", "show", "v1", "-o", "json"); json.Unmarshal([]byte(out.stdout), &shown) != nil {
+		t.Fatalf("release show -o json:\n%s", out.stdout)
+	}
+	failed := shown.step(shown.Current)
+	breached := regexp.MustCompile(`^analysis breached: error rate [0-9.]+% > 1%; all traffic back on blue$`)
+	if failed.Name != "traffic-50" || failed.Status != "failed" || !breached.MatchString(failed.Detail) {
+		t.Errorf("release show v1 -o json: the failed step is %+v, want its detail to say what breached", failed)
+	}
+	if table := p.must("release", "show", "v1").stdout; failed.Detail == "" || !strings.Contains(rowOf(table, "traffic-50"), failed.Detail) {
+		t.Errorf("release show v1: the traffic-50 row lacks %q:\n%s", failed.Detail, table)
 	}
 	// finished: the next release may start (and is v2)
 	if s := p.must("release", "--dry-run", "--skip-checklist", "--reason", "retry"); !strings.Contains(s.stdout, "v2") {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -90,8 +89,9 @@ func watchLines(o *Options, e *release.Engine, g *gateTraffic) (stop func()) {
 
 // gateTraffic is the release's traffic engine as the view sees it: a
 // traffic step stopped by the analysis comes back with the judgement —
-// each measurement's query, value and threshold — which the record does
-// not keep; the view shows it on the step's row and after the release.
+// each measurement's query, value and threshold — of which the record
+// keeps only the line in the step's detail (release.GateDetail); the view
+// shows the whole of it after the release.
 type gateTraffic struct {
 	release.Traffic
 	mu    sync.Mutex
@@ -428,9 +428,6 @@ func stepLines(r *release.Record, now time.Time, st markStyles, g *gateTraffic) 
 		if s.Status == release.StepRunning {
 			if r.Status != release.Running { // stopped there: Ctrl-C, a signal
 				mark, status = "‖", string(r.Status)
-			} else if detail == "" && r.Kind == release.KindRollback && strings.HasPrefix(s.Name, "traffic-") {
-				// not judged: the analysis is for a new version, a rollback returns to a known one
-				detail = fmt.Sprintf("all traffic to %s at once: %s (a rollback is not judged by the analysis)", r.Slot, provider.Split(r.Slot, 100))
 			} else if detail == "" && i < len(steps) {
 				detail = steps[i].Plan(rel)
 			}
@@ -443,44 +440,21 @@ func stepLines(r *release.Record, now time.Time, st markStyles, g *gateTraffic) 
 	return out
 }
 
-// stepDetail is what a step did; for the step that failed, why: the
-// judgement of the analysis that stopped it (ge), else the release's error.
+// stepDetail is what a step did, as recorded (a failed traffic step's
+// detail says why: pkg/release's GateDetail); for a failed step recorded
+// without one, the judgement of the analysis that stopped it (ge), else the
+// release's error.
 func stepDetail(r *release.Record, s release.StepResult, ge *pkgrollout.GateError) string {
 	if s.Status != release.StepFailed || s.Detail != "" {
 		return s.Detail
 	}
 	if ge != nil {
-		return gateText(r, ge)
+		return release.GateDetail(r, ge)
 	}
 	if r.Current < len(r.Steps) && r.Steps[r.Current].Name == s.Name {
 		return r.Error
 	}
 	return ""
-}
-
-// gateText is a judgement on one line: the measurements that failed it
-// against their thresholds, and where the traffic is.
-func gateText(r *release.Record, ge *pkgrollout.GateError) string {
-	var parts []string
-	for _, m := range ge.Step.Report.Measurements {
-		switch {
-		case ge.Verdict == analysis.Fail && m.Verdict == analysis.Fail:
-			parts = append(parts, fmt.Sprintf("%s %s > %s", metricName(m), measured(m, m.Value), measured(m, m.Threshold)))
-		case ge.Verdict != analysis.Fail && m.Verdict != analysis.Pass:
-			why := "no value"
-			if m.Error != "" {
-				why = m.Error
-			}
-			parts = append(parts, metricName(m)+" "+why)
-		}
-	}
-	if ge.Verdict == analysis.Fail {
-		return fmt.Sprintf("analysis breached: %s; all traffic back on %s", strings.Join(parts, ", "), r.Active)
-	}
-	if len(parts) == 0 && ge.Err != nil {
-		parts = append(parts, ge.Err.Error())
-	}
-	return fmt.Sprintf("analysis inconclusive: %s; the traffic stays at %s", strings.Join(parts, ", "), provider.Split(r.Slot, ge.Step.Weight))
 }
 
 // gateReport is what the analysis that stopped a traffic step found, for
@@ -498,11 +472,11 @@ func gateReport(r *release.Record, ge *pkgrollout.GateError) []string {
 		out = append(out, fmt.Sprintf("%s %s at step %s: the analysis of the %s slot at %d%% was inconclusive (never counted as a pass)", r.Name(), r.Status, current(r), slot, ge.Step.Weight))
 	}
 	for _, m := range ge.Step.Report.Measurements {
-		observed := measured(m, m.Value)
+		observed := release.Measured(m, m.Value)
 		if m.Error != "" && m.Value == 0 {
 			observed = "none"
 		}
-		out = append(out, fmt.Sprintf("  %-10s  %-4s  observed %s, threshold %s", metricName(m), m.Verdict, observed, measured(m, m.Threshold)))
+		out = append(out, fmt.Sprintf("  %-10s  %-4s  observed %s, threshold %s", release.MetricName(m), m.Verdict, observed, release.Measured(m, m.Threshold)))
 		if m.Query != "" {
 			out = append(out, "              query: "+m.Query)
 		}
@@ -520,30 +494,6 @@ func gateReport(r *release.Record, ge *pkgrollout.GateError) []string {
 		return append(out, fmt.Sprintf("next: `deployctl release show %s` has its steps; fix the %s slot (`deployctl health --slot %s`, its logs), then a new `deployctl release`", r.Name(), r.Slot, r.Slot))
 	}
 	return append(out, fmt.Sprintf("next: `deployctl release resume` judges the step again, `deployctl release abort` sends all traffic back to %s at once", r.Active))
-}
-
-func metricName(m analysis.Measurement) string { return strings.ReplaceAll(m.Name, "_", " ") }
-
-// measured is a measurement's number in its unit: ratios as %, seconds as
-// ms, with the decimals a person compares.
-func measured(m analysis.Measurement, v float64) string {
-	switch m.Unit {
-	case "ratio":
-		return decimals(v*100) + "%"
-	case "seconds":
-		return decimals(v*1000) + "ms"
-	}
-	return decimals(v)
-}
-
-func decimals(v float64) string {
-	switch a := math.Abs(v); {
-	case a >= 100:
-		return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
-	case a >= 1:
-		return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
-	}
-	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
 }
 
 // fitSteps are the step rows for n rows of the screen, when all of them do

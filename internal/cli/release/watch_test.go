@@ -321,7 +321,8 @@ func TestWatchFrameBreach(t *testing.T) {
 }
 
 // A rollback's traffic step, running: all traffic to the slot at once,
-// not "no analysis configured"; the STEP line says the database is not
+// not judged by design (its plan, as in the dry run), never "no analysis
+// configured"; the STEP line says the database is not
 // touched. A resume: the STEP line says where it went on and that the
 // steps before were not run again.
 func TestWatchFrameRollbackAndResume(t *testing.T) {
@@ -338,7 +339,7 @@ func TestWatchFrameRollbackAndResume(t *testing.T) {
 	w.since = t0
 	w.changed(*rb)
 	s := strings.Join(w.frame(t0).Lines, "\n")
-	for _, want := range []string{"▶ traffic-100  running         0s  all traffic to green at once: blue 0 / green 100 (a rollback is not judged by the analysis)",
+	for _, want := range []string{"▶ traffic-100  running         0s  all traffic to green at once: blue 0 / green 100, no analysis: a rollback returns to a release that ran",
 		"STEP  2 of 4: traffic-100 · 0s · rollback to v1: the database is not touched"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the rollback's frame lacks %q:\n%s", want, s)

@@ -24,12 +24,23 @@ func (r *Router) Liveness(ctx context.Context, s provider.Slot) (provider.SlotSt
 }
 
 func (r *Router) probe(ctx context.Context, s provider.Slot, path string) (provider.SlotStatus, error) {
-	st := provider.SlotStatus{Slot: s}
 	// the URL the proxy serves the slot from: --slot-url's, or the setting
-	base, err := r.slotURL(ctx, s)
+	base, err := r.ServedURL(ctx, s)
 	if err != nil {
-		return st, err
+		return provider.SlotStatus{Slot: s}, err
 	}
+	return r.probeAt(ctx, s, base, path)
+}
+
+// ProbeAt probes slot s's readiness path at base, a URL the slot is not
+// (yet) served from: what a rollback checks before it points the slot back
+// at the URL of the release it returns to.
+func (r *Router) ProbeAt(ctx context.Context, s provider.Slot, base string) (provider.SlotStatus, error) {
+	return r.probeAt(ctx, s, base, r.Health.ReadinessPath)
+}
+
+func (r *Router) probeAt(ctx context.Context, s provider.Slot, base, path string) (provider.SlotStatus, error) {
+	st := provider.SlotStatus{Slot: s}
 	ctx, cancel := context.WithTimeout(ctx, r.Health.Timeout)
 	defer cancel()
 	url := strings.TrimRight(base, "/") + path

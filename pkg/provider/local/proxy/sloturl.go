@@ -85,9 +85,9 @@ func (r *Router) startCommand() string {
 	return "deployctl proxy"
 }
 
-// slotURL is the URL slot s is served from: the running proxy's (its
-// ack), else the state document's, else the slot's setting.
-func (r *Router) slotURL(ctx context.Context, s provider.Slot) (string, error) {
+// ServedURL is the URL slot s is served from: the running proxy's (its
+// ack), else the state document's (a --slot-url), else the slot's setting.
+func (r *Router) ServedURL(ctx context.Context, s provider.Slot) (string, error) {
 	setting, ok := r.Slots[s]
 	if !ok {
 		return "", fmt.Errorf("unknown slot %q (slots: blue, green)", s)
