@@ -201,10 +201,18 @@ func (a *Archive) pushFile(ctx context.Context, w *pusher, f File, path string) 
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
 	defer in.Close()
-	h := sha256.New()
-	size, err := io.CopyBuffer(h, in, w.buf)
+	info, err := in.Stat()
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	size := info.Size()
+	// one read: hashed and compressed as it goes (a file that grows or
+	// shrinks meanwhile fails the compressor's size check); the archive is
+	// asked only then, so that a push of a file archived already has
+	// compressed it for nothing, which is rare (its marker answers first)
+	h := sha256.New()
+	if err := a.sealTo(w, io.TeeReader(in, h), size); err != nil {
+		return "", fmt.Errorf("read and compress %s: %w", path, err)
 	}
 	hexSum := hex.EncodeToString(h.Sum(nil))
 	have, err := a.find(ctx, f)
@@ -218,17 +226,6 @@ func (a *Archive) pushFile(ctx context.Context, w *pusher, f File, path string) 
 	}
 	if len(have) > 0 {
 		return hexSum, nil
-	}
-	// the second read, compressed as it goes, must be the first one again
-	if _, err := in.Seek(0, io.SeekStart); err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	h.Reset()
-	if err := a.sealTo(w, io.TeeReader(in, h), size); err != nil {
-		return "", fmt.Errorf("compress %s: %w", path, err)
-	}
-	if again := hex.EncodeToString(h.Sum(nil)); again != hexSum {
-		return "", fmt.Errorf("%s changed while it was archived (sha256 %s, then %s): nothing was written; PostgreSQL retries", path, hexSum, again)
 	}
 	obj := objectName(f, size, hexSum, len(a.Recipients) > 0)
 	return hexSum, a.unreachable("write "+obj, a.Store.Put(ctx, obj, bytes.NewReader(w.out.Bytes())))
