@@ -55,11 +55,16 @@ func (s *site) runIn(t *testing.T, dir, home string, args ...string) testbin.Res
 	return testbin.Run(t, cmd)
 }
 
-// backgroundDone waits until no push runs in the background for the spool
-// under home (its lock is free).
-func backgroundDone(t *testing.T, home string) {
+// spoolOf is the default spool folder of a user whose HOME is home.
+func spoolOf(home string) string { return filepath.Join(home, ".cache", "deployctl", "wal-spool") }
+
+// backgroundDone waits until no push runs in the background for the
+// spool folder of the user whose HOME is home (its lock is free).
+func backgroundDone(t *testing.T, home string) { t.Helper(); spoolDone(t, spoolOf(home)) }
+
+func spoolDone(t *testing.T, spool string) {
 	t.Helper()
-	locks, _ := filepath.Glob(filepath.Join(home, ".cache", "deployctl", "wal-spool", "*", "push.lock"))
+	locks, _ := filepath.Glob(filepath.Join(spool, "*", "push.lock"))
 	for _, l := range locks {
 		f, err := os.Open(l)
 		must(t, err)
@@ -76,7 +81,7 @@ func backgroundDone(t *testing.T, home string) {
 
 func markers(t *testing.T, home string) []string {
 	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(home, ".cache", "deployctl", "wal-spool", "*", "*.ok"))
+	m, _ := filepath.Glob(filepath.Join(spoolOf(home), "*", "*.ok"))
 	return m
 }
 
@@ -158,4 +163,51 @@ func TestE2EPushAheadKilledInTheMiddle(t *testing.T) {
 
 func execDeployctl(s *site, args ...string) *exec.Cmd {
 	return exec.Command(bin, append([]string{"--config-dir", s.config, "--env", "development"}, args...)...)
+}
+
+// A real PostgreSQL with a backlog (archiving paused while 16 segments were
+// switched, as after an outage of the store) drains it through wal push and
+// its process in the background: every segment archived, no failure, the
+// background path taken (its lock exists), no marker left, no gap.
+func TestE2EBacklogDrainedByPostgreSQL(t *testing.T) {
+	s := newSite(t)
+	spool := filepath.Join(s.root, "spool")
+	must(t, os.Mkdir(spool, 0o700))
+	must(t, os.Chown(spool, s.uid, s.gid))
+	testkit.WriteFiles(t, s.config, map[string]string{
+		"development.yaml": "backup:\n  storage: {provider: file, path: " + s.store + "}\n  wal: {spool: " + spool + "}\n"})
+	dir := filepath.Join(s.root, "pg")
+	s.pgRun(t, "initdb", "-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
+	pg := s.start(t, dir, "archive_mode=on") // archive_command unset: archiving paused
+	pg.exec(t, "CREATE TABLE t (x int)")
+	for i := 0; i < 16; i++ {
+		pg.exec(t, "INSERT INTO t VALUES (1); SELECT pg_switch_wal()")
+	}
+	ready, _ := filepath.Glob(filepath.Join(dir, "pg_wal", "archive_status", "*.ready"))
+	if len(ready) < 16 {
+		t.Fatalf("%d segments ready with archiving paused, want 16 or more", len(ready))
+	}
+	pg.exec(t, "ALTER SYSTEM SET archive_command = '"+s.deployctl("push %p")+"'")
+	pg.exec(t, "SELECT pg_reload_conf()")
+	testkit.WaitFor(t, "the backlog archived", 120*time.Second, func() bool {
+		left, _ := filepath.Glob(filepath.Join(dir, "pg_wal", "archive_status", "*.ready"))
+		return len(left) == 0
+	})
+	spoolDone(t, spool)
+	if failed := pg.text(t, "SELECT failed_count::text FROM pg_stat_archiver"); failed != "0" {
+		t.Errorf("pg_stat_archiver failed_count %s, want 0\n%s", failed, pg.logText())
+	}
+	if locks, _ := filepath.Glob(filepath.Join(spool, "*", "push.lock")); len(locks) != 1 {
+		t.Errorf("no push ran in the background (spool %s: %v)", spool, locks)
+	}
+	if m, _ := filepath.Glob(filepath.Join(spool, "*", "*.ok")); len(m) != 0 {
+		t.Errorf("markers left after the archiver asked for every file: %v", m)
+	}
+	objs, _ := filepath.Glob(filepath.Join(s.store, "wal", "00000001", "*.zst"))
+	if len(objs) < len(ready) {
+		t.Errorf("%d segments in the store, %d were ready", len(objs), len(ready))
+	}
+	if r := s.run(t, "wal", "verify", "--max-age", "1h"); r.Code != 0 || r.Stdout+r.Stderr != "" {
+		t.Fatalf("verify after the backlog: exit %d, want 0 and silence:\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
 }
