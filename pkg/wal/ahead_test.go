@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/deployctl/deployctl/pkg/provider"
 	"github.com/deployctl/deployctl/pkg/wal"
@@ -167,6 +168,61 @@ func TestPushReadyAheadFailureIsNotTheCallersAndLeavesNoMarker(t *testing.T) {
 	if cs.calls.Load() == before {
 		t.Fatal("the segment whose push ahead failed was taken as archived")
 	}
+	for i, p := range paths {
+		fetchEqual(t, a, filepath.Base(p), data[i])
+	}
+}
+
+// gatedStore holds the Put of one object until the test opens the gate,
+// and counts the Puts of it.
+type gatedStore struct {
+	provider.BackupStore
+	name    string // a substring of the held object's name
+	started chan struct{}
+	gate    chan struct{}
+	puts    atomic.Int64
+}
+
+func (g *gatedStore) Put(ctx context.Context, name string, r io.Reader) error {
+	if strings.Contains(name, g.name) {
+		if g.puts.Add(1) == 1 {
+			close(g.started)
+		}
+		<-g.gate
+	}
+	return g.BackupStore.Put(ctx, name, r)
+}
+
+// While the process in the background has a file in hand, the push
+// PostgreSQL runs for that file waits for its marker rather than archiving
+// it a second time; it returns once the background has archived it.
+func TestPushReadyWaitsForTheBackgroundsFile(t *testing.T) {
+	a, st := newArchive(t)
+	g := &gatedStore{BackupStore: st, name: "000000010000000000000002.", started: make(chan struct{}), gate: make(chan struct{})}
+	a.Store = g
+	_, paths, data := pgWAL(t, 3)
+	bg := make(chan error, 1)
+	o := wal.Ahead{Max: 4, Workers: 1, Spool: filepath.Join(t.TempDir(), "spool")}
+	o.Background = func(p string) error {
+		go func() { bg <- a.PushAheadOf(context.Background(), p, o) }()
+		return nil
+	}
+	must(t, a.PushReady(t.Context(), paths[0], o))
+	<-g.started // the background is writing segment 2
+	second := make(chan error, 1)
+	go func() { second <- a.PushReady(context.Background(), paths[1], o) }()
+	select {
+	case err := <-second:
+		t.Fatalf("the push of segment 2 returned (%v) while the background still had it in hand", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(g.gate)
+	must(t, <-second)
+	must(t, <-bg)
+	if n := g.puts.Load(); n != 1 {
+		t.Errorf("segment 2 was written %d times, want once (by the background)", n)
+	}
+	must(t, a.PushReady(t.Context(), paths[2], o))
 	for i, p := range paths {
 		fetchEqual(t, a, filepath.Base(p), data[i])
 	}
