@@ -33,9 +33,15 @@ type Ahead struct {
 	// Background, when set, starts a process of its own that runs
 	// PushAheadOf(path) and returns without waiting for it: the push of
 	// path returns as soon as path is archived, while that process archives
-	// the files after it (pgBackRest's archive-async). Nil: the push
-	// archives them itself before it returns.
-	Background func(path string) error
+	// the files after it (pgBackRest's archive-async). held is the
+	// spool's lock, taken and the first files claimed by the push: the
+	// process inherits it (Held), so that no push finds the files neither
+	// claimed nor marked in between. Nil: the push archives them itself
+	// before it returns.
+	Background func(path string, held *os.File) error
+	// Held is the spool's lock inherited from the push that started this
+	// process (PushAheadOf); nil: PushAheadOf takes it.
+	Held *os.File
 }
 
 // PushReady archives the file at path, as Push does, and up to o.Max files
@@ -64,8 +70,8 @@ func (a *Archive) PushReady(ctx context.Context, path string, o Ahead) error {
 		w := newPusher()
 		_, err := a.pushFile(ctx, w, f, path)
 		w.release()
-		if err == nil && !spool.busy() && len(readyAfter(filepath.Dir(path), f.Name, 1, spool)) > 0 {
-			_ = o.Background(path) // not started: the next pushes archive their own files
+		if err == nil {
+			a.startBackground(path, f.Name, o, spool)
 		}
 		return err
 	}
@@ -78,6 +84,27 @@ func (a *Archive) PushReady(ctx context.Context, path string, o Ahead) error {
 		spool.sweep(time.Now())
 	}
 	return errs[path]
+}
+
+// startBackground hands the files ready after name to a process in the
+// background: the lock taken and the first ones claimed here, before the
+// push returns and PostgreSQL asks for the next. Not started (another one
+// runs, nothing is ready, it cannot start): the next pushes archive their
+// own files.
+func (a *Archive) startBackground(path, name string, o Ahead, spool spoolDir) {
+	batch := readyAfter(filepath.Dir(path), name, max(o.Max, 1), spool)
+	if len(batch) == 0 {
+		return
+	}
+	held, ok := spool.lockHeld()
+	if !ok {
+		return // one runs already
+	}
+	spool.claim(batch)
+	if err := o.Background(path, held); err != nil {
+		_ = os.Remove(spool.claims())
+	}
+	held.Close() // the process keeps its own copy of the lock, or it is free
 }
 
 // PushAheadOf is the process in the background of PushReady: it archives
@@ -93,14 +120,24 @@ func (a *Archive) PushAheadOf(ctx context.Context, path string, o Ahead) error {
 	if spool == "" {
 		return fmt.Errorf("no private spool folder (backup.wal.spool %s) for the markers", o.Spool)
 	}
-	// the pushes that start this process probe the lock for an instant
-	unlock, ok := spool.lock()
-	for try := 0; !ok && try < 10; try++ {
-		time.Sleep(2 * time.Millisecond)
+	var unlock func()
+	if o.Held != nil {
+		// the lock of the push that started this process: the same file
+		if !spool.isLock(o.Held) {
+			return fmt.Errorf("the inherited lock is not %s", spool.lockFile())
+		}
+		unlock = func() { o.Held.Close() }
+	} else {
+		// the pushes probe the lock for an instant
+		var ok bool
 		unlock, ok = spool.lock()
-	}
-	if !ok {
-		return nil // another one runs
+		for try := 0; !ok && try < 10; try++ {
+			time.Sleep(2 * time.Millisecond)
+			unlock, ok = spool.lock()
+		}
+		if !ok {
+			return nil // another one runs
+		}
 	}
 	defer unlock()
 	defer os.Remove(spool.claims())
@@ -148,7 +185,7 @@ func (a *Archive) pushAll(ctx context.Context, paths []string, workers int, spoo
 					mu.Lock()
 					errs[p] = err
 					mu.Unlock()
-				} else if p != own && spool != "" {
+				} else if p != own && spool != "" && stillReady(p) {
 					spool.leave(g.Name, p, sum)
 				}
 			}
@@ -160,6 +197,13 @@ func (a *Archive) pushAll(ctx context.Context, paths []string, workers int, spoo
 	close(jobs)
 	wg.Wait()
 	return errs
+}
+
+// stillReady reports whether PostgreSQL has yet to archive the file at
+// path (its own push may have archived it meanwhile: no marker then).
+func stillReady(path string) bool {
+	_, err := os.Stat(filepath.Join(filepath.Dir(path), "archive_status", filepath.Base(path)+".ready"))
+	return err == nil
 }
 
 // readyAfter lists the ready files of the pg_wal folder dir whose names
@@ -279,6 +323,15 @@ func (d spoolDir) claims() string   { return filepath.Join(string(d), "claims") 
 // lock takes the spool's lock without waiting; false: another process
 // holds it.
 func (d spoolDir) lock() (unlock func(), ok bool) {
+	f, ok := d.lockHeld()
+	if !ok {
+		return nil, false
+	}
+	return func() { f.Close() }, true
+}
+
+// lockHeld is lock's file itself, for a process to inherit.
+func (d spoolDir) lockHeld() (*os.File, bool) {
 	f, err := os.OpenFile(d.lockFile(), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, false
@@ -287,7 +340,14 @@ func (d spoolDir) lock() (unlock func(), ok bool) {
 		f.Close()
 		return nil, false
 	}
-	return func() { f.Close() }, true
+	return f, true
+}
+
+// isLock reports whether f is the spool's lock file.
+func (d spoolDir) isLock(f *os.File) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(d.lockFile())
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
 // busy reports whether a process in the background holds the lock.

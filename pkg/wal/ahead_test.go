@@ -203,8 +203,15 @@ func TestPushReadyWaitsForTheBackgroundsFile(t *testing.T) {
 	_, paths, data := pgWAL(t, 3)
 	bg := make(chan error, 1)
 	o := wal.Ahead{Max: 4, Workers: 1, Spool: filepath.Join(t.TempDir(), "spool")}
-	o.Background = func(p string) error {
-		go func() { bg <- a.PushAheadOf(context.Background(), p, o) }()
+	o.Background = func(p string, held *os.File) error {
+		// as a process inherits it: another descriptor of the same lock
+		fd, err := syscall.Dup(int(held.Fd()))
+		if err != nil {
+			return err
+		}
+		child := o
+		child.Held = os.NewFile(uintptr(fd), "push.lock")
+		go func() { bg <- a.PushAheadOf(context.Background(), p, child) }()
 		return nil
 	}
 	must(t, a.PushReady(t.Context(), paths[0], o))

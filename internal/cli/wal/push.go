@@ -79,22 +79,31 @@ func pushRun(ctx context.Context, opts *PushOptions) error {
 		}
 	}
 	if opts.Background {
+		if os.Getenv(heldLockEnv) == "3" {
+			ahead.Held = os.NewFile(3, "push.lock")
+		}
 		return a.PushAheadOf(ctx, opts.Path, ahead)
 	}
 	ahead.Background = background
 	return a.PushReady(ctx, opts.Path, ahead)
 }
 
+// heldLockEnv tells the process in the background that its fd 3 is the
+// spool's lock, held for it by the push that started it.
+const heldLockEnv = "DEPLOYCTL_WAL_PUSH_LOCK_FD"
+
 // background starts this very command again with --background, in a
 // session of its own and with no terminal or pipe of PostgreSQL's, and does
 // not wait for it: the archiver waits only for the push it started.
-func background(string) error {
+func background(_ string, held *os.File) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	cmd := exec.Command(exe, append(os.Args[1:], "--background")...)
 	cmd.SysProcAttr = detached()
+	cmd.ExtraFiles = []*os.File{held} // fd 3: the spool's lock, held
+	cmd.Env = append(os.Environ(), heldLockEnv+"=3")
 	if err := cmd.Start(); err != nil {
 		return err
 	}
