@@ -8,6 +8,7 @@ package provider
 import (
 	"context"
 	"io"
+	"net/url"
 	"time"
 )
 
@@ -84,6 +85,22 @@ type SlotURLSetter interface {
 	// SetSlotURL returns once the data plane sends s's traffic to url; an
 	// unusable url is a *ConfigError, and nothing is changed.
 	SetSlotURL(ctx context.Context, s Slot, url string) error
+}
+
+// SameSlotURL says whether a and b name the same slot URL, a path of "/"
+// and none being the same: how a slot URL set and one recorded compare.
+func SameSlotURL(a, b string) bool {
+	ua, erra := url.Parse(a)
+	ub, errb := url.Parse(b)
+	if erra != nil || errb != nil {
+		return a == b
+	}
+	for _, u := range []*url.URL{ua, ub} {
+		if u.Path == "/" && u.RawPath == "" {
+			u.Path = ""
+		}
+	}
+	return ua.String() == ub.String()
 }
 
 // MaintenanceState is the maintenance switch as a data plane applies it.

@@ -3,7 +3,6 @@ package release
 import (
 	"context"
 	"fmt"
-	"net/url"
 
 	"github.com/deployctl/deployctl/pkg/lock"
 	"github.com/deployctl/deployctl/pkg/provider"
@@ -126,26 +125,10 @@ func (e *Engine) repoint(ctx context.Context, slot provider.Slot, target *Record
 		return "", nil
 	}
 	now, err := urls.URL(ctx, slot)
-	if err != nil || now == "" || sameURL(now, target.SlotURL) {
+	if err != nil || now == "" || provider.SameSlotURL(now, target.SlotURL) {
 		return "", err
 	}
 	return target.SlotURL, nil
-}
-
-// sameURL says whether a and b name the same slot URL, a path of "/" and
-// none being the same (as the local proxy compares them).
-func sameURL(a, b string) bool {
-	ua, erra := url.Parse(a)
-	ub, errb := url.Parse(b)
-	if erra != nil || errb != nil {
-		return a == b
-	}
-	for _, u := range []*url.URL{ua, ub} {
-		if u.Path == "/" && u.RawPath == "" {
-			u.Path = ""
-		}
-	}
-	return ua.String() == ub.String()
 }
 
 // rollbackTarget is release n, or the succeeded release before the newest

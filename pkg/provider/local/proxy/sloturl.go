@@ -29,7 +29,7 @@ func (r *Router) SetSlotURL(ctx context.Context, s provider.Slot, raw string) er
 		return &provider.ConfigError{Msg: fmt.Sprintf("unknown slot %q (slots: blue, green)", s)}
 	}
 	setting := r.Slots[s]
-	override := raw != "" && !sameURL(raw, setting)
+	override := raw != "" && !provider.SameSlotURL(raw, setting)
 	want := setting
 	if override {
 		u, err := ParseSlotURL(raw)
@@ -161,22 +161,6 @@ func validPort(p string) bool {
 	}
 	n, err := strconv.Atoi(p)
 	return err == nil && n >= 1 && n <= 65535
-}
-
-// sameURL says whether a and b name the same slot URL, a path of "/" and
-// none being the same.
-func sameURL(a, b string) bool {
-	ua, erra := url.Parse(a)
-	ub, errb := url.Parse(b)
-	if erra != nil || errb != nil {
-		return a == b
-	}
-	for _, u := range []*url.URL{ua, ub} {
-		if u.Path == "/" && u.RawPath == "" {
-			u.Path = ""
-		}
-	}
-	return ua.String() == ub.String()
 }
 
 // redactURL is s with its password, if any, shown as xxxxx.

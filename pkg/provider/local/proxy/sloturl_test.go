@@ -383,11 +383,11 @@ func TestParseSlotURL(t *testing.T) {
 		}
 	}
 	for a, b := range map[string]string{"http://h:1": "http://h:1/", "HTTP://h:1": "http://h:1"} {
-		if !sameURL(a, b) {
-			t.Errorf("sameURL(%q, %q) = false", a, b)
+		if !provider.SameSlotURL(a, b) {
+			t.Errorf("SameSlotURL(%q, %q) = false", a, b)
 		}
 	}
-	if sameURL("http://h:1", "http://h:2") || sameURL("http://h:1/v1", "http://h:1/v2") {
+	if provider.SameSlotURL("http://h:1", "http://h:2") || provider.SameSlotURL("http://h:1/v1", "http://h:1/v2") {
 		t.Error("different URLs are the same")
 	}
 }
