@@ -38,33 +38,17 @@ func TestE2EReleaseSlotURL(t *testing.T) {
 	}
 	p.servesOnly("v3")
 
-	var rs []struct {
-		Status  string `json:"status"`
-		Slot    string `json:"slot"`
-		SlotURL string `json:"slot_url"`
-		Version string `json:"version"`
-	}
-	out := p.must("releases", "-o", "json")
-	if err := json.Unmarshal([]byte(out.stdout), &rs); err != nil || len(rs) != 1 {
-		t.Fatalf("releases: %v\n%s", err, out.stdout)
+	rs := p.releases()
+	if len(rs) != 1 {
+		t.Fatalf("releases: %+v", rs)
 	}
 	if rec := rs[0]; rec.Status != "succeeded" || rec.Slot != "green" || rec.SlotURL != second || rec.Version != "v3" {
 		t.Fatalf("the record: %+v", rec)
 	}
 
 	// what the proxy acknowledged, and what status shows
-	data, err := os.ReadFile(filepath.Join(p.dir, ".deployctl", "development", "proxy.ack.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ack struct {
-		Slots map[string]struct {
-			URL      string `json:"url"`
-			Override bool   `json:"override"`
-		} `json:"slots"`
-	}
-	if err := json.Unmarshal(data, &ack); err != nil || ack.Slots["green"].URL != second || !ack.Slots["green"].Override || ack.Slots["blue"].URL != p.blue {
-		t.Fatalf("the proxy's ack: %v\n%s", err, data)
+	if ack := p.ackedSlots(); ack["green"].URL != second || !ack["green"].Override || ack["blue"].URL != p.blue {
+		t.Fatalf("the proxy's ack: %+v", ack)
 	}
 	st := p.must("rollout", "status").stdout
 	if !strings.Contains(st, "GET "+second+"/health/readiness") || !strings.Contains(st, "green from "+second) {
@@ -83,7 +67,7 @@ func TestE2EReleaseSlotURLRefused(t *testing.T) {
 	const canary = "s3cr3t-canary-7f1"
 	for url, want := range map[string]string{
 		"ftp://127.0.0.1:3012":                        "must be an absolute http or https URL",
-		"http://deploy:" + canary + "@127.0.0.1:3012": "must not hold credentials",
+		"http://deploy:" + canary + "@127.0.0.1:3012": "carries credentials",
 	} {
 		r := p.run(append(releaseArgs, "--slot-url", url)...)
 		if r.code != 2 || !strings.Contains(r.stderr+r.stdout, want) {
@@ -187,33 +171,36 @@ func TestE2ERollbackPointsTheSlotBackAtItsURL(t *testing.T) {
 	}
 	p.servesOnly("v3")
 
-	var rs []struct {
-		Number     int    `json:"number"`
-		Kind       string `json:"kind"`
-		Status     string `json:"status"`
-		Slot       string `json:"slot"`
-		SlotURL    string `json:"slot_url"`
-		Version    string `json:"version"`
-		RollbackOf int    `json:"rollback_of"`
-	}
-	out := p.must("releases", "-o", "json")
-	if err := json.Unmarshal([]byte(out.stdout), &rs); err != nil || len(rs) != 5 {
-		t.Fatalf("releases: %v\n%s", err, out.stdout)
+	rs := p.releases()
+	if len(rs) != 5 {
+		t.Fatalf("releases: %+v", rs)
 	}
 	if rb := rs[0]; rb.Number != 5 || rb.Kind != "rollback" || rb.Status != "succeeded" || rb.Slot != "green" || rb.SlotURL != second || rb.Version != "v3" || rb.RollbackOf != 2 {
 		t.Fatalf("the rollback's record: %+v", rb)
 	}
+	if ack := p.ackedSlots(); ack["green"].URL != second || !ack["green"].Override || ack["blue"].URL != p.blue {
+		t.Fatalf("the proxy's ack after the rollback: %+v", ack)
+	}
+}
+
+// ackedSlot is what the running proxy acknowledged serving a slot from.
+type ackedSlot struct {
+	URL      string `json:"url"`
+	Override bool   `json:"override"`
+}
+
+// ackedSlots reads the proxy's acknowledgement: the URL of each slot.
+func (p *project) ackedSlots() map[string]ackedSlot {
+	p.t.Helper()
 	data, err := os.ReadFile(filepath.Join(p.dir, ".deployctl", "development", "proxy.ack.json"))
 	if err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
 	var ack struct {
-		Slots map[string]struct {
-			URL      string `json:"url"`
-			Override bool   `json:"override"`
-		} `json:"slots"`
+		Slots map[string]ackedSlot `json:"slots"`
 	}
-	if err := json.Unmarshal(data, &ack); err != nil || ack.Slots["green"].URL != second || !ack.Slots["green"].Override || ack.Slots["blue"].URL != p.blue {
-		t.Fatalf("the proxy's ack after the rollback: %v\n%s", err, data)
+	if err := json.Unmarshal(data, &ack); err != nil {
+		p.t.Fatalf("the proxy's ack: %v\n%s", err, data)
 	}
+	return ack.Slots
 }

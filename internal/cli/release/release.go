@@ -6,7 +6,6 @@ package release
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/deployctl/deployctl/internal/app"
 	"github.com/deployctl/deployctl/internal/ui"
 	"github.com/deployctl/deployctl/pkg/provider"
+	"github.com/deployctl/deployctl/pkg/provider/local/proxy"
 	"github.com/deployctl/deployctl/pkg/release"
 )
 
@@ -112,14 +112,11 @@ func (o *Options) validate() error {
 	case o.Interval < 0:
 		return app.Usagef("invalid --interval %s", o.Interval)
 	case o.SlotURL != "":
-		// checked before anything prints or records it: a URL with a
-		// password would land in the plan, the record and the history
-		u, err := url.Parse(o.SlotURL)
-		switch {
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			return app.Usagef("--slot-url must be an absolute http or https URL, such as http://127.0.0.1:8082")
-		case u.User != nil:
-			return app.Usagef("--slot-url must not hold credentials (user:password@): they would be written to the release record; the proxy does not send them anyway")
+		// checked before anything prints or records it (a URL with a
+		// password would land in the plan, the record and the history), by
+		// the proxy's own rule
+		if _, err := proxy.ParseSlotURL(o.SlotURL); err != nil {
+			return app.Usagef("--slot-url %v", err)
 		}
 	case o.SkipChecklist && strings.TrimSpace(o.Factory.Flags.Reason) == "":
 		return app.Usagef("--skip-checklist needs --reason: say why this release goes out without the checklist")
