@@ -148,8 +148,11 @@ func (p *project) must(args ...string) result {
 // record is the part of a release's JSON the tests read.
 type record struct {
 	Number          int               `json:"number"`
+	Kind            string            `json:"kind"`
+	RollbackOf      int               `json:"rollback_of"`
 	Status          string            `json:"status"`
 	Slot            string            `json:"slot"`
+	SlotURL         string            `json:"slot_url"`
 	BackupID        string            `json:"backup_id"`
 	MigrationBefore *int64            `json:"migration_before"`
 	MigrationAfter  *int64            `json:"migration_after"`

@@ -16,6 +16,19 @@ import (
 
 const releaseHeader = "deployctl · release v1 · development"
 
+// inTerminal runs deployctl args as alice in a 100×30 tmux terminal
+// (recorded: every frame kept, for the frames that last milliseconds);
+// the shell then prints "exit=N" and stays, so the last screen can be read.
+func (p *project) inTerminal(t *testing.T, recorded bool, args ...string) *livetest.Tmux {
+	t.Helper()
+	argv := append([]string{"sh", "-c", `"$0" "$@"; echo "exit=$?"; sleep 60`, bin.deployctl}, args...)
+	env := append(append([]string(nil), p.env...), "DEPLOYCTL_ACTOR=alice", "TERM=xterm-256color")
+	if recorded {
+		return livetest.StartRecorded(t, 100, 30, p.dir, env, argv...)
+	}
+	return livetest.Start(t, 100, 30, p.dir, env, argv...)
+}
+
 // rowOf is the screen line that starts with prefix (after indentation).
 func rowOf(screen, prefix string) string {
 	for _, l := range strings.Split(screen, "\n") {
@@ -50,9 +63,7 @@ func waitScreen(t *testing.T, x *livetest.Tmux, what string, ok func(string) boo
 // normal screen; exit 0.
 func TestE2EReleaseWatchTerminal(t *testing.T) {
 	p := newProject(t)
-	argv := append([]string{"sh", "-c", `"$0" "$@"; echo "exit=$?"; sleep 60`, bin.deployctl}, releaseArgs...)
-	env := append(append([]string(nil), p.env...), "DEPLOYCTL_ACTOR=alice", "TERM=xterm-256color")
-	x := livetest.Start(t, 100, 30, p.dir, env, argv...)
+	x := p.inTerminal(t, false, releaseArgs...)
 
 	s := waitScreen(t, x, "traffic-50 running at 50/50 with the countdown to its analysis", func(s string) bool {
 		return strings.Contains(rowOf(s, "▶ traffic-50"), "running") &&
@@ -230,9 +241,7 @@ func runningTraffic(s string) string {
 func TestE2EReleaseWatchManySteps(t *testing.T) {
 	p := newProject(t)
 	args := []string{"release", "--steps", "5,10,25,50,75,100", "--skip-checklist", "--reason", "e2e", "--fast", "--yes"}
-	argv := append([]string{"sh", "-c", `"$0" "$@"; echo "exit=$?"; sleep 60`, bin.deployctl}, args...)
-	env := append(append([]string(nil), p.env...), "DEPLOYCTL_ACTOR=alice", "TERM=xterm-256color")
-	x := livetest.Start(t, 100, 30, p.dir, env, argv...)
+	x := p.inTerminal(t, false, args...)
 
 	s := waitScreen(t, x, "traffic-10 running", func(s string) bool {
 		return runningTraffic(s) == "traffic-10" && strings.Contains(s, "STEP  8 of 14: traffic-10 · analysis in ")
@@ -306,9 +315,7 @@ func TestE2EReleaseWatchResume(t *testing.T) {
 		t.Fatalf("after the kill the record says %s at %s, backup %q", before.Status, before.step(before.Current).Name, before.BackupID)
 	}
 
-	argv := []string{"sh", "-c", `"$0" "$@"; echo "exit=$?"; sleep 60`, bin.deployctl, "release", "resume"}
-	env := append(append([]string(nil), p.env...), "DEPLOYCTL_ACTOR=alice", "TERM=xterm-256color")
-	x := livetest.StartRecorded(t, 100, 30, p.dir, env, argv...)
+	x := p.inTerminal(t, true, "release", "resume")
 	s := waitScreen(t, x, "traffic-50 running again at 50/50", func(s string) bool {
 		return strings.Contains(rowOf(s, "▶ traffic-50"), "running") && strings.Contains(rowOf(s, "green "), " 50%") &&
 			strings.Contains(s, "STEP  7 of 10: traffic-50 · analysis in ")
@@ -384,9 +391,7 @@ func TestE2ERollbackWatch(t *testing.T) {
 	p := newProject(t)
 	p.must(releaseArgs...)
 	p.must(releaseArgs...)
-	argv := []string{"sh", "-c", `"$0" "$@"; echo "exit=$?"; sleep 60`, bin.deployctl, "rollback", "--yes", "--reason", "e2e"}
-	env := append(append([]string(nil), p.env...), "DEPLOYCTL_ACTOR=alice", "TERM=xterm-256color")
-	x := livetest.StartRecorded(t, 100, 30, p.dir, env, argv...)
+	x := p.inTerminal(t, true, "rollback", "--yes", "--reason", "e2e")
 	waitScreen(t, x, "the end", func(s string) bool { return strings.Contains(s, "exit=") })
 	s := x.Joined()
 	t.Logf("the screen after the rollback:\n%s", s)
@@ -444,9 +449,7 @@ func TestE2ERollbackWatch(t *testing.T) {
 // and the commands that can follow.
 func TestE2EReleaseWatchBreach(t *testing.T) {
 	p := newProject(t, "--error-rate", "0.5")
-	argv := append([]string{"sh", "-c", `"$0" "$@"; echo "exit=$?"; sleep 60`, bin.deployctl}, releaseArgs...)
-	env := append(append([]string(nil), p.env...), "DEPLOYCTL_ACTOR=alice", "TERM=xterm-256color")
-	x := livetest.StartRecorded(t, 100, 30, p.dir, env, argv...)
+	x := p.inTerminal(t, true, releaseArgs...)
 	waitScreen(t, x, "the end", func(s string) bool { return strings.Contains(s, "exit=") })
 	s := x.Joined()
 	t.Logf("the screen after the breach:\n%s", s)
