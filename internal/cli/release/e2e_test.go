@@ -85,7 +85,17 @@ analysis: {prometheus_url: %q, interval: 3s, error_rate_query: %q}
 	p.env = append(os.Environ(), "DATABASE_URL="+p.url, "NO_COLOR=1")
 	testbin.DemoSlot(t, bin.demoAPI, p.dir, "blue", blueAddr, "v1")
 	testbin.DemoSlot(t, bin.demoAPI, p.dir, "green", greenAddr, "v2", greenArgs...)
-	p.prom.WaitScraped(t)
+	// one request to each slot before the release, so that each has its
+	// request counter scraped twice: the first traffic step's error rate
+	// has data however late Prometheus scrapes on a busy host (green's
+	// counter is otherwise born with the step's first request, and a 3s
+	// interval then holds as few as two 1s scrapes)
+	for _, slot := range []string{p.blue, p.green} {
+		if resp, err := http.Get(slot + "/"); err == nil {
+			resp.Body.Close()
+		}
+	}
+	p.prom.WaitQuery(t, `count(sum by (slot) (rate(http_requests_total[1m]))) == 2`)
 	cmd := exec.Command(bin.deployctl, "proxy", "--poll", "10ms")
 	cmd.Dir, cmd.Env = p.dir, append(p.env, "DEPLOYCTL_ACTOR=proxy")
 	testbin.StartDaemon(t, cmd, p.proxy+"/-/health")
@@ -351,6 +361,8 @@ func TestE2EReleaseKilledAndResumed(t *testing.T) {
 		t.Run(at, func(t *testing.T) {
 			p := newProject(t)
 			cmd := p.command(releaseArgs...)
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -362,7 +374,7 @@ func TestE2EReleaseKilledAndResumed(t *testing.T) {
 			testkit.WaitFor(t, "step "+at+" running", 60*time.Second, func() bool {
 				select {
 				case err := <-done:
-					t.Fatalf("the release ended (%v) before step %s", err, at)
+					t.Fatalf("the release ended (%v) before step %s:\n%s", err, at, out.String())
 				default:
 				}
 				rec, ok := p.stored()

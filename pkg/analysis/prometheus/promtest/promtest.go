@@ -242,10 +242,17 @@ func (s *Server) WaitRules(t testing.TB) {
 // a fresh Prometheus takes several seconds to its first scrape.
 func (s *Server) WaitScraped(t testing.TB) {
 	t.Helper()
+	s.WaitQuery(t, fmt.Sprintf("count(up == 1) == %d", s.targets))
+}
+
+// WaitQuery waits until query has a value (an instant vector that is not
+// empty): the series it needs have been scraped.
+func (s *Server) WaitQuery(t testing.TB, query string) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	want := `"value":[`
 	for {
-		resp, err := http.Get(s.URL + "/api/v1/query?query=" + url.QueryEscape(fmt.Sprintf("count(up == 1) == %d", s.targets)))
+		resp, err := http.Get(s.URL + "/api/v1/query?query=" + url.QueryEscape(query))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,7 +262,7 @@ func (s *Server) WaitScraped(t testing.TB) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("targets not scraped after 60s: %s", body)
+			t.Fatalf("%s: no value after 60s: %s", query, body)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
