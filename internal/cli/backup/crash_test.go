@@ -103,17 +103,34 @@ func TestKilledCreateOnS3(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
 	var parts atomic.Int64
+	// the killed create's CompleteMultipartUpload is held until the kill:
+	// the upload is certain to be in progress when the kill lands, however
+	// quickly its parts went up
+	var hold atomic.Bool
+	hold.Store(true)
+	held := make(chan struct{})
 	rec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Has("partNumber") {
+		q := r.URL.Query()
+		if q.Has("partNumber") {
 			parts.Add(1)
+		}
+		if r.Method == http.MethodPost && q.Has("uploadId") && hold.Load() {
+			select {
+			case <-r.Context().Done():
+			case <-held:
+			}
+			http.Error(w, "held by the test", http.StatusServiceUnavailable)
+			return
 		}
 		srv.Handler().ServeHTTP(w, r)
 	}))
 	t.Cleanup(rec.Close)
+	t.Cleanup(func() { close(held) }) // before rec.Close, which waits for handlers
 	p := newProject(t, "backup: {storage: {provider: s3, bucket: "+bucket+", prefix: prod, endpoint: "+rec.URL+", path_style: true}}\n")
 	p.env = append(p.env, s3test.Environ()...)
 	p.exec(p.url, bigSQL)
 	p.killDuring("a multipart upload in progress", func() bool { return parts.Load() > 0 }, "backup", "create")
+	hold.Store(false)
 	if l := p.list(); len(l.Backups) != 0 {
 		t.Fatalf("a killed create on S3 is listed: %+v", l)
 	}
