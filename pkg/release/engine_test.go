@@ -805,3 +805,58 @@ func TestRollbackPointsTheSlotBackAtTheTargetsURL(t *testing.T) {
 		t.Fatalf("a rollback to the URL the slot is served from: slot URL %q, prepared %v, active %s, version %s", rec.SlotURL, w2.prepared, w2.active, rec.Version)
 	}
 }
+
+// A release made without --slot-url records the URL its slot was served
+// from (served_from), so that a rollback to it points the standby back
+// there once the slots have been pointed elsewhere since: v1 green at its
+// setting g (1.1), v2 blue pointed at x, v3 green pointed at y; rolling
+// back to v1 points blue, the standby, at g. A URL with credentials is
+// never recorded.
+func TestRollbackPointsTheSlotBackWhereAReleaseWithoutSlotURLRan(t *testing.T) {
+	const b, g, x, y = "http://127.0.0.1:3001", "http://127.0.0.1:3002", "http://127.0.0.1:3012", "http://127.0.0.1:3013"
+	fx := newFixture(t)
+	w := fx.w
+	w.urls = map[provider.Slot]string{provider.Blue: b, provider.Green: g}
+	w.backends = map[string]*backend{b: {true, "1.0"}, g: {true, "1.1"}, x: {true, "2.0"}, y: {true, "3.0"}}
+	release := func(slotURL string) *Record {
+		t.Helper()
+		r := fx.request()
+		r.SlotURL = slotURL
+		rec, err := fx.e.Start(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	if v1 := release(""); v1.ServedFrom != g || v1.SlotURL != "" {
+		t.Fatalf("v1: served from %q, slot URL %q; want %s and none", v1.ServedFrom, v1.SlotURL, g)
+	}
+	if v2 := release(x); v2.ServedFrom != x {
+		t.Fatalf("v2: served from %q, want %s", v2.ServedFrom, x)
+	}
+	release(y) // v3: green at y; blue, the standby, at x
+	w.prepared = nil
+	rec, _, err := fx.e.Rollback(context.Background(), RollbackRequest{To: 1, Command: "rollback v1"})
+	if err != nil {
+		t.Fatalf("rollback to v1, which ran at %s: %v", g, err)
+	}
+	if rec.Status != Succeeded || rec.Slot != provider.Blue || rec.SlotURL != g || rec.ServedFrom != g || rec.Version != "1.1" {
+		t.Fatalf("the rollback: %s, slot %s at %q (served from %q), version %s", rec.Status, rec.Slot, rec.SlotURL, rec.ServedFrom, rec.Version)
+	}
+	if strings.Join(w.prepared, " ") != "blue@"+g || w.active != provider.Blue || w.weights[provider.Blue] != 100 {
+		t.Fatalf("after the rollback: prepared %v, active %s, %s", w.prepared, w.active, w.weights)
+	}
+
+	// credentials in the URL a slot is served from are not recorded
+	const secret = "http://ops:s3cr3t-canary@127.0.0.1:3014"
+	w.backends[secret] = &backend{true, "4.0"}
+	w.urls[provider.Green] = secret
+	if v5 := release(""); v5.ServedFrom != "" {
+		t.Fatalf("a URL with credentials was recorded: %q", v5.ServedFrom)
+	}
+	for _, r := range fx.stored().Releases {
+		if strings.Contains(r.ServedFrom+r.SlotURL, "s3cr3t") {
+			t.Fatalf("%s holds the password", r.Name())
+		}
+	}
+}

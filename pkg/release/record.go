@@ -69,11 +69,15 @@ type Record struct {
 	PID     int    `json:"pid,omitempty"`
 	Host    string `json:"host,omitempty"`
 
-	Image   string        `json:"image,omitempty"`
-	SlotURL string        `json:"slot_url,omitempty"`
-	Slot    provider.Slot `json:"slot"`   // the candidate: the slot this release puts in service
-	Active  provider.Slot `json:"active"` // the slot that served before it
-	Version string        `json:"version,omitempty"`
+	Image   string `json:"image,omitempty"`
+	SlotURL string `json:"slot_url,omitempty"` // release --slot-url: where the slot is pointed
+	// ServedFrom is the URL the slot served this release from once it was
+	// ready (slots that are URLs, with or without --slot-url): where a
+	// rollback to it points the slot back.
+	ServedFrom string        `json:"served_from,omitempty"`
+	Slot       provider.Slot `json:"slot"`   // the candidate: the slot this release puts in service
+	Active     provider.Slot `json:"active"` // the slot that served before it
+	Version    string        `json:"version,omitempty"`
 	// Weights are the candidate's traffic steps; Interval the wait before
 	// each step's analysis.
 	Weights  []int         `json:"weights"`

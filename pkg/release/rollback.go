@@ -93,7 +93,7 @@ func (e *Engine) rollbackRecord(ctx context.Context, d doc, r RollbackRequest) (
 			if !at.Ready {
 				what = "nothing ready answers there now (" + at.Detail + ")"
 			}
-			return nil, fmt.Errorf("%s ran at %s (release --slot-url), where the rollback would point the %s slot, but %s: start %s's version %s at %s, then retry; nothing was changed, all traffic stays on %s",
+			return nil, fmt.Errorf("%s ran at %s, where the rollback would point the %s slot, but %s: start %s's version %s at %s, then retry; nothing was changed, all traffic stays on %s",
 				target.Name(), rec.SlotURL, standby, what, target.Name(), orUnknown(target.Version), rec.SlotURL, st.Active)
 		}
 	} else {
@@ -115,20 +115,22 @@ func (e *Engine) rollbackRecord(ctx context.Context, d doc, r RollbackRequest) (
 	return rec, nil
 }
 
-// repoint is the URL the rollback to target points slot back at: the
-// slot URL target was released with, when the slot is served from another
-// one now; "" when there is nothing to point (no slot URL, slots that are
-// not URLs, or the slot served from there already).
+// repoint is the URL the rollback to target points slot back at: the URL
+// target was served from (or released with, --slot-url, in records from
+// before served_from), when the slot is served from another one now; ""
+// when there is nothing to point (no URL recorded, slots that are not URLs,
+// or the slot served from there already).
 func (e *Engine) repoint(ctx context.Context, slot provider.Slot, target *Record) (string, error) {
 	urls, ok := e.Deps.Slots.(SlotURLs)
-	if !ok || target.SlotURL == "" {
+	from := firstOf(target.ServedFrom, target.SlotURL)
+	if !ok || from == "" {
 		return "", nil
 	}
 	now, err := urls.URL(ctx, slot)
-	if err != nil || now == "" || provider.SameSlotURL(now, target.SlotURL) {
+	if err != nil || now == "" || provider.SameSlotURL(now, from) {
 		return "", err
 	}
-	return target.SlotURL, nil
+	return from, nil
 }
 
 // rollbackTarget is release n, or the succeeded release before the newest

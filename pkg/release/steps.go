@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -223,7 +224,7 @@ func (prepareStep) Plan(r *Release) string {
 	case r.Image != "":
 		return fmt.Sprintf("deploy %s to the %s slot and wait until it is ready", r.Image, r.Slot)
 	case r.SlotURL != "" && r.Kind == KindRollback:
-		return fmt.Sprintf("point the %s slot at %s, where v%d ran (release --slot-url), and wait until it is ready there with %s", r.Slot, r.SlotURL, r.RollbackOf, orUnknown(r.Version))
+		return fmt.Sprintf("point the %s slot at %s, where v%d ran, and wait until it is ready there with %s", r.Slot, r.SlotURL, r.RollbackOf, orUnknown(r.Version))
 	case r.SlotURL != "":
 		return fmt.Sprintf("point the %s slot at %s and wait until it is ready", r.Slot, r.SlotURL)
 	}
@@ -250,7 +251,27 @@ func (prepareStep) Run(ctx context.Context, r *Release) (string, error) {
 	if r.Version == "" {
 		r.Version = r.Image
 	}
+	r.ServedFrom = servedFrom(ctx, r)
 	return fmt.Sprintf("the %s slot is ready, version %s", r.Slot, orUnknown(r.Version)), nil
+}
+
+// servedFrom is the URL the data plane serves r's slot from, for a later
+// rollback to point the slot back there; "" when the slots are not URLs,
+// the URL cannot be read (the rollback then checks the slot's version
+// only), or it carries credentials, which a record never holds.
+func servedFrom(ctx context.Context, r *Release) string {
+	urls, ok := r.Deps.Slots.(SlotURLs)
+	if !ok {
+		return ""
+	}
+	raw, err := urls.URL(ctx, r.Slot)
+	if err != nil || raw == "" {
+		return ""
+	}
+	if u, err := url.Parse(raw); err != nil || u.User != nil {
+		return ""
+	}
+	return raw
 }
 func (prepareStep) Undo(_ context.Context, r *Release) (string, error) {
 	if r.Image == "" {

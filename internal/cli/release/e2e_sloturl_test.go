@@ -25,7 +25,7 @@ func TestE2EReleaseSlotURL(t *testing.T) {
 	// the analysis reads the backend the traffic goes to: a Prometheus
 	// scraping blue and the second green
 	prom := promtest.Start(t, promtest.Options{Scrape: []string{strings.TrimPrefix(p.blue, "http://"), addr}})
-	prom.WaitScraped(t)
+	warm(t, prom, p.blue, second)
 	p.env = append(p.env, "DEPLOYCTL_ANALYSIS_PROMETHEUS_URL="+prom.URL)
 
 	dry := p.must(append(releaseArgs, "--slot-url", second, "--dry-run")...)
@@ -115,7 +115,7 @@ func TestE2ERollbackPointsTheSlotBackAtItsURL(t *testing.T) {
 	// labelled blue: it is the blue slot's backend in v2, which the analysis judges
 	v2backend := testbin.DemoSlot(t, bin.demoAPI, p.dir, "blue", addr, "v3")
 	prom := promtest.Start(t, promtest.Options{Scrape: []string{strings.TrimPrefix(p.blue, "http://"), strings.TrimPrefix(p.green, "http://"), addr}})
-	prom.WaitScraped(t)
+	warm(t, prom, p.blue, p.green, second)
 	p.env = append(p.env, "DEPLOYCTL_ANALYSIS_PROMETHEUS_URL="+prom.URL)
 
 	args := []string{"release", "--steps", "100", "--skip-checklist", "--reason", "e2e", "--fast", "--yes"}
@@ -128,7 +128,7 @@ func TestE2ERollbackPointsTheSlotBackAtItsURL(t *testing.T) {
 
 	dry := p.must("rollback", "v2", "--dry-run").stdout
 	for _, want := range []string{
-		"point the green slot at " + second + ", where v2 ran (release --slot-url)",
+		"point the green slot at " + second + ", where v2 ran,",
 		"all traffic to green at once: blue 0 / green 100, no analysis: a rollback returns to a release that ran",
 	} {
 		if !strings.Contains(dry, want) {
@@ -203,4 +203,48 @@ func (p *project) ackedSlots() map[string]ackedSlot {
 		p.t.Fatalf("the proxy's ack: %v\n%s", err, data)
 	}
 	return ack.Slots
+}
+
+// A release made without --slot-url records where its slot was served from
+// (served_from), so `deployctl rollback vN` points the standby back there:
+// v1 green from its setting (v2), v2 blue --slot-url a second backend (v3),
+// v3 green --slot-url a third (v4). Rolling back to v1 points blue, the
+// standby, at green's setting, where v2 still answers: real requests
+// through the proxy reach it.
+func TestE2ERollbackPointsTheSlotBackWhereAReleaseRan(t *testing.T) {
+	p := newProject(t)
+	second := "http://" + fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
+	third := "http://" + fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
+	// labelled by the slot each serves in its release, which the analysis judges
+	testbin.DemoSlot(t, bin.demoAPI, p.dir, "blue", strings.TrimPrefix(second, "http://"), "v3")
+	testbin.DemoSlot(t, bin.demoAPI, p.dir, "green", strings.TrimPrefix(third, "http://"), "v4")
+	addrs := []string{p.blue, p.green, second, third}
+	for i := range addrs {
+		addrs[i] = strings.TrimPrefix(addrs[i], "http://")
+	}
+	prom := promtest.Start(t, promtest.Options{Scrape: addrs})
+	warm(t, prom, p.blue, p.green, second, third)
+	p.env = append(p.env, "DEPLOYCTL_ANALYSIS_PROMETHEUS_URL="+prom.URL)
+
+	args := []string{"release", "--steps", "100", "--skip-checklist", "--reason", "e2e", "--fast", "--yes"}
+	p.must(args...) // v1: green from its setting, v2
+	p.must(append(args, "--slot-url", second)...)
+	p.servesOnly("v3") // v2: blue at the second backend
+	p.must(append(args, "--slot-url", third)...)
+	p.servesOnly("v4") // v3: green at the third; blue, the standby, at the second
+
+	if v1 := p.releases()[2]; v1.Number != 1 || v1.ServedFrom != p.green || v1.SlotURL != "" {
+		t.Fatalf("v1's record: served from %q, slot URL %q; want %s and none", v1.ServedFrom, v1.SlotURL, p.green)
+	}
+	if dry := p.must("rollback", "v1", "--dry-run").stdout; !strings.Contains(dry, "point the blue slot at "+p.green+", where v1 ran,") {
+		t.Errorf("rollback v1 --dry-run does not point blue back at %s:\n%s", p.green, dry)
+	}
+	r := p.must("rollback", "v1", "--yes", "--reason", "e2e")
+	if !strings.Contains(r.stdout, "succeeded (green → blue)") {
+		t.Fatalf("rollback v1:\n%s%s", r.stdout, r.stderr)
+	}
+	p.servesOnly("v2")
+	if ack := p.ackedSlots(); ack["blue"].URL != p.green || ack["green"].URL != third {
+		t.Fatalf("the proxy's ack after the rollback: %+v", ack)
+	}
 }

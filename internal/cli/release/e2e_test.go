@@ -85,22 +85,29 @@ analysis: {prometheus_url: %q, interval: 3s, error_rate_query: %q}
 	p.env = append(os.Environ(), "DATABASE_URL="+p.url, "NO_COLOR=1")
 	testbin.DemoSlot(t, bin.demoAPI, p.dir, "blue", blueAddr, "v1")
 	testbin.DemoSlot(t, bin.demoAPI, p.dir, "green", greenAddr, "v2", greenArgs...)
-	// one request to each slot before the release, so that each has its
-	// request counter scraped twice: the first traffic step's error rate
-	// has data however late Prometheus scrapes on a busy host (green's
-	// counter is otherwise born with the step's first request, and a 3s
-	// interval then holds as few as two 1s scrapes)
-	for _, slot := range []string{p.blue, p.green} {
-		if resp, err := http.Get(slot + "/"); err == nil {
-			resp.Body.Close()
-		}
-	}
-	p.prom.WaitQuery(t, `count(sum by (slot) (rate(http_requests_total[1m]))) == 2`)
+	warm(t, p.prom, p.blue, p.green)
 	cmd := exec.Command(bin.deployctl, "proxy", "--poll", "10ms")
 	cmd.Dir, cmd.Env = p.dir, append(p.env, "DEPLOYCTL_ACTOR=proxy")
 	testbin.StartDaemon(t, cmd, p.proxy+"/-/health")
 	p.load() // real users through the proxy: the analysis has numbers
 	return p
+}
+
+// warm sends one request to each backend and waits until prom has scraped
+// its request counter twice: the first analysis of a traffic step to it has
+// data however late Prometheus scrapes on a busy host (the counter is
+// otherwise born with the step's first request, and a 3s interval then
+// holds as few as two 1s scrapes).
+func warm(t *testing.T, prom *promtest.Server, backends ...string) {
+	t.Helper()
+	for _, b := range backends {
+		if resp, err := http.Get(b + "/"); err == nil {
+			resp.Body.Close()
+		}
+	}
+	for _, b := range backends {
+		prom.WaitQuery(t, fmt.Sprintf(`count(rate(http_requests_total{instance=%q}[1m])) > 0`, strings.TrimPrefix(b, "http://")))
+	}
 }
 
 // load sends requests through the proxy until the test ends.
@@ -163,6 +170,7 @@ type record struct {
 	Status          string            `json:"status"`
 	Slot            string            `json:"slot"`
 	SlotURL         string            `json:"slot_url"`
+	ServedFrom      string            `json:"served_from"`
 	BackupID        string            `json:"backup_id"`
 	MigrationBefore *int64            `json:"migration_before"`
 	MigrationAfter  *int64            `json:"migration_after"`
