@@ -254,6 +254,12 @@ func (prepareStep) Run(ctx context.Context, r *Release) (string, error) {
 	r.ServedFrom = servedFrom(ctx, r)
 	return fmt.Sprintf("the %s slot is ready, version %s", r.Slot, orUnknown(r.Version)), nil
 }
+func (prepareStep) Undo(_ context.Context, r *Release) (string, error) {
+	if r.Image == "" {
+		return "", nil
+	}
+	return fmt.Sprintf("the %s slot keeps %s and serves no traffic", r.Slot, r.Image), nil
+}
 
 // servedFrom is the URL the data plane serves r's slot from, for a later
 // rollback to point the slot back there; "" when the slots are not URLs,
@@ -272,12 +278,6 @@ func servedFrom(ctx context.Context, r *Release) string {
 		return ""
 	}
 	return raw
-}
-func (prepareStep) Undo(_ context.Context, r *Release) (string, error) {
-	if r.Image == "" {
-		return "", nil
-	}
-	return fmt.Sprintf("the %s slot keeps %s and serves no traffic", r.Slot, r.Image), nil
 }
 
 type trafficStep struct{ weight int }

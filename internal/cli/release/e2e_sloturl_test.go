@@ -213,16 +213,12 @@ func (p *project) ackedSlots() map[string]ackedSlot {
 // through the proxy reach it.
 func TestE2ERollbackPointsTheSlotBackWhereAReleaseRan(t *testing.T) {
 	p := newProject(t)
-	second := "http://" + fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
-	third := "http://" + fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
+	secondAddr, thirdAddr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
+	second, third := "http://"+secondAddr, "http://"+thirdAddr
 	// labelled by the slot each serves in its release, which the analysis judges
-	testbin.DemoSlot(t, bin.demoAPI, p.dir, "blue", strings.TrimPrefix(second, "http://"), "v3")
-	testbin.DemoSlot(t, bin.demoAPI, p.dir, "green", strings.TrimPrefix(third, "http://"), "v4")
-	addrs := []string{p.blue, p.green, second, third}
-	for i := range addrs {
-		addrs[i] = strings.TrimPrefix(addrs[i], "http://")
-	}
-	prom := promtest.Start(t, promtest.Options{Scrape: addrs})
+	testbin.DemoSlot(t, bin.demoAPI, p.dir, "blue", secondAddr, "v3")
+	testbin.DemoSlot(t, bin.demoAPI, p.dir, "green", thirdAddr, "v4")
+	prom := promtest.Start(t, promtest.Options{Scrape: []string{strings.TrimPrefix(p.blue, "http://"), strings.TrimPrefix(p.green, "http://"), secondAddr, thirdAddr}})
 	warm(t, prom, p.blue, p.green, second, third)
 	p.env = append(p.env, "DEPLOYCTL_ANALYSIS_PROMETHEUS_URL="+prom.URL)
 
